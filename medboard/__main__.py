@@ -1,0 +1,5 @@
+import sys
+
+from medboard.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,68 @@
+"""The `medboard` command.
+
+Each sub-command lives in its own module under `medboard.cli` and registers itself through
+`register(app)`. Heavy imports (autogen, numpy, pydicom) happen inside the commands, so
+`medboard --help` stays fast. Every `MedboardError` becomes one line on stderr and its exit code
+(2 bad input, 3 model endpoint unusable); no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from medboard.errors import MedboardError
+
+app = typer.Typer(
+    name="medboard",
+    help="Cross-checked, cited case summaries from FHIR records and medical images. "
+    "Not a diagnostic device.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress at INFO (no patient data)."),
+) -> None:
+    """medboard: cross-checked, cited case summaries. Not a diagnostic device."""
+    if verbose:
+        logging.getLogger("medboard").setLevel(logging.INFO)
+
+
+# Sub-command modules, in the order they appear in --help.
+COMMAND_MODULES: tuple[str, ...] = ("schema",)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"medboard.cli.{_name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and turn medboard errors into one line and an exit code."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv, prog_name="medboard")
+    except MedboardError as error:
+        typer.echo(f"medboard: error: {error}", err=True)
+        return error.exit_code
+    except KeyboardInterrupt:
+        typer.echo("medboard: interrupted", err=True)
+        return 130
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

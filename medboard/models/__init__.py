@@ -1,0 +1,48 @@
+"""The shared vocabulary: every agent, tool and interface speaks these pydantic models."""
+
+from medboard.models.evidence import EvidenceRef, fhir_ref, image_ref
+from medboard.models.facts import Coding, Fact, FactKind, Laterality, ReferenceRange
+from medboard.models.findings import Finding, FindingCategory
+from medboard.models.summary import (
+    DISCLAIMER,
+    SCHEMA_VERSION,
+    AgentRun,
+    CaseSummary,
+    CheckResult,
+    Discrepancy,
+    ModelRun,
+    RunMetadata,
+    Section,
+    SectionKind,
+    Statement,
+    StruckStatement,
+    Verdict,
+    VerdictLabel,
+)
+
+__all__ = [
+    "DISCLAIMER",
+    "SCHEMA_VERSION",
+    "AgentRun",
+    "CaseSummary",
+    "CheckResult",
+    "Coding",
+    "Discrepancy",
+    "EvidenceRef",
+    "Fact",
+    "FactKind",
+    "Finding",
+    "FindingCategory",
+    "Laterality",
+    "ModelRun",
+    "ReferenceRange",
+    "RunMetadata",
+    "Section",
+    "SectionKind",
+    "Statement",
+    "StruckStatement",
+    "Verdict",
+    "VerdictLabel",
+    "fhir_ref",
+    "image_ref",
+]
