@@ -18,13 +18,11 @@ from medboard.errors import MedboardError
 
 app = typer.Typer(
     name="medboard",
-    help="Cross-checked, cited case summaries from FHIR records and medical images. "
-    "Not a diagnostic device.",
+    help="Cross-checked, cited case summaries from FHIR records and medical images. Not a diagnostic device.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
 
 
 @app.callback()
@@ -58,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     return 0
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

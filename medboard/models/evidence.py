@@ -64,9 +64,7 @@ class EvidenceRef(BaseModel):
 
     @field_validator("box")
     @classmethod
-    def _check_box(
-        cls, value: tuple[int, int, int, int] | None
-    ) -> tuple[int, int, int, int] | None:
+    def _check_box(cls, value: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
         if value is not None and (value[0] > value[2] or value[1] > value[3]):
             raise ValueError(f"box {list(value)} must be [y0, x0, y1, x1] with y0 <= y1 and x0 <= x1")
         return value

@@ -53,8 +53,10 @@ class Finding(BaseModel):
     date: str | None = None
     laterality: Laterality | None = None
     confidence: Confidence = 1.0
-    notes: list[str] = Field(
-        default_factory=list, description="Caveats, e.g. inputs skipped and why."
+    notes: list[str] = Field(default_factory=list, description="Caveats, e.g. inputs skipped and why.")
+    tags: list[str] = Field(
+        default_factory=list,
+        description="Free labels the synthesizer routes on, e.g. `cancer`, `current`, `critical`.",
     )
 
     @staticmethod

@@ -1,0 +1,124 @@
+"""The one protocol every specialist follows.
+
+A specialist is a small AutoGen AgentChat agent (`BaseChatAgent`) with a deterministic core and,
+when a model is configured, a MedGemma layer. It reads the case from the shared `CaseContext`
+(never from chat history: MedGemma is not tuned for multi-turn and identical prefixes cache), and
+answers with one structured message, a `SpecialistReport`. A model fault degrades the report —
+the deterministic findings stay, the failure is recorded and shown — and never crashes the flow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Literal
+
+from autogen_agentchat.agents import BaseChatAgent
+from autogen_agentchat.base import Response
+from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
+from autogen_core import CancellationToken
+from medboard.orchestrator.context import CaseContext
+from pydantic import BaseModel, Field
+
+from medboard.models import AgentRun, Finding
+
+log = logging.getLogger(__name__)
+
+
+class SpecialistReport(BaseModel):
+    """What a specialist hands to the synthesizer: its findings and how its run went."""
+
+    agent: str
+    status: Literal["ok", "degraded", "failed", "skipped"] = "ok"
+    findings: list[Finding] = Field(default_factory=list)
+    error: str | None = None
+
+
+class SpecialistOutput(BaseModel):
+    """What `analyse` returns; the base class adds timing and model-call accounting."""
+
+    findings: list[Finding] = Field(default_factory=list)
+    degraded_reason: str | None = None
+    skipped_reason: str | None = None
+
+
+class SpecialistAgent(BaseChatAgent):
+    """Base for specialists: subclasses implement `analyse`; the base handles the protocol."""
+
+    #: Short name, used as the agent name, in finding ids and in the run metadata.
+    agent_name: str = "specialist"
+    description_text: str = "A medboard specialist."
+
+    def __init__(self, context: CaseContext) -> None:
+        super().__init__(name=self.agent_name, description=self.description_text)
+        self.context = context
+
+    @property
+    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
+        return (StructuredMessage[SpecialistReport],)
+
+    @abstractmethod
+    async def analyse(self) -> SpecialistOutput:
+        """Produce findings for the case in `self.context`."""
+
+    async def on_messages(
+        self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
+    ) -> Response:
+        report = await self.run_specialist()
+        return Response(chat_message=StructuredMessage[SpecialistReport](content=report, source=self.name))
+
+    async def run_specialist(self) -> SpecialistReport:
+        """Run `analyse` with accounting; never raises for a model or tool fault."""
+        started = time.perf_counter()
+        calls_before = self._call_count()
+        try:
+            output = await self.analyse()
+        except Exception as error:  # a specialist must never take the case down with it
+            log.warning("specialist %s failed: %s", self.name, type(error).__name__)
+            report = SpecialistReport(agent=self.name, status="failed", error=_one_line(error))
+        else:
+            status: Literal["ok", "degraded", "skipped"] = "ok"
+            if output.skipped_reason:
+                status = "skipped"
+            elif output.degraded_reason:
+                status = "degraded"
+            report = SpecialistReport(
+                agent=self.name,
+                status=status,
+                findings=output.findings,
+                error=output.degraded_reason or output.skipped_reason,
+            )
+        self.context.agent_runs[self.name] = AgentRun(
+            agent=self.name,
+            status=report.status,
+            seconds=round(time.perf_counter() - started, 4),
+            findings=len(report.findings),
+            error=report.error,
+            **self._usage_since(calls_before),
+        )
+        return report
+
+    def _call_count(self) -> int:
+        caller = self.context.caller
+        return len(caller.records) if caller is not None else 0
+
+    def _usage_since(self, start: int) -> dict[str, int]:
+        caller = self.context.caller
+        if caller is None:
+            return {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        mine = [r for r in caller.records[start:] if r.agent == self.name]
+        return {
+            "model_calls": len(mine),
+            "prompt_tokens": sum(r.prompt_tokens or 0 for r in mine),
+            "completion_tokens": sum(r.completion_tokens or 0 for r in mine),
+        }
+
+    async def on_reset(self, cancellation_token: CancellationToken) -> None:
+        """Specialists are stateless between runs: nothing to reset."""
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__

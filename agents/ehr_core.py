@@ -1,0 +1,279 @@
+"""The EHR/lab parser's deterministic core: record facts → findings, no model involved.
+
+What can be computed exactly is computed here (abnormal flags, latest values, current
+medications); the model layer in `ehr.py` only reads what needs reading (free-text notes and
+report conclusions). Every finding cites the fact's own evidence, so the verifier can re-check it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from medboard.tools.fhir.record import PatientRecord
+
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
+
+AGENT = "ehr"
+
+ACTIVE_STATUSES = {"active", "recurrence", "relapse"}
+CURRENT_MEDICATION_STATUSES = {"active", "on-hold", "in-progress", "intended"}
+CRITICAL_FLAGS = {"HH", "LL", "AA", "HU", "LU"}
+KEY_PROCEDURE = re.compile(
+    r"biops|ectomy|resection|excision|chemotherap|radiation|radiotherap|transplant|lumpectomy|"
+    r"mastectomy|colectomy|prostatectomy|lobectomy|dissection|bone marrow",
+    re.IGNORECASE,
+)
+MAX_LAB_FINDINGS = 40
+MAX_PROCEDURE_FINDINGS = 20
+
+
+def format_value(fact: Fact) -> str:
+    """Display a fact's value with its unit; numbers are shown as the source wrote them."""
+    if fact.value is None:
+        return ""
+    text = f"{fact.comparator or ''}{fact.value}"
+    return f"{text} {fact.unit}" if fact.unit else text
+
+
+def _when(fact: Fact) -> str:
+    return f" on {fact.date[:10]}" if fact.date else ""
+
+
+def _finding(
+    fact: Fact, category: FindingCategory, text: str, *, tags: Iterable[str] = (), **fields: object
+) -> Finding:
+    return Finding.create(
+        agent=AGENT,
+        category=category,
+        text=text,
+        evidence=[fact.evidence],
+        date=fact.date,
+        tags=list(tags),
+        **fields,
+    )
+
+
+def demographics(record: PatientRecord) -> list[Finding]:
+    findings = []
+    for fact in record.facts_of(FactKind.patient):
+        details = fact.details
+        bits = [str(details.get("gender") or "gender not recorded")]
+        if details.get("birth_date"):
+            bits.append(f"born {details['birth_date']}")
+        if details.get("deceased"):
+            bits.append(f"deceased {details['deceased']}" if details["deceased"] is not True else "deceased")
+        findings.append(
+            _finding(fact, FindingCategory.demographics, f"Patient {fact.label}: {', '.join(bits)}.")
+        )
+    return findings
+
+
+def conditions(record: PatientRecord) -> list[Finding]:
+    findings = []
+    for fact in record.facts_of(FactKind.condition):
+        cancer = fact.details.get("cancer")
+        status = (fact.status or "").lower()
+        if not cancer and status and status not in ACTIVE_STATUSES:
+            continue  # resolved non-cancer history is context, not case content
+        site = (
+            f" of the {fact.laterality + ' ' if fact.laterality else ''}{fact.body_site}"
+            if fact.body_site
+            else ""
+        )
+        onset = f", onset {fact.date[:10]}" if fact.date else ""
+        status_text = f" ({status})" if status else ""
+        if cancer:
+            kind = "Primary cancer" if cancer == "primary" else "Secondary (metastatic) cancer"
+            text = f"{kind}: {fact.label}{site}{onset}{status_text}."
+            tags = ["cancer", cancer]
+            category = FindingCategory.diagnosis
+        else:
+            text = f"Active problem: {fact.label}{site}{onset}."
+            tags = ["current"]
+            category = FindingCategory.diagnosis
+        findings.append(_finding(fact, category, text, tags=tags, laterality=fact.laterality))
+    return findings
+
+
+def staging(record: PatientRecord) -> list[Finding]:
+    findings = []
+    for fact in record.facts_of(FactKind.staging):
+        text = f"{fact.label}: {format_value(fact)}{_when(fact)}."
+        findings.append(_finding(fact, FindingCategory.staging, text, value=_scalar(fact), tags=["cancer"]))
+    return findings
+
+
+def biomarkers(record: PatientRecord) -> list[Finding]:
+    findings = []
+    for fact in latest_per_code(record.facts_of(FactKind.tumor_marker)):
+        flag = _flag_text(fact)
+        text = f"{fact.label}: {format_value(fact)}{flag}{_when(fact)}."
+        findings.append(
+            _finding(
+                fact, FindingCategory.biomarker, text, value=_scalar(fact), unit=fact.unit, tags=["cancer"]
+            )
+        )
+    for fact in record.facts_of(FactKind.genomic):
+        detail = ", ".join(
+            str(fact.details[k])
+            for k in ("gene", "hgvs_c", "hgvs_p", "interpretation")
+            if fact.details.get(k)
+        )
+        value = format_value(fact)
+        text = f"{fact.label}: {value}{' (' + detail + ')' if detail else ''}{_when(fact)}."
+        findings.append(_finding(fact, FindingCategory.genomics, text, tags=["cancer"]))
+    return findings
+
+
+def performance_status(record: PatientRecord) -> list[Finding]:
+    latest = latest_per_code(record.facts_of(FactKind.performance_status))
+    return [
+        _finding(
+            f,
+            FindingCategory.performance_status,
+            f"{f.label}: {format_value(f)}{_when(f)}.",
+            value=_scalar(f),
+        )
+        for f in latest
+    ]
+
+
+def labs(record: PatientRecord) -> list[Finding]:
+    """Latest value per analyte, abnormal ones first; critical flags tagged."""
+    latest = latest_per_code(record.facts_of(FactKind.lab))
+    latest.sort(key=lambda f: (not f.abnormal, f.label))
+    findings = []
+    for fact in latest[:MAX_LAB_FINDINGS]:
+        flag = _flag_text(fact)
+        tags = ["critical"] if (fact.interpretation or "").upper() in CRITICAL_FLAGS else []
+        if fact.abnormal:
+            tags.append("abnormal")
+        text = f"{fact.label}: {format_value(fact)}{flag}{_when(fact)}."
+        findings.append(
+            _finding(fact, FindingCategory.lab, text, value=_scalar(fact), unit=fact.unit, tags=tags)
+        )
+    return findings
+
+
+def vitals(record: PatientRecord) -> list[Finding]:
+    return [
+        _finding(
+            f,
+            FindingCategory.vital,
+            f"{f.label}: {format_value(f)}{_when(f)}.",
+            value=_scalar(f),
+            unit=f.unit,
+        )
+        for f in latest_per_code(record.facts_of(FactKind.vital))
+        if f.value is not None
+    ]
+
+
+def medications(record: PatientRecord) -> list[Finding]:
+    findings = []
+    for fact in record.facts_of(FactKind.medication):
+        status = (fact.status or "").lower()
+        since = f" since {fact.date[:10]}" if fact.date else ""
+        if status in CURRENT_MEDICATION_STATUSES and not fact.end_date:
+            text = f"Current medication: {fact.label}{since} (status {status})."
+            tags = ["current"]
+        elif fact.details.get("cancer_related"):
+            period = (
+                f" {fact.date[:10] if fact.date else '?'} to {fact.end_date[:10] if fact.end_date else '?'}"
+            )
+            text = f"Past cancer-related medication: {fact.label},{period} (status {status or 'unknown'})."
+            tags = ["cancer"]
+        else:
+            continue
+        findings.append(_finding(fact, FindingCategory.medication, text, tags=tags))
+    return findings
+
+
+def procedures(record: PatientRecord) -> list[Finding]:
+    key = [
+        f
+        for f in record.facts_of(FactKind.procedure)
+        if f.details.get("surgery") or f.details.get("radiotherapy") or KEY_PROCEDURE.search(f.label)
+    ]
+    key.sort(key=lambda f: f.date or "", reverse=True)
+    findings = []
+    for fact in key[:MAX_PROCEDURE_FINDINGS]:
+        site = (
+            f" ({fact.laterality + ' ' if fact.laterality else ''}{fact.body_site})" if fact.body_site else ""
+        )
+        text = f"Procedure: {fact.label}{site}{_when(fact)}."
+        findings.append(
+            _finding(fact, FindingCategory.procedure, text, tags=["cancer"], laterality=fact.laterality)
+        )
+    return findings
+
+
+def reports(record: PatientRecord) -> list[Finding]:
+    """Report conclusions, quoted verbatim (the conclusion is the evidence's own text)."""
+    findings = []
+    for fact in record.facts_of(FactKind.report):
+        conclusion = fact.details.get("conclusion")
+        if not conclusion:
+            continue
+        evidence = EvidenceRef(reference=fact.evidence.reference, path="conclusion", quote=conclusion)
+        text = f"{fact.label}{_when(fact)} concluded: {conclusion.strip()}"
+        findings.append(
+            Finding.create(
+                agent=AGENT, category=FindingCategory.report, text=text, evidence=[evidence], date=fact.date
+            )
+        )
+    return findings
+
+
+def ehr_findings(record: PatientRecord) -> list[Finding]:
+    """All deterministic findings of the EHR/lab parser, in a stable order."""
+    out: list[Finding] = []
+    for extractor in (
+        demographics,
+        conditions,
+        staging,
+        biomarkers,
+        performance_status,
+        labs,
+        vitals,
+        medications,
+        procedures,
+        reports,
+    ):
+        out.extend(extractor(record))
+    return _dedupe(out)
+
+
+def latest_per_code(facts: Iterable[Fact]) -> list[Fact]:
+    """The most recent fact for each code (first coding, else label)."""
+    latest: dict[str, Fact] = {}
+    for fact in facts:
+        key = f"{fact.codes[0].system}|{fact.codes[0].code}" if fact.codes else fact.label
+        if key not in latest or (fact.date or "") > (latest[key].date or ""):
+            latest[key] = fact
+    return list(latest.values())
+
+
+def _scalar(fact: Fact) -> float | int | str | None:
+    return (
+        fact.value if isinstance(fact.value, (int, float, str)) and not isinstance(fact.value, bool) else None
+    )
+
+
+def _flag_text(fact: Fact) -> str:
+    if fact.abnormal and fact.interpretation:
+        return f" [{fact.interpretation}]"
+    if fact.abnormal:
+        return " [abnormal]"
+    return ""
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[str] = set()
+    unique = []
+    for finding in findings:
+        if finding.id not in seen:
+            seen.add(finding.id)
+            unique.append(finding)
+    return unique

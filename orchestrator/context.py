@@ -1,0 +1,54 @@
+"""What one case run shares between its agents.
+
+The `PatientRecord` and images are large and read-only, so agents receive them through this
+context object at construction, not through chat messages; what the agents *exchange* are
+structured messages (`SpecialistReport`, `DraftSummary`, `VerificationResult`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from medboard.models import AgentRun
+
+if TYPE_CHECKING:
+    from medboard.llm.calls import ModelCaller
+    from medboard.tools.fhir.record import PatientRecord
+
+
+@dataclass
+class CaseInput:
+    """A case as loaded from a bundle, a case folder or a case YAML."""
+
+    case_id: str
+    record: PatientRecord
+    question: str | None = None
+    case_date: str | None = None
+    images: list[Any] = field(default_factory=list)
+    image_links: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def effective_date(self) -> str | None:
+        """The case's 'now': the given case date, else the latest date in the record."""
+        return self.case_date or self.record.latest_date()
+
+
+@dataclass
+class CaseContext:
+    """Per-run shared state: the case, the model caller (None without a model) and run records."""
+
+    case: CaseInput
+    caller: ModelCaller | None = None
+    max_revise_rounds: int = 1
+    agent_runs: dict[str, AgentRun] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def record(self) -> PatientRecord:
+        return self.case.record
+
+    @property
+    def has_model(self) -> bool:
+        return self.caller is not None
