@@ -1,0 +1,163 @@
+"""A real (tiny) OpenAI-compatible HTTP server for tests and benchmarks.
+
+It listens on 127.0.0.1 on a free port, in a background thread, using only the standard library,
+so fault tests exercise the real openai/httpx stack: real sockets, real timeouts, real status codes.
+
+    def responder(body: dict) -> tuple[int, dict | str, float]:
+        return 200, chat_completion('{"ok": true}'), 0.0     # status, JSON body or raw text, delay s
+
+    with FakeOpenAIServer(responder, models=["m"]) as server:
+        endpoint = ModelEndpoint(base_url=server.base_url, model="m")
+
+`body` is the parsed JSON of a POST /v1/chat/completions. GET /v1/models lists `models`.
+A delay longer than the client's timeout imitates a hung server; the sleep is cut short when the
+server closes, so tests never wait for it. `closed_port_url()` gives a URL nobody listens on.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Responder = Callable[[dict[str, Any]], tuple[int, "dict[str, Any] | str", float]]
+
+
+def chat_completion(
+    content: str,
+    *,
+    prompt_tokens: int = 11,
+    completion_tokens: int = 7,
+    finish_reason: str = "stop",
+    model: str = "fake-model",
+) -> dict[str, Any]:
+    """An OpenAI chat.completion body carrying `content`."""
+    return {
+        "id": f"chatcmpl-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def closed_port_url() -> str:
+    """A base URL on 127.0.0.1 whose port has no listener (connection refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+class FakeOpenAIServer:
+    """Context manager running the fake server; `.base_url` ends in /v1, `.requests` keeps bodies."""
+
+    def __init__(
+        self,
+        responder: Responder,
+        *,
+        models: list[str] | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self.responder = responder
+        self.models = models if models is not None else ["fake-model"]
+        self.api_key = api_key
+        self.requests: list[dict[str, Any]] = []
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+                pass
+
+            def _authorised(self) -> bool:
+                if server.api_key is None:
+                    return True
+                if self.headers.get("Authorization") == f"Bearer {server.api_key}":
+                    return True
+                self._send(401, {"error": {"message": "invalid api key", "type": "auth"}})
+                return False
+
+            def do_GET(self) -> None:
+                if not self._authorised():
+                    return
+                if self.path.rstrip("/").endswith("/models"):
+                    data = [{"id": m, "object": "model", "owned_by": "fake"} for m in server.models]
+                    self._send(200, {"object": "list", "data": data})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                if not self._authorised():
+                    return
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": "not found"}})
+                    return
+                body = json.loads(raw or b"{}")
+                with server._lock:
+                    server.requests.append(body)
+                status, payload, delay = server.responder(body)
+                if delay > 0 and server._closing.wait(delay):
+                    return  # closing: drop the request like a dead server would
+                self._send(status, payload)
+
+            def _send(self, status: int, payload: dict[str, Any] | str) -> None:
+                if isinstance(payload, str):
+                    data, ctype = payload.encode(), "text/plain; charset=utf-8"
+                else:
+                    data, ctype = json.dumps(payload).encode(), "application/json"
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout): expected in fault tests
+
+        return Handler
