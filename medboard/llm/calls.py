@@ -357,8 +357,13 @@ def _classify(exc: BaseException) -> _Transient | None:
         detail = " ".join(detail.split())[:200]
         label = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
         return _Transient("client_error", label, retry=False)
-    if isinstance(exc, openai.APIResponseValidationError | openai.APIError):
+    if isinstance(exc, openai.APIError):
         return _Transient("bad_response", f"malformed response ({type(exc).__name__})", retry=True)
+    if isinstance(exc, AttributeError | TypeError | KeyError | IndexError):
+        # The openai SDK hands a non-JSON body (a proxy's HTML page) to autogen as a bare string,
+        # which then fails attribute access. Named in the reason, so a real bug is not disguised.
+        detail = " ".join(str(exc).split())[:120]
+        return _Transient("bad_response", f"malformed response ({type(exc).__name__}: {detail})", retry=True)
     return None
 
 
