@@ -1,0 +1,64 @@
+"""The flow's leaf: takes the verifier's final word and emits the finished `CaseSummary`.
+
+GraphFlow needs a leaf node, and the revise loop needs an exit edge; the publisher is both. It adds
+nothing to the content: it only seals the run metadata (per-agent timings, tokens, warnings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from autogen_agentchat.agents import BaseChatAgent
+from autogen_agentchat.base import Response
+from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
+from autogen_core import CancellationToken
+from medboard.agents.messages import VerificationResult
+from medboard.orchestrator.context import CaseContext
+
+from medboard.models import CaseSummary
+
+AGENT = "publisher"
+
+
+class PublisherAgent(BaseChatAgent):
+    def __init__(self, context: CaseContext) -> None:
+        super().__init__(name=AGENT, description="Seals the verified summary with its run metadata.")
+        self.context = context
+
+    @property
+    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
+        return (StructuredMessage[CaseSummary],)
+
+    async def on_messages(
+        self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
+    ) -> Response:
+        result = next(
+            m.content
+            for m in reversed(messages)
+            if isinstance(getattr(m, "content", None), VerificationResult)
+        )
+        summary = seal(result.summary, self.context)
+        return Response(chat_message=StructuredMessage[CaseSummary](content=summary, source=self.name))
+
+    async def on_reset(self, cancellation_token: CancellationToken) -> None:
+        """Stateless."""
+
+
+def seal(summary: CaseSummary, context: CaseContext) -> CaseSummary:
+    """Final run metadata: one `AgentRun` per agent with its model usage, and their warnings."""
+    result = summary.model_copy(deep=True)
+    runs = sorted(context.agent_runs.values(), key=lambda r: r.agent)
+    caller = context.caller
+    if caller is not None:
+        for run in runs:
+            mine = [r for r in caller.records if r.agent == run.agent]
+            run.model_calls = len(mine)
+            run.prompt_tokens = sum(r.prompt_tokens or 0 for r in mine)
+            run.completion_tokens = sum(r.completion_tokens or 0 for r in mine)
+    result.run.agents = runs
+    result.run.finished_at = datetime.now(UTC)
+    for run in runs:
+        if run.status in ("failed", "degraded") and run.error:
+            result.run.warnings.append(f"{run.agent} {run.status}: {run.error}")
+    return result

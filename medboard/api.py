@@ -1,0 +1,140 @@
+"""The Python API: the CLI's operations as async functions, with thin sync wrappers.
+
+```python
+from medboard.api import run_case_sync
+summary = run_case_sync("bundle.json", model="none", question="Is she a candidate for …?")
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medboard.errors import ModelEndpointError
+
+if TYPE_CHECKING:
+    from medboard.llm.calls import ModelCaller
+    from medboard.llm.endpoint import ModelEndpoint
+    from medboard.models import CaseSummary
+    from medboard.orchestrator.context import CaseInput
+    from medboard.orchestrator.flow import ProgressCallback
+
+#: `--model` values that are not URLs.
+NO_MODEL = "none"
+LOCAL_MODEL = "local"
+
+
+def resolve_model_spec(model: str | None, env: dict[str, str] | None = None) -> str:
+    """`--model` given > MEDBOARD_MODEL_URL set > none. Returns 'none', 'local' or a URL."""
+    env = dict(os.environ) if env is None else env
+    if model:
+        return model
+    return env.get("MEDBOARD_MODEL_URL") or NO_MODEL
+
+
+@contextlib.asynccontextmanager
+async def open_caller(
+    model: str | None,
+    *,
+    cassette: Path | None = None,
+    replay: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> AsyncIterator[ModelCaller | None]:
+    """A `ModelCaller` for `--model` (URL, 'local', 'none'), or None; closes what it opened.
+
+    `replay` runs against a cassette with no endpoint at all; `cassette` records live traffic.
+    """
+    spec = resolve_model_spec(model)
+    if replay is not None:
+        from medboard.llm.calls import ModelCaller
+        from medboard.llm.cassette import ReplayChatClient
+        from medboard.llm.endpoint import ModelEndpoint
+
+        endpoint = ModelEndpoint.from_sources(overrides or {})
+        caller = ModelCaller(ReplayChatClient(replay), endpoint)
+        try:
+            yield caller
+        finally:
+            await caller.close()
+        return
+    if spec == NO_MODEL:
+        yield None
+        return
+    async with _endpoint_for(spec, overrides or {}) as endpoint:
+        from medboard.llm.calls import ModelCaller
+        from medboard.llm.client import make_chat_client
+        from medboard.llm.health import health_check
+
+        await health_check(endpoint)
+        client: Any = make_chat_client(endpoint)
+        if cassette is not None:
+            from medboard.llm.cassette import RecordingChatClient
+
+            client = RecordingChatClient(client, cassette)
+        caller = ModelCaller(client, endpoint)
+        try:
+            yield caller
+        finally:
+            await caller.close()
+
+
+@contextlib.asynccontextmanager
+async def _endpoint_for(spec: str, overrides: dict[str, Any]) -> AsyncIterator[ModelEndpoint]:
+    from medboard.llm.endpoint import ModelEndpoint
+
+    if spec == LOCAL_MODEL:
+        from medboard.llm.local_server import LocalServer
+
+        server = LocalServer()
+        try:
+            await asyncio.to_thread(server.start)
+        except Exception as error:
+            raise ModelEndpointError(f"the local model server did not start: {error}") from error
+        try:
+            settings = {"base_url": server.base_url, "model": server.model, **overrides}
+            settings.setdefault("context_length", getattr(server, "max_model_len", 8192))
+            settings.setdefault("vision", False)
+            yield ModelEndpoint.from_sources(settings)
+        finally:
+            await asyncio.to_thread(server.stop)
+        return
+    if not spec.startswith(("http://", "https://")):
+        raise ModelEndpointError(f"--model must be a URL, 'local' or 'none' (got {spec!r})")
+    yield ModelEndpoint.from_sources({"base_url": spec, **overrides})
+
+
+async def run_case(
+    case: str | Path | CaseInput,
+    *,
+    model: str | None = None,
+    question: str | None = None,
+    patient: str | None = None,
+    cassette: Path | None = None,
+    replay: Path | None = None,
+    model_overrides: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+    max_revise_rounds: int = 1,
+) -> CaseSummary:
+    """Run one case end to end and return its verified `CaseSummary`."""
+    from medboard.orchestrator.case import load_case
+    from medboard.orchestrator.flow import run_case_flow
+
+    case_input = (
+        case if not isinstance(case, (str, Path)) else load_case(case, patient=patient, question=question)
+    )
+    if question and not case_input.question:
+        case_input.question = question
+    async with open_caller(model, cassette=cassette, replay=replay, overrides=model_overrides) as caller:
+        return await run_case_flow(
+            case_input, caller=caller, progress=progress, max_revise_rounds=max_revise_rounds
+        )
+
+
+def run_case_sync(case: str | Path | CaseInput, **kwargs: Any) -> CaseSummary:
+    """Blocking wrapper of `run_case` for scripts and notebooks without an event loop."""
+    return asyncio.run(run_case(case, **kwargs))

@@ -1,0 +1,127 @@
+"""The case flow: an AutoGen `GraphFlow` over the specialists, the synthesizer and the verifier.
+
+```
+ehr ─┐
+imaging ─┼─► synthesizer ─► verifier ─┐ (revise, bounded)
+longitudinal ─┘      ▲                │
+                     └────────────────┘
+```
+
+Specialists have no incoming edges, so GraphFlow starts them together and their model calls are
+in flight at once; the synthesizer waits for all of them ("all" activation). The verifier sends the
+draft back at most `max_revise_rounds` times. Hard guards: a message cap and a wall-clock timeout
+that cancels the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from autogen_agentchat.base import TaskResult
+from autogen_agentchat.conditions import MaxMessageTermination
+from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
+from autogen_agentchat.teams import DiGraphBuilder, GraphFlow
+from autogen_core import CancellationToken
+from medboard.agents.messages import VerificationResult
+from medboard.agents.publisher import PublisherAgent
+from medboard.agents.synthesizer import SynthesizerAgent
+from medboard.agents.verifier_agent import VerifierAgent
+from medboard.orchestrator.context import CaseContext, CaseInput
+from medboard.orchestrator.registry import default_specialists
+
+from medboard.errors import MedboardError
+from medboard.models import CaseSummary
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, str], None]
+DEFAULT_TIMEOUT_S = 900.0
+
+
+class CaseFlowError(MedboardError):
+    """The flow ended without a verified summary (timeout, guard tripped)."""
+
+
+def _needs_revision(message: BaseChatMessage) -> bool:
+    content = getattr(message, "content", None)
+    return isinstance(content, VerificationResult) and content.needs_revision
+
+
+def build_flow(context: CaseContext, specialists: list | None = None) -> GraphFlow:
+    """Wire the graph for one case."""
+    agents = [cls(context) for cls in (specialists or default_specialists())]
+    synthesizer = SynthesizerAgent(context)
+    verifier = VerifierAgent(context)
+    builder = DiGraphBuilder()
+    for agent in agents:
+        builder.add_node(agent)
+    publisher = PublisherAgent(context)
+    builder.add_node(synthesizer).add_node(verifier).add_node(publisher)
+    for agent in agents:
+        builder.add_edge(agent, synthesizer, activation_group="specialists", activation_condition="all")
+    builder.add_edge(synthesizer, verifier)
+    builder.add_edge(
+        verifier,
+        synthesizer,
+        condition=_needs_revision,
+        activation_group="revise",
+        activation_condition="any",
+    )
+    builder.add_edge(verifier, publisher, condition=lambda message: not _needs_revision(message))
+    # Every node speaks once per round: specialists, then (synthesizer, verifier) × rounds, + task.
+    cap = len(agents) + 2 * (context.max_revise_rounds + 1) + 3
+    return GraphFlow(
+        participants=builder.get_participants(),
+        graph=builder.build(),
+        termination_condition=MaxMessageTermination(cap),
+    )
+
+
+async def run_case_flow(
+    case: CaseInput,
+    *,
+    caller: object | None = None,
+    specialists: list | None = None,
+    max_revise_rounds: int = 1,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    progress: ProgressCallback | None = None,
+) -> CaseSummary:
+    """Run one case through the graph and return the verified summary."""
+    context = CaseContext(case=case, caller=caller, max_revise_rounds=max_revise_rounds)  # type: ignore[arg-type]
+    flow = build_flow(context, specialists)
+    token = CancellationToken()
+    final: CaseSummary | None = None
+
+    async def consume() -> None:
+        nonlocal final
+        async for event in flow.run_stream(task=f"Prepare case {case.case_id}", cancellation_token=token):
+            if isinstance(event, TaskResult):
+                continue
+            if isinstance(event, StructuredMessage):
+                if isinstance(event.content, CaseSummary):
+                    final = event.content
+                if progress is not None:
+                    progress(event.source, _status_of(event))
+
+    try:
+        await asyncio.wait_for(consume(), timeout=timeout_s)
+    except TimeoutError as error:
+        token.cancel()
+        raise CaseFlowError(f"case {case.case_id}: no verified summary within {timeout_s:.0f} s") from error
+    if final is None:
+        raise CaseFlowError(f"case {case.case_id}: the flow ended without a verified summary")
+    return final
+
+
+def _status_of(event: StructuredMessage) -> str:
+    content = event.content
+    status = getattr(content, "status", None)
+    if status:
+        return str(status)
+    if isinstance(content, VerificationResult):
+        return "revise" if content.needs_revision else "verified"
+    if isinstance(content, CaseSummary):
+        return "done"
+    return "drafted"

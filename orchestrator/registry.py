@@ -1,0 +1,13 @@
+"""Which specialists a case runs. New specialists register here; the graph fans out to all."""
+
+from __future__ import annotations
+
+from medboard.agents.base import SpecialistAgent
+
+
+def default_specialists() -> list[type[SpecialistAgent]]:
+    """The specialists that run on every case, in a stable order."""
+    from medboard.agents.ehr import EhrAgent
+
+    specialists: list[type[SpecialistAgent]] = [EhrAgent]
+    return specialists
