@@ -19,10 +19,10 @@ from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
-from medboard.orchestrator.context import CaseContext
 from pydantic import BaseModel, Field
 
 from medboard.models import AgentRun, Finding
+from medboard.orchestrator.context import CaseContext
 
 log = logging.getLogger(__name__)
 

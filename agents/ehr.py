@@ -15,11 +15,11 @@ import logging
 import re
 from typing import Literal
 
+from pydantic import BaseModel, Field
+
 from medboard.agents.base import SpecialistAgent, SpecialistOutput
 from medboard.agents.ehr_core import AGENT, ehr_findings
 from medboard.agents.prompting import build_case_context, data_block, shared_messages
-from pydantic import BaseModel, Field
-
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from medboard.tools.fhir.record import PatientRecord
-
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
+from medboard.tools.fhir.record import PatientRecord
 
 AGENT = "ehr"
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from medboard.tools.fhir.record import PatientRecord
-
 from medboard.models import Fact, FactKind
+from medboard.tools.fhir.record import PatientRecord
 
 SYSTEM_PREAMBLE = (
     "You are a clinical specialist agent inside medboard, a tool that prepares cross-checked case "

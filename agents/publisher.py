@@ -13,10 +13,10 @@ from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
-from medboard.agents.messages import VerificationResult
-from medboard.orchestrator.context import CaseContext
 
+from medboard.agents.messages import VerificationResult
 from medboard.models import CaseSummary
+from medboard.orchestrator.context import CaseContext
 
 AGENT = "publisher"
 

@@ -19,6 +19,9 @@ from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
+from pydantic import BaseModel, Field, create_model
+
+import medboard
 from medboard.agents.base import SpecialistReport
 from medboard.agents.messages import DraftSummary, VerificationResult
 from medboard.agents.prompting import build_case_context, shared_messages
@@ -29,10 +32,6 @@ from medboard.agents.synthesis_template import (
     relevant_to_question,
     statement_for,
 )
-from medboard.orchestrator.context import CaseContext
-from pydantic import BaseModel, Field, create_model
-
-import medboard
 from medboard.models import (
     AgentRun,
     CaseSummary,
@@ -43,6 +42,7 @@ from medboard.models import (
     SectionKind,
     Statement,
 )
+from medboard.orchestrator.context import CaseContext
 
 log = logging.getLogger(__name__)
 

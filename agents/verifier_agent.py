@@ -15,11 +15,11 @@ from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
+
 from medboard.agents.messages import DraftSummary, VerificationResult
+from medboard.models import AgentRun, VerdictLabel
 from medboard.orchestrator.context import CaseContext
 from medboard.tools.checks.pipeline import apply_verdicts, verify_summary
-
-from medboard.models import AgentRun, VerdictLabel
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from medboard.orchestrator.context import CaseInput
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medboard.errors import CaseInputError
+from medboard.orchestrator.context import CaseInput
 
 CASE_FILE_NAMES = ("case.yaml", "case.yml")
 

@@ -24,15 +24,15 @@ from autogen_agentchat.conditions import MaxMessageTermination
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_agentchat.teams import DiGraphBuilder, GraphFlow
 from autogen_core import CancellationToken
+
 from medboard.agents.messages import VerificationResult
 from medboard.agents.publisher import PublisherAgent
 from medboard.agents.synthesizer import SynthesizerAgent
 from medboard.agents.verifier_agent import VerifierAgent
-from medboard.orchestrator.context import CaseContext, CaseInput
-from medboard.orchestrator.registry import default_specialists
-
 from medboard.errors import MedboardError
 from medboard.models import CaseSummary
+from medboard.orchestrator.context import CaseContext, CaseInput
+from medboard.orchestrator.registry import default_specialists
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from medboard.tools.fhir.record import PatientRecord
-
 from medboard.models import (
     CaseSummary,
     CheckResult,
@@ -25,6 +23,7 @@ from medboard.models import (
     Verdict,
     VerdictLabel,
 )
+from medboard.tools.fhir.record import PatientRecord
 
 
 @dataclass
