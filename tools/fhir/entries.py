@@ -1,0 +1,79 @@
+"""Flattening parsed documents into resource entries: Bundles of every type, single resources.
+
+A Bundle (collection, transaction, batch, searchset, document, history, ...) contributes one entry
+per ``entry[i].resource``; a Bundle nested in a Bundle is flattened too. Entries with no resource
+(a transaction DELETE, a searchset that only carries links) are skipped; an OperationOutcome from
+a search is kept as a resource like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from medboard.errors import FhirInputError
+from medboard.tools.fhir.sources import Document
+from medboard.tools.fhir.validation import validate_bundle_shell
+
+
+@dataclass
+class Entry:
+    """One resource to index, and where it was found (for error messages)."""
+
+    origin: str
+    location: str | None
+    resource: Any
+    full_url: str | None = None
+
+    def where(self) -> str:
+        return self.location or "resource"
+
+
+def _not_fhir(document: Document) -> FhirInputError:
+    data = document.data
+    if isinstance(data, dict):
+        keys = ", ".join(list(data)[:5]) or "none"
+        return FhirInputError(
+            f"not a FHIR document: the JSON object has no resourceType (keys: {keys})",
+            source=document.origin,
+            location=document.location,
+        )
+    return FhirInputError(
+        f"not a FHIR document: expected a JSON object with a resourceType, got a JSON {type(data).__name__}",
+        source=document.origin,
+        location=document.location,
+    )
+
+
+def flatten(document: Document) -> Iterator[Entry]:
+    """The entries of one document; raises `FhirInputError` for non-FHIR JSON or an empty bundle."""
+    data = document.data
+    if not isinstance(data, dict) or "resourceType" not in data:
+        raise _not_fhir(document)
+    if data.get("resourceType") != "Bundle":
+        yield Entry(document.origin, document.location, data)
+        return
+    yield from _bundle_entries(data, document.origin, document.location)
+
+
+def _bundle_entries(bundle: dict[str, Any], origin: str, prefix: str | None) -> Iterator[Entry]:
+    where = prefix or (f"Bundle/{bundle['id']}" if bundle.get("id") else None)
+    problem = validate_bundle_shell(bundle)
+    if problem:
+        raise FhirInputError(problem, source=origin, location=where)
+    entries = bundle.get("entry") or []
+    if not any(isinstance(e, dict) and e.get("resource") for e in entries):
+        kind = bundle.get("type", "")
+        raise FhirInputError(
+            f"empty {kind} bundle: no entry has a resource".replace("  ", " "), source=origin, location=where
+        )
+    for index, entry in enumerate(entries):
+        location = f"{prefix}.entry[{index}]" if prefix else f"entry[{index}]"
+        resource = entry.get("resource")
+        if resource is None:
+            continue
+        if isinstance(resource, dict) and resource.get("resourceType") == "Bundle":
+            yield from _bundle_entries(resource, origin, f"{location}.resource")
+            continue
+        yield Entry(origin, location, resource, entry.get("fullUrl"))

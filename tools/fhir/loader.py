@@ -1,0 +1,183 @@
+"""`load_record`: any FHIR source -> one patient's `PatientRecord` with typed facts.
+
+Pipeline: read (sources.py) -> flatten bundles (entries.py) -> validate each resource once with
+its R4B model and decode its attachments (validation.py, attachments.py) -> index by ``Type/id``
+with fullUrl aliases -> pick the patient (patients.py) -> report dangling references
+(references.py) -> extract facts (facts/). Bad input raises `FhirInputError` naming the file, the
+entry and the problem; ``lenient=True`` skips bad entries (and bad files of a folder, bad NDJSON
+lines) and lists them in ``record.skipped`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from medboard.errors import FhirInputError
+from medboard.tools.fhir.attachments import AttachmentError, decode_attachments
+from medboard.tools.fhir.entries import Entry, flatten
+from medboard.tools.fhir.facts import extract_facts
+from medboard.tools.fhir.patients import select_patient
+from medboard.tools.fhir.record import PatientRecord, SkippedEntry
+from medboard.tools.fhir.references import contained_aliases, find_dangling, reference_type_and_id
+from medboard.tools.fhir.sources import DEFAULT_MAX_BYTES, Reader
+from medboard.tools.fhir.validation import validate_resource
+
+log = logging.getLogger(__name__)
+
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_ATTACHMENT_TYPES = frozenset({"DocumentReference", "DiagnosticReport", "Media", "Binary"})
+
+
+def load_record(
+    source: str | os.PathLike[str] | bytes | dict[str, Any],
+    *,
+    patient: str | None = None,
+    lenient: bool = False,
+    name: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> PatientRecord:
+    """Load one patient's record from a FHIR R4 source.
+
+    ``source``: a Bundle / resource / NDJSON file path, a folder of them, raw bytes or JSON text,
+    or a parsed dict. ``patient`` picks one patient (``id`` or ``Patient/id``) when the source has
+    several (Bulk Data NDJSON); ``name`` labels bytes/dict sources in messages; ``max_bytes``
+    bounds each file read (default 200 MB).
+    """
+    reader = Reader(max_bytes=max_bytes, lenient=lenient)
+    documents = reader.read(source, name)
+    indexer = _Indexer(lenient=lenient)
+    indexer.skipped.extend(reader.skipped)
+    for document in documents:
+        try:
+            entries = list(flatten(document))
+        except FhirInputError as error:
+            if not (lenient and len(documents) > 1):
+                raise
+            indexer.skip(error.describe(), document.origin)
+            continue
+        for entry in entries:
+            indexer.add(entry)
+
+    label = name or _source_label(source)
+    if not indexer.resources:
+        reason = " (all entries were skipped)" if indexer.skipped else ""
+        raise FhirInputError(f"no resource could be loaded{reason}", source=label)
+    record = PatientRecord(
+        source=label,
+        patient_id=None,
+        resources=indexer.resources,
+        aliases=indexer.aliases,
+        skipped=indexer.skipped,
+        warnings=indexer.warnings,
+    )
+    record.patient_id = select_patient(record, patient)
+    record.aliases.update(contained_aliases(record))
+    record.dangling = find_dangling(record)
+    if record.dangling:
+        targets = list(dict.fromkeys(d.target for d in record.dangling))
+        example = ", ".join(targets[:3]) + (", …" if len(targets) > 3 else "")
+        record.warnings.append(
+            f"{len(record.dangling)} reference(s) point to resources not in the record "
+            f"({len(targets)} distinct: {example})"
+        )
+    if record.patient is None:
+        who = f" for {record.patient_ref}" if record.patient_ref else ""
+        record.warnings.append(f"no Patient resource{who}: demographics are missing")
+    if record.skipped:
+        record.warnings.append(
+            f"{len(record.skipped)} entr{'y' if len(record.skipped) == 1 else 'ies'} "
+            "skipped (lenient mode); see `skipped`"
+        )
+    record.facts = extract_facts(record, indexer.attachment_text)
+    log.info("loaded %d resources, %d facts", len(record.resources), len(record.facts))
+    return record
+
+
+def _source_label(source: Any) -> str:
+    if isinstance(source, dict):
+        return "<dict>"
+    if isinstance(source, bytes | bytearray):
+        return "<bytes>"
+    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
+        return "<json text>"
+    return str(Path(source))
+
+
+class _Indexer:
+    """Validates entries one by one and indexes them by ``Type/id``."""
+
+    def __init__(self, *, lenient: bool) -> None:
+        self.lenient = lenient
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.aliases: dict[str, str] = {}
+        self.skipped: list[SkippedEntry] = []
+        self.warnings: list[str] = []
+        self.attachment_text: dict[tuple[str, str], str] = {}
+        self._where: dict[str, str] = {}
+        self._identical_duplicates = 0
+
+    def skip(self, problem: str, location: str) -> None:
+        self.skipped.append(SkippedEntry(location=location, problem=problem))
+
+    def fail(self, entry: Entry, problem: str, resource_label: str | None = None) -> None:
+        location = entry.where() + (f" ({resource_label})" if resource_label else "")
+        if not self.lenient:
+            raise FhirInputError(problem, source=entry.origin, location=location)
+        self.skip(problem, f"{entry.origin}: {location}")
+
+    def add(self, entry: Entry) -> None:
+        resource = entry.resource
+        if not isinstance(resource, dict):
+            return self.fail(entry, f"entry resource is not a JSON object (got {type(resource).__name__})")
+        resource_type = resource.get("resourceType")
+        if resource_type is None:
+            keys = ", ".join(list(resource)[:5]) or "none"
+            return self.fail(entry, f"not a FHIR resource: no resourceType (keys: {keys})")
+        label = f"{resource_type}/{resource['id']}" if isinstance(resource.get("id"), str) else None
+        problem = validate_resource(resource)
+        if problem:
+            return self.fail(entry, problem, label)
+        if not label:
+            resource = self._with_id(entry, resource)
+            label = f"{resource_type}/{resource['id']}"
+        texts: dict[str, str] = {}
+        if resource_type in _ATTACHMENT_TYPES:
+            try:
+                texts = decode_attachments(resource)
+            except AttachmentError as error:
+                return self.fail(entry, f"{resource_type}.{error.path}: {error}", label)
+        where = f"{entry.origin}: {entry.where()}"
+        existing = self.resources.get(label)
+        if existing is not None:
+            if existing == resource:
+                self._identical_duplicates += 1
+                return None
+            problem = f"duplicate id {label}: differs from the resource at {self._where[label]}"
+            return self.fail(entry, problem, label)
+        self.resources[label] = resource
+        self._where[label] = where
+        for path, text in texts.items():
+            self.attachment_text[(label, path)] = text
+        if entry.full_url and entry.full_url != label:
+            self.aliases[entry.full_url] = label
+        return None
+
+    def _with_id(self, entry: Entry, resource: dict[str, Any]) -> dict[str, Any]:
+        """A copy of an id-less resource with the id its fullUrl gives (urn:uuid), or a made-up one."""
+        full_url = entry.full_url or ""
+        new_id = None
+        if full_url.startswith(("urn:uuid:", "urn:oid:")):
+            new_id = full_url.split(":", 2)[2]
+        elif (parsed := reference_type_and_id(full_url)) and parsed[0] == resource["resourceType"]:
+            new_id = parsed[1]
+        if not new_id or not _ID_PATTERN.match(new_id):
+            stem = entry.where() if entry.location else Path(entry.origin).stem
+            new_id = re.sub(r"[^A-Za-z0-9\-.]+", "-", stem).strip("-")[:64] or "resource"
+            self.warnings.append(
+                f"{entry.origin}: {entry.where()}: {resource['resourceType']} has no id; using {new_id!r}"
+            )
+        return {**resource, "id": new_id}
