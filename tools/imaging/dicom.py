@@ -1,0 +1,446 @@
+"""DICOM files and series folders → `ImageSeries`.
+
+Why it is shaped like this:
+
+* Headers first, pixels later. A folder is scanned with ``stop_before_pixels=True``; slices are
+  grouped by SeriesInstanceUID and sorted by ImagePositionPatient projected on the slice normal
+  (then InstanceNumber). Pixel data is decoded only for the frames a recipe samples, so memory
+  does not grow with the number of slices.
+* Stored values become physical ones per slice (RescaleSlope/Intercept differ between slices on
+  some scanners): CT → float32 HU; other cross-sectional modalities → float32 "raw".
+* Projection images (CR, DX, MG, ...) and colour images are display images: modality LUT, then the
+  header's VOI LUT or window, then 8-bit, MONOCHROME1 inverted so that air is dark.
+* Compressed transfer syntaxes are decoded by pydicom's pixel-data plugins; when none is installed
+  the error names the transfer syntax and the plugins that would decode it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medboard.errors import ImageInputError
+from medboard.tools.imaging.series import ImageSeries, Units, series_key
+
+log = logging.getLogger(__name__)
+
+#: Modalities whose stored values are physical quantities read as a volume (not display images).
+VOLUME_MODALITIES = frozenset({"CT", "MR", "PT", "NM"})
+
+_HEADER_ERRORS = (OSError, ValueError, EOFError, KeyError, AttributeError, TypeError, IndexError)
+
+
+@dataclass(frozen=True)
+class SliceHeader:
+    """What sorting and grouping need from one DICOM file, without its pixel data."""
+
+    path: str
+    series_uid: str | None
+    study_uid: str | None
+    instance_number: int | None
+    position: tuple[float, float, float] | None
+    orientation: tuple[float, ...] | None
+    frames: int
+    modality: str | None
+    description: str | None
+
+
+def _read_header(path: Path) -> Any:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True)
+    except InvalidDicomError as error:
+        raise ImageInputError(f"not a DICOM file ({error})", source=str(path)) from error
+    except _HEADER_ERRORS as error:
+        raise ImageInputError(
+            f"unreadable or truncated DICOM header ({type(error).__name__}: {error})", source=str(path)
+        ) from error
+
+
+def _floats(value: Any, n: int) -> tuple[float, ...] | None:
+    try:
+        out = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return out if len(out) == n else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def header_of(ds: Any, path: str) -> SliceHeader:
+    return SliceHeader(
+        path=path,
+        series_uid=str(ds.SeriesInstanceUID) if "SeriesInstanceUID" in ds else None,
+        study_uid=str(ds.StudyInstanceUID) if "StudyInstanceUID" in ds else None,
+        instance_number=_int(ds.get("InstanceNumber")),
+        position=_floats(ds.get("ImagePositionPatient"), 3),  # type: ignore[arg-type]
+        orientation=_floats(ds.get("ImageOrientationPatient"), 6),
+        frames=_int(ds.get("NumberOfFrames")) or 1,
+        modality=str(ds.get("Modality")) if ds.get("Modality") else None,
+        description=str(ds.get("SeriesDescription")) if ds.get("SeriesDescription") else None,
+    )
+
+
+def slice_normal(orientation: Sequence[float]) -> np.ndarray:
+    """Unit normal of the image plane: row direction × column direction."""
+    row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:6], float)
+    normal = np.cross(row, col)
+    norm = np.linalg.norm(normal)
+    return normal / norm if norm else np.array([0.0, 0.0, 1.0])
+
+
+def sort_slices(headers: Sequence[SliceHeader]) -> tuple[list[SliceHeader], list[float] | None]:
+    """Sort by position along the slice normal, then InstanceNumber (file name last resort).
+
+    Returns the sorted headers and their positions along the normal (None when any slice lacks
+    ImagePositionPatient/ImageOrientationPatient: then InstanceNumber alone orders them).
+    """
+    oriented = [h for h in headers if h.orientation is not None]
+    if headers and len(oriented) == len(headers) and all(h.position is not None for h in headers):
+        normal = slice_normal(oriented[0].orientation)  # type: ignore[arg-type]
+        keyed = [(float(np.dot(normal, h.position)), h) for h in headers]  # type: ignore[arg-type]
+        keyed.sort(key=lambda kv: (kv[0], kv[1].instance_number or 0, kv[1].path))
+        return [h for _, h in keyed], [p for p, _ in keyed]
+    ordered = sorted(headers, key=lambda h: (h.instance_number is None, h.instance_number or 0, h.path))
+    return ordered, None
+
+
+def scan_folder(folder: Path) -> tuple[dict[str, list[SliceHeader]], dict[str, Any], list[str]]:
+    """Headers of every image-bearing DICOM file under ``folder``, grouped by SeriesInstanceUID.
+
+    Returns (groups, one representative header dataset per group, skipped files with reasons).
+    Non-DICOM files and DICOM objects without pixels (SR, presentation states) are skipped.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    groups: dict[str, list[SliceHeader]] = {}
+    first: dict[str, Any] = {}
+    skipped: list[str] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except InvalidDicomError:
+            skipped.append(f"{path.name}: not DICOM")
+            continue
+        except _HEADER_ERRORS as error:
+            skipped.append(f"{path.name}: unreadable ({type(error).__name__})")
+            continue
+        if "Rows" not in ds or "Columns" not in ds:
+            skipped.append(f"{path.name}: no image (SOP class {ds.get('SOPClassUID', '?')})")
+            continue
+        header = header_of(ds, str(path))
+        key = header.series_uid or f"no-series-uid:{path.parent.name}"
+        groups.setdefault(key, []).append(header)
+        first.setdefault(key, ds)
+    return groups, first, skipped
+
+
+def _is_display_image(ds: Any) -> bool:
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    modality = str(ds.get("Modality", "")).upper()
+    return not photometric.startswith("MONOCHROME") or modality not in VOLUME_MODALITIES
+
+
+def _decode(path: str, index: int | None = None) -> tuple[np.ndarray, Any]:
+    """Stored values of one frame (or the only frame) and the file's non-pixel elements.
+
+    Reads from the file, so a multi-frame object decodes just the requested frame.
+    """
+    from pydicom import Dataset
+    from pydicom.pixels import pixel_array
+
+    header = Dataset()
+    try:
+        return pixel_array(path, index=index, ds_out=header), header
+    except (RuntimeError, NotImplementedError) as error:
+        ts = getattr(getattr(header, "file_meta", None), "TransferSyntaxUID", None)
+        name = getattr(ts, "name", None) or "this transfer syntax"
+        missing = "; ".join(line.strip() for line in str(error).splitlines()[1:] if line.strip())
+        raise ImageInputError(
+            f"cannot decode {name} pixel data: no usable pydicom pixel-data plugin"
+            + (f" ({missing})" if missing else f" ({error})"),
+            source=path,
+        ) from error
+    except Exception as error:  # truncated or corrupt pixel data surfaces as many error types
+        raise ImageInputError(
+            f"pixel data unreadable or truncated ({type(error).__name__}: {error})", source=path
+        ) from error
+
+
+def _transfer_syntax_check(ds: Any, path: str) -> None:
+    """Fail before any pixel is read when no installed plugin can decode the transfer syntax."""
+    from pydicom.pixels import get_decoder
+
+    ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if ts is None or not ts.is_compressed:
+        return
+    try:
+        decoder = get_decoder(ts)
+    except NotImplementedError as error:
+        raise ImageInputError(f"no pydicom decoder exists for {ts.name}", source=path) from error
+    if not decoder.is_available:
+        needs = "; ".join(decoder.missing_dependencies)
+        raise ImageInputError(
+            f"cannot decode {ts.name} pixel data: no pydicom pixel-data plugin installed "
+            f"(needs one of: {needs})",
+            source=path,
+        )
+
+
+def to_physical(arr: np.ndarray, ds: Any) -> np.ndarray:
+    """Stored values → physical (HU for CT) with the file's own slope/intercept, as float32."""
+    slope = float(ds.get("RescaleSlope", 1) or 1)
+    intercept = float(ds.get("RescaleIntercept", 0) or 0)
+    out = arr.astype(np.float32)
+    if slope != 1.0:
+        out *= np.float32(slope)
+    if intercept != 0.0:
+        out += np.float32(intercept)
+    return out
+
+
+def to_display(arr: np.ndarray, ds: Any, frame: int = 0) -> np.ndarray:
+    """A projection/colour image as 8-bit: modality LUT, VOI LUT/window, MONOCHROME1 inverted."""
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    if arr.ndim == 3 and arr.shape[-1] == 3:  # colour (pydicom already converted YBR → RGB)
+        if arr.dtype == np.uint8:
+            return arr
+        return _minmax_u8(arr.astype(np.float32))
+    values = apply_modality_lut(arr, ds)
+    has_voi = any(k in ds for k in ("VOILUTSequence", "WindowCenter"))
+    if has_voi:
+        values = apply_voi_lut(values, ds, index=frame)
+    out = _minmax_u8(np.asarray(values, dtype=np.float32))
+    if photometric == "MONOCHROME1":
+        out = 255 - out
+    return out
+
+
+def _minmax_u8(values: np.ndarray) -> np.ndarray:
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return np.zeros(values.shape, np.uint8)
+    return np.round((values - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def _spacing(ds: Any, positions: list[float] | None) -> tuple[float, float, float] | None:
+    pixel = None
+    for key in ("PixelSpacing", "ImagerPixelSpacing"):
+        candidate = _floats(ds.get(key), 2)
+        if candidate and min(candidate) > 0:  # some CR files carry "0\\0"
+            pixel = candidate
+            break
+    between: float | None = None
+    if positions and len(positions) > 1:
+        between = float(np.median(np.diff(positions)))
+    if not between:
+        between = float(ds.get("SpacingBetweenSlices", 0) or ds.get("SliceThickness", 0) or 0) or None
+    if pixel is None and between is None:
+        return None
+    return (between or 1.0, *(pixel or (1.0, 1.0)))  # type: ignore[return-value]
+
+
+def _date(ds: Any, *keys: str) -> str | None:
+    for key in keys:
+        value = ds.get(key)
+        if value:
+            text = str(value)
+            return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
+    return None
+
+
+def _series_from(
+    ds: Any,
+    *,
+    source: str,
+    files: list[str] | None,
+    shape: tuple[int, ...],
+    units: Units,
+    reader: Any,
+    positions: list[float] | None,
+    instance_numbers: list[int | None] | None,
+    series_id: str | None,
+) -> ImageSeries:
+    uid = str(ds.SeriesInstanceUID) if "SeriesInstanceUID" in ds else None
+    return ImageSeries(
+        id=series_id or series_key(uid or Path(source).stem),
+        source=source,
+        kind="image" if units == "uint8" else "volume",
+        units=units,
+        shape=shape,
+        read_frames=reader,
+        modality=str(ds.get("Modality")) if ds.get("Modality") else None,
+        body_part=str(ds.get("BodyPartExamined")) if ds.get("BodyPartExamined") else None,
+        study_uid=str(ds.StudyInstanceUID) if "StudyInstanceUID" in ds else None,
+        series_uid=uid,
+        study_date=_date(ds, "StudyDate"),
+        series_date=_date(ds, "SeriesDate", "AcquisitionDate", "ContentDate"),
+        description=str(ds.get("SeriesDescription")) if ds.get("SeriesDescription") else None,
+        spacing=_spacing(ds, positions),
+        orientation=_floats(ds.get("ImageOrientationPatient"), 6),
+        positions=positions,
+        instance_numbers=instance_numbers,
+        files=files,
+    )
+
+
+def _frame_shape(ds: Any) -> tuple[int, ...]:
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    colour = int(ds.get("SamplesPerPixel", 1) or 1) == 3
+    return (rows, cols, 3) if colour else (rows, cols)
+
+
+def load_dicom_file(path: str | Path, *, series_id: str | None = None) -> ImageSeries:
+    """One DICOM file: a single image, or every frame of a multi-frame object."""
+    path = Path(path)
+    ds = _read_header(path)
+    if "Rows" not in ds or "Columns" not in ds:
+        raise ImageInputError(
+            f"DICOM object has no image (SOP class {ds.get('SOPClassUID', 'unknown')})", source=str(path)
+        )
+    _transfer_syntax_check(ds, str(path))
+    n_frames = _int(ds.get("NumberOfFrames")) or 1
+    display = _is_display_image(ds)
+    units: Units = "uint8" if display else ("HU" if str(ds.get("Modality")) == "CT" else "raw")
+    order, positions = _multiframe_order(ds, n_frames)
+
+    def read(indices: Sequence[int]) -> np.ndarray:
+        out = []
+        for i in indices:
+            stored, _ = _decode(str(path), index=order[i] if n_frames > 1 else None)
+            out.append(to_display(stored, ds, order[i]) if display else to_physical(stored, ds))
+        return np.stack(out)
+
+    return _series_from(
+        ds,
+        source=str(path),
+        files=[str(path)],
+        shape=(n_frames, *_frame_shape(ds)),
+        units=units,
+        reader=read,
+        positions=positions,
+        instance_numbers=None,
+        series_id=series_id,
+    )
+
+
+def _multiframe_order(ds: Any, n_frames: int) -> tuple[list[int], list[float] | None]:
+    """Frame order of an enhanced multi-frame object by per-frame plane position, if present."""
+    groups = ds.get("PerFrameFunctionalGroupsSequence")
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if n_frames <= 1 or not groups or len(groups) != n_frames:
+        return list(range(n_frames)), None
+    orientation = None
+    try:
+        orientation = _floats(shared[0].PlaneOrientationSequence[0].ImageOrientationPatient, 6)
+    except (AttributeError, IndexError, TypeError, KeyError):
+        try:
+            orientation = _floats(groups[0].PlaneOrientationSequence[0].ImageOrientationPatient, 6)
+        except (AttributeError, IndexError, TypeError, KeyError):
+            return list(range(n_frames)), None
+    try:
+        pos = [_floats(g.PlanePositionSequence[0].ImagePositionPatient, 3) for g in groups]
+    except (AttributeError, IndexError, TypeError, KeyError):
+        return list(range(n_frames)), None
+    if orientation is None or any(p is None for p in pos):
+        return list(range(n_frames)), None
+    normal = slice_normal(orientation)
+    along = [float(np.dot(normal, p)) for p in pos]  # type: ignore[arg-type]
+    order = sorted(range(n_frames), key=lambda i: (along[i], i))
+    return order, [along[i] for i in order]
+
+
+def describe_series_choices(groups: dict[str, list[SliceHeader]]) -> str:
+    lines = []
+    for uid, headers in groups.items():
+        h = headers[0]
+        lines.append(
+            f"{uid} ({h.modality or '?'}, {len(headers)} files, {h.description or 'no description'})"
+        )
+    return "; ".join(lines)
+
+
+def load_dicom_folder(
+    folder: str | Path, *, series: str | None = None, series_id: str | None = None
+) -> ImageSeries:
+    """A folder of DICOM files → one series (``series``: SeriesInstanceUID when several exist)."""
+    folder = Path(folder)
+    groups, first, skipped = scan_folder(folder)
+    if not groups:
+        why = f" (skipped: {'; '.join(skipped[:5])}{' …' if len(skipped) > 5 else ''})" if skipped else ""
+        raise ImageInputError(f"no DICOM images found in folder{why}", source=str(folder))
+    if series is None and len(groups) > 1:
+        raise ImageInputError(
+            f"{len(groups)} series in folder; choose one by SeriesInstanceUID: "
+            + describe_series_choices(groups),
+            source=str(folder),
+        )
+    key = series if series is not None else next(iter(groups))
+    if key not in groups:
+        matches = [uid for uid in groups if series_key(uid) == key]
+        if len(matches) != 1:
+            raise ImageInputError(
+                f"series {key!r} not in folder; found: {describe_series_choices(groups)}", source=str(folder)
+            )
+        key = matches[0]
+    headers = groups[key]
+    ds0 = first[key]
+    if len(headers) == 1:
+        return load_dicom_file(headers[0].path, series_id=series_id)
+    multi = [h.path for h in headers if h.frames > 1]
+    if multi:
+        raise ImageInputError(
+            f"series {key} mixes {len(multi)} multi-frame file(s) with other files; load the file directly",
+            source=str(folder),
+        )
+    ordered, positions = sort_slices(headers)
+    display = _is_display_image(ds0)
+    units: Units = "uint8" if display else ("HU" if str(ds0.get("Modality")) == "CT" else "raw")
+    paths = [h.path for h in ordered]
+    frame_shape = _frame_shape(ds0)
+    _transfer_syntax_check(ds0, paths[0])
+
+    def read(indices: Sequence[int]) -> np.ndarray:
+        out = np.empty((len(indices), *frame_shape), np.uint8 if display else np.float32)
+        for k, i in enumerate(indices):
+            stored, ds = _decode(paths[i])
+            if stored.shape != frame_shape:
+                raise ImageInputError(
+                    f"slice shape {stored.shape} differs from the series' {frame_shape}", source=paths[i]
+                )
+            out[k] = to_display(stored, ds) if display else to_physical(stored, ds)
+        return out
+
+    result = _series_from(
+        ds0,
+        source=str(folder),
+        files=paths,
+        shape=(len(paths), *frame_shape),
+        units=units,
+        reader=read,
+        positions=positions,
+        instance_numbers=[h.instance_number for h in ordered],
+        series_id=series_id,
+    )
+    if skipped:
+        result.notes.append(f"{len(skipped)} non-image or non-DICOM file(s) skipped")
+    if positions and len(positions) > 2:
+        gaps = np.diff(positions)
+        if float(gaps.max() - gaps.min()) > 0.01 * max(abs(float(np.median(gaps))), 1e-6) + 1e-3:
+            result.notes.append(f"uneven slice spacing ({gaps.min():.3g}–{gaps.max():.3g} mm); median used")
+    return result

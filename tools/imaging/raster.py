@@ -1,0 +1,166 @@
+"""PNG / JPEG / TIFF pictures → 8-bit arrays, with a deliberate size limit.
+
+Pillow refuses pictures above ~179 Mpx (its decompression-bomb guard) and warns above ~89 Mpx.
+medboard replaces that guard with its own explicit limit, ``max_pixels`` (default 150 Mpx, about
+450 MB as RGB — a 10,000 × 10,000 pathology tile fits):
+
+* a JPEG above the limit is decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (Pillow's
+  ``draft``), so the full-resolution picture is never in memory; the series records the
+  ``downsample`` factor, and patch origins stay in full-resolution coordinates;
+* a tiled TIFF above the limit is read tile by tile with tifffile (see `patches`);
+* any other picture above the limit (e.g. a 30,000 px PNG, which cannot be decoded partially)
+  raises `ImageInputError` naming the file, its size and the limit — nothing is decoded.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medboard.errors import ImageInputError
+from medboard.tools.imaging.series import ImageSeries, series_key
+
+DEFAULT_MAX_PIXELS = 150_000_000
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+@dataclass(frozen=True)
+class PictureInfo:
+    width: int
+    height: int
+    mode: str
+    format: str | None
+
+
+def _open(path: Path) -> Any:
+    """Open lazily (header only), without Pillow's global decompression-bomb guard.
+
+    The guard is a process-wide setting; instead the caller checks `max_pixels` before decoding.
+    For JPEG the plugin class is used directly, which reads the header and nothing else.
+    """
+    from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(3)
+        if magic == _JPEG_MAGIC:
+            return JpegImagePlugin.JpegImageFile(str(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except Image.DecompressionBombError as error:
+        raise ImageInputError(
+            f"picture too large to decode safely ({error}); only JPEG can be down-sampled while "
+            "decoding — convert it to JPEG or a tiled TIFF",
+            source=str(path),
+        ) from error
+    except (UnidentifiedImageError, SyntaxError) as error:
+        raise ImageInputError(f"not a readable picture ({error})", source=str(path)) from error
+    except OSError as error:
+        raise ImageInputError(f"cannot open picture ({error})", source=str(path)) from error
+
+
+def picture_info(path: str | Path) -> PictureInfo:
+    image = _open(Path(path))
+    return PictureInfo(width=image.size[0], height=image.size[1], mode=image.mode, format=image.format)
+
+
+def draft_scale(width: int, height: int, max_pixels: int) -> int:
+    """Smallest JPEG decode scale (1, 2, 4, 8) that brings the picture under ``max_pixels``."""
+    for scale in (1, 2, 4, 8):
+        if (width // scale) * (height // scale) <= max_pixels:
+            return scale
+    return 0
+
+
+def to_uint8(image: Any) -> np.ndarray:
+    """A decoded Pillow image → uint8 grey (rows, cols) or RGB (rows, cols, 3)."""
+    if image.mode in ("L", "RGB"):
+        return np.asarray(image, dtype=np.uint8)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        lo, hi = float(values.min()), float(values.max())
+        scaled = (values - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(values)
+        return np.round(scaled).astype(np.uint8)
+    if image.mode in ("1", "LA"):
+        return np.asarray(image.convert("L"), dtype=np.uint8)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def read_picture(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, float]:
+    """Decode a picture within ``max_pixels``; returns (uint8 array, down-sampling factor)."""
+    path = Path(path)
+    image = _open(path)
+    width, height = image.size
+    factor = 1.0
+    if width * height > max_pixels:
+        scale = draft_scale(width, height, max_pixels) if image.format == "JPEG" else 0
+        if not scale:
+            raise ImageInputError(
+                f"picture is {width}×{height} ({width * height / 1e6:.0f} Mpx), above the "
+                f"{max_pixels / 1e6:.0f} Mpx limit for decoding a whole picture"
+                + (
+                    ""
+                    if image.format == "JPEG"
+                    else f" and {image.format} cannot be down-sampled while decoding"
+                )
+                + "; convert it to a tiled TIFF (read tile by tile) or JPEG, or raise max_pixels",
+                source=str(path),
+            )
+        image.draft(image.mode, (width // scale, height // scale))
+        factor = width / image.size[0]
+    try:
+        image.load()
+    except (OSError, ValueError) as error:
+        raise ImageInputError(f"picture data unreadable or truncated ({error})", source=str(path)) from error
+    return to_uint8(image), factor
+
+
+def load_picture(
+    path: str | Path,
+    *,
+    series_id: str | None = None,
+    modality: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> ImageSeries:
+    """A 2D picture (chest X-ray PNG, fundus JPEG, ...) as a one-frame 8-bit series.
+
+    The header is read now (size, mode); pixels are decoded when a frame is first asked for.
+    """
+    path = Path(path)
+    info = picture_info(path)
+    grey = info.mode in ("L", "I;16", "I;16B", "I;16L", "I", "F", "1", "LA")
+    scale = 1
+    if info.width * info.height > max_pixels:
+        scale = draft_scale(info.width, info.height, max_pixels) if info.format == "JPEG" else 0
+        if not scale:
+            read_picture(path, max_pixels=max_pixels)  # raises the explanatory error
+    rows, cols = -(-info.height // scale), -(-info.width // scale)
+    state: dict[str, Any] = {}
+
+    def read(indices: Sequence[int]) -> np.ndarray:
+        if "array" not in state:
+            state["array"], state["factor"] = read_picture(path, max_pixels=max_pixels)
+        return np.stack([state["array"] for _ in indices])
+
+    series = ImageSeries(
+        id=series_id or series_key(path.stem),
+        source=str(path),
+        kind="image",
+        units="uint8",
+        shape=(1, rows, cols) if grey else (1, rows, cols, 3),
+        read_frames=read,
+        modality=modality,
+        downsample=float(scale),
+    )
+    if scale > 1:
+        series.notes.append(
+            f"{info.width}×{info.height} JPEG decoded at 1/{scale} scale (max_pixels={max_pixels})"
+        )
+    return series
