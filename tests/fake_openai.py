@@ -33,9 +33,9 @@ def chat_completion(
     prompt_tokens: int = 11,
     completion_tokens: int = 7,
     finish_reason: str = "stop",
-    model: str = "fake-model",
+    model: str | None = None,
 ) -> dict[str, Any]:
-    """An OpenAI chat.completion body carrying `content`."""
+    """An OpenAI chat.completion body carrying `content` (model None: the server echoes the request's)."""
     return {
         "id": f"chatcmpl-{time.monotonic_ns()}",
         "object": "chat.completion",
@@ -144,6 +144,8 @@ class FakeOpenAIServer:
                 with server._lock:
                     server.requests.append(body)
                 status, payload, delay = server.responder(body)
+                if isinstance(payload, dict) and "choices" in payload and payload.get("model") is None:
+                    payload = {**payload, "model": body.get("model", "fake-model")}
                 if delay > 0 and server._closing.wait(delay):
                     return  # closing: drop the request like a dead server would
                 self._send(status, payload)
