@@ -1,0 +1,251 @@
+"""`medboard record PATH`: what medboard reads from a FHIR source, as tables or JSON.
+
+The overview is the first thing to look at when a case surprises you: it shows exactly the facts
+the specialists start from (problems, staging and biomarkers, latest labs with abnormal flags,
+medications, procedures, imaging, documents) and what the loader warned about or skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from medboard.models import Fact
+    from medboard.tools.fhir import PatientRecord
+
+_MAX_ROWS = 30
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("record")
+    def record_command(
+        path: Path = typer.Argument(..., help="FHIR Bundle / resource / NDJSON file, or a folder of them."),
+        patient: str = typer.Option(None, "--patient", help="Patient id when the source holds several."),
+        lenient: bool = typer.Option(False, "--lenient", help="Skip bad entries and list them."),
+        json_out: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
+    ) -> None:
+        """Load a FHIR record and show the facts medboard extracts from it."""
+        from medboard.tools.fhir import load_record
+
+        record = load_record(path, patient=patient, lenient=lenient)
+        if json_out:
+            sys.stdout.write(json.dumps(record_to_json(record), ensure_ascii=False) + "\n")
+        else:
+            print_overview(record)
+
+
+def record_to_json(record: PatientRecord) -> dict[str, Any]:
+    """The ``--json`` payload: patient, facts, warnings, skipped entries, dangling references."""
+    patient = next((f for f in record.facts if f.kind.value == "patient"), None)
+    return {
+        "source": record.source,
+        "patient": (
+            {"reference": record.patient_ref, **patient.details}
+            if patient
+            else ({"reference": record.patient_ref} if record.patient_ref else None)
+        ),
+        "facts": [fact.model_dump(mode="json") for fact in record.facts],
+        "warnings": list(record.warnings),
+        "skipped": [{"location": s.location, "problem": s.problem} for s in record.skipped],
+        "dangling": [{"source": d.source, "path": d.path, "target": d.target} for d in record.dangling],
+    }
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def _day(value: str | None) -> str:
+    return value[:10] if value else ""
+
+
+def _value(fact: Fact) -> str:
+    if fact.value is None:
+        return ""
+    text = f"{fact.value:g}" if isinstance(fact.value, float) else str(fact.value)
+    text = f"{fact.comparator or ''}{text}"
+    return f"{text} {fact.unit}" if fact.unit else text
+
+
+def _range(fact: Fact) -> str:
+    rng = fact.reference_range
+    if rng is None:
+        return ""
+    if rng.low is not None or rng.high is not None:
+        low = "" if rng.low is None else f"{rng.low:g}"
+        high = "" if rng.high is None else f"{rng.high:g}"
+        return f"{low}–{high}"
+    return rng.text or ""
+
+
+def _flag(fact: Fact) -> str:
+    """Rich markup for the abnormal flag (the interpretation code is escaped: it is source text)."""
+    from rich.markup import escape
+
+    if fact.abnormal is True:
+        return f"[bold red]{escape(fact.interpretation or 'abnormal')}[/]"
+    if fact.abnormal is False:
+        return "[green]normal[/]"
+    code = fact.interpretation or ""
+    return escape(code) if len(code) <= 3 else ""  # HL7 flags (H, LL, ...), not answer codes
+
+
+class _Table:
+    """A rich Table whose cells are source text: escaped, so ``[#/volume]`` is not read as markup."""
+
+    def __init__(self, title: str, *columns: str) -> None:
+        from rich.table import Table
+
+        self.table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+        for column in columns:
+            self.table.add_column(column, overflow="fold")
+
+    def add_row(self, *cells: str, markup: tuple[int, ...] = ()) -> None:
+        from rich.markup import escape
+
+        self.table.add_row(*(cell if i in markup else escape(cell) for i, cell in enumerate(cells)))
+
+
+def _table(title: str, *columns: str) -> _Table:
+    return _Table(title, *columns)
+
+
+def _emit(console: Console, table: _Table, total: int) -> None:
+    if total:
+        if total > _MAX_ROWS:
+            table.table.caption = f"{total - _MAX_ROWS} more not shown (use --json for all)"
+        console.print(table.table)
+
+
+def _latest_by_code(facts: Iterable[Fact]) -> list[Fact]:
+    """The most recent fact per code (or label), newest first."""
+    latest: dict[str, Fact] = {}
+    for fact in facts:
+        key = next((c.code for c in fact.codes if c.code), None) or fact.label
+        if fact.id.count("#"):
+            key = f"{key}#{fact.label}"
+        current = latest.get(key)
+        if current is None or (fact.date or "") > (current.date or ""):
+            latest[key] = fact
+    return sorted(latest.values(), key=lambda f: f.date or "", reverse=True)
+
+
+def print_overview(record: PatientRecord, console: Console | None = None) -> None:
+    from rich.console import Console
+
+    console = console or Console()
+    facts = record.facts
+    by_kind: dict[str, list[Fact]] = {}
+    for fact in facts:
+        by_kind.setdefault(fact.kind.value, []).append(fact)
+
+    patient = next(iter(by_kind.get("patient", [])), None)
+    header = _table("Patient", "reference", "name", "gender", "born", "deceased", "source")
+    header.add_row(
+        record.patient_ref or "(unknown)",
+        str(patient.details.get("name") or "") if patient else "(no Patient resource)",
+        str(patient.details.get("gender") or "") if patient else "",
+        _day(patient.details.get("birth_date")) if patient else "",
+        str(patient.details.get("deceased") or "") if patient else "",
+        record.source,
+    )
+    console.print(header.table)
+
+    conditions = sorted(by_kind.get("condition", []), key=lambda f: f.date or "", reverse=True)
+    table = _table("Problems", "condition", "status", "onset", "ended", "cancer / stage", "side")
+    for fact in conditions[:_MAX_ROWS]:
+        cancer = fact.details.get("cancer") or ""
+        stage = fact.details.get("stage") or ""
+        table.add_row(
+            fact.label,
+            " / ".join(s for s in (fact.status, fact.verification_status) if s),
+            _day(fact.date),
+            _day(fact.end_date),
+            f"{cancer} {stage}".strip(),
+            fact.laterality or "",
+        )
+    _emit(console, table, len(conditions))
+
+    oncology = [
+        f
+        for kind in ("staging", "tumor_marker", "genomic", "performance_status")
+        for f in by_kind.get(kind, [])
+    ]
+    table = _table("Cancer staging & biomarkers", "kind", "what", "value", "date", "flag")
+    for fact in oncology[:_MAX_ROWS]:
+        short = fact.details.get("short")
+        value = f"{short} ({_value(fact)})" if short and short != fact.value else _value(fact)
+        table.add_row(fact.kind.value, fact.label, value, _day(fact.date), _flag(fact), markup=(4,))
+    _emit(console, table, len(oncology))
+
+    for kind, title in (("lab", "Latest labs"), ("vital", "Latest vitals")):
+        latest = _latest_by_code(by_kind.get(kind, []))
+        table = _table(title, "test", "value", "range", "flag", "date")
+        for fact in latest[:_MAX_ROWS]:
+            table.add_row(fact.label, _value(fact), _range(fact), _flag(fact), _day(fact.date), markup=(3,))
+        _emit(console, table, len(latest))
+
+    medications = sorted(by_kind.get("medication", []), key=lambda f: f.date or "", reverse=True)
+    table = _table("Medications", "medication", "status", "from", "to", "type")
+    for fact in medications[:_MAX_ROWS]:
+        table.add_row(
+            fact.label,
+            fact.status or "",
+            _day(fact.date),
+            _day(fact.end_date),
+            str(fact.details.get("resource_type", "")).removeprefix("Medication"),
+        )
+    _emit(console, table, len(medications))
+
+    procedures = sorted(by_kind.get("procedure", []), key=lambda f: f.date or "", reverse=True)
+    table = _table("Procedures", "procedure", "date", "site", "surgery", "radiotherapy")
+    for fact in procedures[:_MAX_ROWS]:
+        table.add_row(
+            fact.label,
+            _day(fact.date),
+            " ".join(s for s in (fact.laterality, fact.body_site) if s),
+            "yes" if fact.details.get("surgery") else "",
+            "yes" if fact.details.get("radiotherapy") else "",
+        )
+    _emit(console, table, len(procedures))
+
+    studies = sorted(by_kind.get("imaging_study", []), key=lambda f: f.date or "", reverse=True)
+    table = _table("Imaging", "study", "date", "modalities", "body site", "series")
+    for fact in studies[:_MAX_ROWS]:
+        table.add_row(
+            fact.label,
+            _day(fact.date),
+            ", ".join(fact.details.get("modalities", [])),
+            fact.body_site or "",
+            str(len(fact.details.get("series", []))),
+        )
+    _emit(console, table, len(studies))
+
+    documents = sorted(
+        by_kind.get("report", []) + by_kind.get("document", []), key=lambda f: f.date or "", reverse=True
+    )
+    table = _table("Reports & documents", "title", "kind", "date", "text")
+    for fact in documents[:_MAX_ROWS]:
+        text = (fact.text or "").replace("\n", " ")
+        text = text[:120] + ("…" if len(text) > 120 else "")
+        table.add_row(fact.label, fact.kind.value, _day(fact.date), text)
+    _emit(console, table, len(documents))
+
+    if record.warnings or record.skipped:
+        table = _table("Warnings & skipped entries", "where", "problem")
+        for warning in record.warnings:
+            table.add_row("warning", warning)
+        for skipped in record.skipped:
+            table.add_row(skipped.location, skipped.problem)
+        console.print(table.table)
+    console.print(
+        f"{len(record.resources)} resources, {len(facts)} facts, "
+        f"{len(record.dangling)} dangling references, {len(record.skipped)} skipped"
+    )
