@@ -90,8 +90,8 @@ class FakeOpenAIServer:
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}/v1"
 
     def __enter__(self) -> FakeOpenAIServer:
         self._thread.start()

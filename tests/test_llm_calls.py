@@ -240,3 +240,40 @@ async def test_health_check_ok_and_failures() -> None:
     with pytest.raises(ModelEndpointError, match="unreachable") as down:
         await health_check(ModelEndpoint(base_url=closed_port_url()))
     assert down.value.exit_code == 3
+
+
+async def test_too_many_images_refused_before_sending() -> None:
+    from autogen_core import Image
+    from PIL import Image as PILImage
+
+    frame = Image.from_pil(PILImage.new("RGB", (8, 8)))
+    many = [UserMessage(content=["prior", frame, "current", frame, "Compare."], source="user")]
+    with FakeOpenAIServer(always(200, chat_completion(json.dumps(GOOD)))) as server:
+        caller = caller_for(server.base_url, images_per_prompt=1)
+        with pytest.raises(ModelCallError, match="request has 2 images; the endpoint accepts 1") as info:
+            await caller.structured(messages=many, schema=LabFinding, agent="imaging", purpose="compare")
+    assert server.requests == []
+    assert info.value.record is not None and info.value.record.attempts == 0
+
+
+async def test_cancelled_call_is_recorded() -> None:
+    import asyncio
+
+    with FakeOpenAIServer(always(200, chat_completion(json.dumps(GOOD)), delay=5.0)) as server:
+        caller = caller_for(server.base_url, timeout_s=10)
+        task = asyncio.create_task(
+            caller.structured(messages=MESSAGES, schema=LabFinding, agent="ehr", purpose="labs")
+        )
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    [record] = caller.records
+    assert (record.ok, record.error, record.attempts) == (False, "cancelled", 1)
+
+
+async def test_empty_text_answer_fails() -> None:
+    with FakeOpenAIServer(always(200, chat_completion("<unused94>thought\nhmm"))) as server:
+        caller = caller_for(server.base_url)
+        with pytest.raises(ModelCallError, match="empty answer"):
+            await caller.text(messages=MESSAGES, agent="ehr", purpose="note")

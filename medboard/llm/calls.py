@@ -20,13 +20,14 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import httpx
 import openai
+from autogen_core import Image
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, UserMessage
 from pydantic import BaseModel, ValidationError
 
@@ -129,48 +130,38 @@ class ModelCaller:
         """
         response_format = response_format_for(schema)
         ctx = CallContext(agent=agent, purpose=purpose, schema_name=schema.__name__)
-        tally = _Tally()
-        started_at, t0 = datetime.now(UTC), time.perf_counter()
 
-        def record(ok: bool, error: ModelCallError | None = None) -> CallRecord:
-            return self._record(ctx, tally, started_at, t0, ok, error)
-
-        try:
+        async def attempt(tally: _Tally) -> tuple[M, str, str]:
             result = await self._request(messages, ctx, tally, response_format, max_tokens)
             raw = _content_text(result)
             try:
                 value, content = _validate(raw, schema, result.finish_reason, result.usage.completion_tokens)
+                return value, content, raw
             except _BadAnswer as first:
                 if not self.repair:
                     raise ModelCallError(
                         first.reason, kind=first.kind, agent=agent, purpose=purpose
                     ) from None
-                tally.repaired = True
-                repair_ctx = CallContext(
-                    agent=agent, purpose=f"{purpose} (repair)", schema_name=schema.__name__
-                )
-                repair_messages = [
-                    UserMessage(content=_repair_prompt(raw, first.reason, schema), source="user")
-                ]
-                result = await self._request(repair_messages, repair_ctx, tally, response_format, max_tokens)
-                raw = _content_text(result)
-                try:
-                    value, content = _validate(
-                        raw, schema, result.finish_reason, result.usage.completion_tokens
-                    )
-                except _BadAnswer as second:
-                    reason = first.reason
-                    if second.reason != first.reason:
-                        reason = f"{first.reason}; repair: {second.reason}"
-                    raise ModelCallError(
-                        f"{reason} (after 1 repair attempt)", kind=first.kind, agent=agent, purpose=purpose
-                    ) from None
-        except ModelCallError as err:
-            err.record = record(False, err)
-            logger.warning("model call failed: agent=%s purpose=%s: %s", agent, purpose, err.reason)
-            raise
-        rec = record(True)
-        return CallResult(value=value, content=content, raw=raw, record=rec)
+                failure = first
+            # One single-turn repair request: the broken answer and what is wrong with it.
+            tally.repaired = True
+            repair_ctx = CallContext(agent=agent, purpose=f"{purpose} (repair)", schema_name=schema.__name__)
+            prompt = _repair_prompt(raw, failure.reason, schema)
+            repair_messages = [UserMessage(content=prompt, source="user")]
+            result = await self._request(repair_messages, repair_ctx, tally, response_format, max_tokens)
+            raw = _content_text(result)
+            try:
+                value, content = _validate(raw, schema, result.finish_reason, result.usage.completion_tokens)
+                return value, content, raw
+            except _BadAnswer as second:
+                reason = failure.reason
+                if second.reason != failure.reason:
+                    reason = f"{failure.reason}; repair: {second.reason}"
+                raise ModelCallError(
+                    f"{reason} (after 1 repair attempt)", kind=failure.kind, agent=agent, purpose=purpose
+                ) from None
+
+        return await self._run(ctx, messages, attempt)
 
     async def text(
         self,
@@ -182,20 +173,64 @@ class ModelCaller:
     ) -> CallResult[str]:
         """One single-turn free-text request; the answer comes back with thinking spans stripped."""
         ctx = CallContext(agent=agent, purpose=purpose)
-        tally = _Tally()
-        started_at, t0 = datetime.now(UTC), time.perf_counter()
-        try:
+
+        async def attempt(tally: _Tally) -> tuple[str, str, str]:
             result = await self._request(messages, ctx, tally, None, max_tokens)
             raw = _content_text(result)
             content = strip_thinking(raw)
             if not content:
                 raise ModelCallError("empty answer", kind="empty", agent=agent, purpose=purpose)
+            return content, content, raw
+
+        return await self._run(ctx, messages, attempt)
+
+    async def _run(
+        self,
+        ctx: CallContext,
+        messages: Sequence[LLMMessage],
+        attempt: Callable[[_Tally], Awaitable[tuple[T, str, str]]],
+    ) -> CallResult[T]:
+        """Pre-flight checks, timing and the call record around one logical call (success or not)."""
+        tally = _Tally()
+        started_at, t0 = datetime.now(UTC), time.perf_counter()
+        try:
+            self._preflight(messages, ctx)
+            value, content, raw = await attempt(tally)
         except ModelCallError as err:
-            err.record = self._record(ctx, tally, started_at, t0, False, err)
-            logger.warning("model call failed: agent=%s purpose=%s: %s", agent, purpose, err.reason)
+            err.record = self._record(ctx, tally, started_at, t0, err.reason, err.kind)
+            logger.warning("model call failed: agent=%s purpose=%s: %s", ctx.agent, ctx.purpose, err.reason)
             raise
-        rec = self._record(ctx, tally, started_at, t0, True)
-        return CallResult(value=content, content=content, raw=raw, record=rec)
+        except asyncio.CancelledError:
+            # The orchestrator's time guard cancelled us: the tokens already spent still count.
+            self._record(ctx, tally, started_at, t0, "cancelled", "cancelled")
+            raise
+        record = self._record(ctx, tally, started_at, t0)
+        return CallResult(value=value, content=content, raw=raw, record=record)
+
+    def _preflight(self, messages: Sequence[LLMMessage], ctx: CallContext) -> None:
+        """Refuse, before sending, what the server would reject: too many images, images to a text model."""
+        images = sum(
+            1
+            for m in messages
+            if isinstance(m, UserMessage) and isinstance(m.content, list)
+            for part in m.content
+            if isinstance(part, Image)
+        )
+        if images and not self.endpoint.vision:
+            raise ModelCallError(
+                f"request has {images} image(s) but the endpoint is configured without vision",
+                kind="client_error",
+                agent=ctx.agent,
+                purpose=ctx.purpose,
+            )
+        if images > self.endpoint.images_per_prompt:
+            raise ModelCallError(
+                f"request has {images} images; the endpoint accepts {self.endpoint.images_per_prompt} "
+                "per prompt (MEDBOARD_IMAGES_PER_PROMPT, vLLM --limit-mm-per-prompt)",
+                kind="client_error",
+                agent=ctx.agent,
+                purpose=ctx.purpose,
+            )
 
     def totals(self) -> dict[str, CallTotals]:
         """Per-agent sums over `records` (calls, failed, attempts, tokens, latency)."""
@@ -268,10 +303,10 @@ class ModelCaller:
         tally: _Tally,
         started_at: datetime,
         t0: float,
-        ok: bool,
-        error: ModelCallError | None = None,
+        error: str | None = None,
+        error_kind: str | None = None,
     ) -> CallRecord:
-        rec = CallRecord(
+        record = CallRecord(
             agent=ctx.agent,
             purpose=ctx.purpose,
             schema_name=ctx.schema_name,
@@ -281,12 +316,12 @@ class ModelCaller:
             repaired=tally.repaired,
             prompt_tokens=tally.prompt_tokens,
             completion_tokens=tally.completion_tokens,
-            ok=ok,
-            error=error.reason if error else None,
-            error_kind=error.kind if error else None,
+            ok=error is None,
+            error=error,
+            error_kind=error_kind,
         )
-        self.records.append(rec)
-        return rec
+        self.records.append(record)
+        return record
 
 
 def _content_text(result: CreateResult) -> str:
