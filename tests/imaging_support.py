@@ -1,0 +1,91 @@
+"""Helpers for the imaging tests and benchmarks: locate real data, write synthetic DICOM series."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TEST_DATA = Path(__file__).parent / "data" / "imaging"
+SHARED_IMAGING = Path(__file__).resolve().parents[2] / "shared" / "data" / "imaging"
+CT_HEAD = SHARED_IMAGING / "ct_head_ge"
+
+
+def shared_ct_head() -> Path:
+    """The 28-slice GE head CT from ../shared/data (too large to copy into the repo)."""
+    if not (CT_HEAD / "01.dcm").exists():
+        pytest.skip(f"shared head CT not found at {CT_HEAD}")
+    return CT_HEAD
+
+
+def dicom_testfile(name: str) -> str:
+    """A file from pydicom / pydicom-data."""
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file(name)
+    if path is None:
+        pytest.skip(f"pydicom test file {name} not installed")
+    return str(path)
+
+
+def write_dicom_series(
+    folder: Path,
+    count: int,
+    rows: int = 64,
+    cols: int = 64,
+    *,
+    spacing: float = 2.5,
+    series_uid: str | None = None,
+    study_uid: str | None = None,
+    modality: str = "CT",
+    shuffle_names: bool = True,
+    pixels: Callable[[int], np.ndarray] | None = None,
+    seed: int = 0,
+) -> list[float]:
+    """Write ``count`` single-frame CT slices; slice k stores HU ``k - 1000`` unless ``pixels`` given.
+
+    File names are shuffled (so sorting by name is wrong) and InstanceNumber runs *against* the
+    position for the second half, so only position sorting recovers anatomical order. Returns
+    the z positions in true order. Slope 1, intercept -1024 (stored = HU + 1024).
+    """
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    series_uid = series_uid or generate_uid()
+    study_uid = study_uid or generate_uid()
+    names = list(range(count))
+    if shuffle_names:
+        random.Random(seed).shuffle(names)
+    positions = [-100.0 + k * spacing for k in range(count)]
+    for k in range(count):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID = study_uid
+        ds.SeriesInstanceUID = series_uid
+        ds.Modality = modality
+        ds.BodyPartExamined = "HEAD"
+        ds.StudyDate = "20240105"
+        ds.InstanceNumber = k + 1 if k < count // 2 else count + count // 2 - k
+        ds.ImagePositionPatient = [0.0, 0.0, positions[k]]
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        ds.PixelSpacing = [0.5, 0.5]
+        ds.SliceThickness = spacing
+        ds.Rows, ds.Columns = rows, cols
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        hu = pixels(k) if pixels is not None else np.full((rows, cols), k - 1000, np.int16)
+        ds.PixelData = (np.asarray(hu, np.int32) + 1024).astype(np.int16).tobytes()
+        ds.save_as(folder / f"img{names[k]:05d}", enforce_file_format=True)
+    return positions
