@@ -5,7 +5,7 @@ number lets a small model emit digits forever (the grammar never forces the clos
 unbounded string or array can loop the same way until `max_tokens` truncates the JSON. So:
 - every integer/number must carry both bounds (or be an enum/const): a model that lacks them is a
   programming error, raised as `UnboundedSchemaError` (tests run this over every model agents send);
-- strings without `maxLength` (and without enum/const/format) get a default cap, arrays without
+- strings without `maxLength` (and without enum/const/format/pattern) get a default cap, arrays without
   `maxItems` get one too, objects get `additionalProperties: false` — in the schema sent to the
   server only; pydantic validation of the answer stays as the model class defines it.
 
@@ -95,7 +95,9 @@ def _walk(node: Any, path: str, problems: list[str], max_str: int | None, max_it
         has_high = "maximum" in node or "exclusiveMaximum" in node
         if not (has_low and has_high):
             problems.append(path)
-    if "string" in types and not fixed and max_str is not None and "format" not in node:
+    # xgrammar cannot combine a length cap with `format`/`pattern` (vLLM would fall back to another
+    # backend); those strings are shaped by their format or pattern anyway.
+    if "string" in types and not fixed and max_str is not None and not {"format", "pattern"} & node.keys():
         node.setdefault("maxLength", max_str)
     if "array" in types and max_items is not None:
         node.setdefault("maxItems", max_items)
