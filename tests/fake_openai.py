@@ -74,8 +74,10 @@ class FakeOpenAIServer:
         *,
         models: list[str] | None = None,
         api_key: str | None = None,
+        max_model_len: int | None = None,
     ) -> None:
         self.responder = responder
+        self.max_model_len = max_model_len
         self.models = models if models is not None else ["fake-model"]
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
@@ -133,7 +135,15 @@ class FakeOpenAIServer:
                 if not self._authorised():
                     return
                 if self.path.rstrip("/").endswith("/models"):
-                    data = [{"id": m, "object": "model", "owned_by": "fake"} for m in server.models]
+                    data = [
+                        {
+                            "id": m,
+                            "object": "model",
+                            "owned_by": "fake",
+                            "max_model_len": server.max_model_len,
+                        }
+                        for m in server.models
+                    ]
                     self._send(200, {"object": "list", "data": data})
                 else:
                     self._send(404, {"error": {"message": "not found"}})

@@ -158,6 +158,7 @@ async def test_truncated_json_fails_with_reason() -> None:
     assert err.kind == "truncated"
     assert err.reason.startswith("truncated JSON (finish_reason=length after 64 tokens)")
     assert err.record is not None and err.record.completion_tokens == 128
+    assert err.record.finish_reason == "length"
 
 
 async def test_schema_violation_repaired() -> None:
@@ -277,3 +278,10 @@ async def test_empty_text_answer_fails() -> None:
         caller = caller_for(server.base_url)
         with pytest.raises(ModelCallError, match="empty answer"):
             await caller.text(messages=MESSAGES, agent="ehr", purpose="note")
+
+
+async def test_health_check_warns_when_server_context_is_shorter(caplog: pytest.LogCaptureFixture) -> None:
+    with FakeOpenAIServer(always(200, {}), models=["m"], max_model_len=2048) as server:
+        served = await health_check(ModelEndpoint(base_url=server.base_url, model="m", context_length=8192))
+    assert served == ["m"]
+    assert "max_model_len 2048, below the configured context_length 8192" in caplog.text

@@ -64,6 +64,7 @@ class _Tally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     repaired: bool = False
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,7 @@ class ModelCaller:
                     continue
                 tally.prompt_tokens += result.usage.prompt_tokens
                 tally.completion_tokens += result.usage.completion_tokens
+                tally.finish_reason = result.finish_reason
                 return result
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
@@ -316,6 +318,7 @@ class ModelCaller:
             repaired=tally.repaired,
             prompt_tokens=tally.prompt_tokens,
             completion_tokens=tally.completion_tokens,
+            finish_reason=tally.finish_reason,
             ok=error is None,
             error=error,
             error_kind=error_kind,

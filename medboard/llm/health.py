@@ -7,10 +7,14 @@ is usually the fix: a different `--model` or `MEDBOARD_MODEL`).
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 
 from medboard.errors import ModelEndpointError
 from medboard.llm.endpoint import ModelEndpoint
+
+logger = logging.getLogger(__name__)
 
 
 async def health_check(endpoint: ModelEndpoint, *, timeout_s: float | None = None) -> list[str]:
@@ -36,10 +40,21 @@ async def health_check(endpoint: ModelEndpoint, *, timeout_s: float | None = Non
     if response.status_code != 200:
         raise ModelEndpointError(f"{where} answered HTTP {response.status_code} to GET /models")
     try:
-        served = [str(item["id"]) for item in response.json()["data"]]
+        cards = {str(item["id"]): item for item in response.json()["data"]}
     except (ValueError, KeyError, TypeError):
         raise ModelEndpointError(f"{where} is not an OpenAI-compatible server (bad /models answer)") from None
-    if endpoint.model not in served:
+    served = list(cards)
+    if endpoint.model not in cards:
         listed = ", ".join(served) if served else "no models"
         raise ModelEndpointError(f"{where} does not serve {endpoint.model!r}; it serves: {listed}")
+    served_len = cards[endpoint.model].get("max_model_len")  # vLLM publishes its --max-model-len
+    if isinstance(served_len, int) and served_len < endpoint.context_length:
+        logger.warning(
+            "%s serves %s with max_model_len %d, below the configured context_length %d: long prompts "
+            "will be refused (set MEDBOARD_CONTEXT_LENGTH or restart vLLM with a larger --max-model-len)",
+            where,
+            endpoint.model,
+            served_len,
+            endpoint.context_length,
+        )
     return served

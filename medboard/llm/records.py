@@ -23,6 +23,7 @@ class CallRecord(BaseModel):
     repaired: bool = Field(default=False, description="A repair request was sent after invalid JSON.")
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    finish_reason: str | None = Field(default=None, description="Of the last answer: stop, length, ...")
     ok: bool
     error: str | None = Field(default=None, description="Short reason when ok is False.")
     error_kind: str | None = None
