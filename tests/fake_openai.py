@@ -10,8 +10,10 @@ so fault tests exercise the real openai/httpx stack: real sockets, real timeouts
         endpoint = ModelEndpoint(base_url=server.base_url, model="m")
 
 `body` is the parsed JSON of a POST /v1/chat/completions. GET /v1/models lists `models`.
-A delay longer than the client's timeout imitates a hung server; the sleep is cut short when the
-server closes, so tests never wait for it. `closed_port_url()` gives a URL nobody listens on.
+`always(...)` and `sequence(...)` build common responders (a fixed answer; answers in order, the
+last repeated). A delay longer than the client's timeout imitates a hung server; the sleep is cut
+short when the server closes, so tests never wait for it. `closed_port_url()` gives a URL nobody
+listens on.
 """
 
 from __future__ import annotations
@@ -55,6 +57,29 @@ def chat_completion(
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def always(status: int, payload: dict[str, Any] | str, delay: float = 0.0) -> Responder:
+    """A responder giving the same answer to every request (e.g. `always(500, {...})`)."""
+
+    def responder(body: dict[str, Any]) -> tuple[int, dict[str, Any] | str, float]:
+        return status, payload, delay
+
+    return responder
+
+
+def sequence(*answers: tuple[int, dict[str, Any] | str, float]) -> Responder:
+    """A responder giving `answers` in order, then repeating the last (e.g. 500 then success)."""
+    lock = threading.Lock()
+    served = [0]
+
+    def responder(body: dict[str, Any]) -> tuple[int, dict[str, Any] | str, float]:
+        with lock:
+            index = min(served[0], len(answers) - 1)
+            served[0] += 1
+        return answers[index]
+
+    return responder
 
 
 def closed_port_url() -> str:

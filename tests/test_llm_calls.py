@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import pytest
 from autogen_core.models import SystemMessage, UserMessage
-from fake_openai import FakeOpenAIServer, chat_completion, closed_port_url
+from fake_openai import FakeOpenAIServer, always, chat_completion, closed_port_url, sequence
 from pydantic import BaseModel, Field
 
 from medboard.errors import ModelEndpointError
@@ -69,13 +69,6 @@ async def test_structured_success_sends_bounded_schema_and_records_tokens() -> N
     assert caller.totals()["ehr"].prompt_tokens == 42
 
 
-def always(status: int, payload: dict[str, Any] | str, delay: float = 0.0):
-    def responder(body: dict[str, Any]) -> tuple[int, dict[str, Any] | str, float]:
-        return status, payload, delay
-
-    return responder
-
-
 async def expect_failure(base_url: str, **overrides: Any) -> ModelCallError:
     caller = caller_for(base_url, **overrides)
     with pytest.raises(ModelCallError) as info:
@@ -96,15 +89,11 @@ async def test_timeout_retries_then_fails_with_reason() -> None:
 
 
 async def test_server_error_then_success_is_retried() -> None:
-    calls = {"n": 0}
-
-    def responder(body: dict[str, Any]) -> tuple[int, dict[str, Any] | str, float]:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            return 500, {"error": {"message": "engine died"}}, 0.0
-        return 200, chat_completion(json.dumps(GOOD), prompt_tokens=30, completion_tokens=12), 0.0
-
-    with FakeOpenAIServer(responder) as server:
+    answers = sequence(
+        (500, {"error": {"message": "engine died"}}, 0.0),
+        (200, chat_completion(json.dumps(GOOD), prompt_tokens=30, completion_tokens=12), 0.0),
+    )
+    with FakeOpenAIServer(answers) as server:
         caller = caller_for(server.base_url)
         result = await caller.structured(messages=MESSAGES, schema=LabFinding, agent="ehr", purpose="labs")
     assert result.value.flag == "low"
