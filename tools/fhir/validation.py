@@ -81,6 +81,8 @@ def describe_validation_error(resource_type: str, error: ValidationError) -> str
         message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         if first.get("type") == "extra_forbidden":
             message = "unknown element (not in FHIR R4B; misspelt?)"
+        elif not isinstance(first.get("input"), dict | list) and len(repr(first.get("input"))) <= 40:
+            message = f"{message.rstrip('.')} (got {first.get('input')!r})"
     problem = f"invalid {resource_type}: {path}: {message}"
     if len(problem) > _MAX_PROBLEM:
         problem = problem[: _MAX_PROBLEM - 1] + "…"

@@ -163,6 +163,26 @@ def has_profile(resource: JSON, names: Iterable[str]) -> bool:
     return any(name in tails for name in names)
 
 
+def cancer_related(resource: JSON, ctx: ExtractContext) -> bool | None:
+    """True when an mCODE cancer-related profile says so, or a reason is a cancer Condition.
+
+    None (not False) otherwise: absence of the marker does not mean "not cancer therapy".
+    """
+    from medboard.tools.fhir.facts.condition import cancer_kind
+
+    if any("cancer-related" in p or "radiotherapy" in p for p in profiles(resource)):
+        return True
+    for reference in resource.get("reasonReference", ()):
+        condition = ctx.resolve(reference, resource)
+        if (
+            condition is not None
+            and condition.get("resourceType") == "Condition"
+            and cancer_kind(condition, display(condition.get("code")))
+        ):
+            return True
+    return None
+
+
 def category_codes(resource: JSON) -> set[str]:
     return set(concepts_codes(resource.get("category", ())))
 

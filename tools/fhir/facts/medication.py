@@ -9,10 +9,12 @@ from medboard.tools.fhir.codes import RXNORM
 from medboard.tools.fhir.facts.common import (
     JSON,
     ExtractContext,
+    cancer_related,
     codings,
     display,
     displays,
     effective,
+    profiles,
 )
 
 
@@ -84,6 +86,8 @@ def extract_medication(resource: JSON, key: str, ctx: ExtractContext) -> list[Fa
                 "intent": resource.get("intent"),
                 "dosage": _dosage_text(resource),
                 "reason": reasons,
+                "cancer_related": cancer_related(resource, ctx),
+                "profiles": profiles(resource),
             },
         )
     ]

@@ -16,12 +16,15 @@ from medboard.tools.fhir.facts.common import (
     JSON,
     ExtractContext,
     body_site,
+    cancer_related,
     code_values,
     codings,
     displays,
     effective,
     has_profile,
     label_of,
+    laterality_from_text,
+    profiles,
 )
 
 _RADIOTHERAPY_TEXT = re.compile(
@@ -58,6 +61,8 @@ def extract_procedure(resource: JSON, key: str, ctx: ExtractContext) -> list[Fac
     label = label_of(resource.get("code"), key)
     start, end = effective(resource, "performed")
     site, laterality = body_site(resource)
+    # Sources often only say the side in the procedure's name ("Lumpectomy of left breast").
+    laterality = laterality or laterality_from_text(label)
     reasons = displays(resource.get("reasonCode", ())) + ctx.refs(resource.get("reasonReference"))
     return [
         ctx.fact(
@@ -77,6 +82,8 @@ def extract_procedure(resource: JSON, key: str, ctx: ExtractContext) -> list[Fac
                 "surgery": is_surgery(resource, label),
                 "radiotherapy": is_radiotherapy(resource, label),
                 "reason": reasons,
+                "cancer_related": cancer_related(resource, ctx),
+                "profiles": profiles(resource),
             },
         )
     ]
