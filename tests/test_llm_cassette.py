@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from autogen_core import Image
 from autogen_core.models import SystemMessage, UserMessage
-from fake_openai import FakeOpenAIServer, chat_completion
+from fake_openai import FakeOpenAIServer, always, chat_completion
 from PIL import Image as PILImage
 from pydantic import BaseModel, Field
 from pydicom import dcmread
@@ -140,3 +140,23 @@ def test_missing_or_malformed_cassette(tmp_path: Path) -> None:
     bad.write_text('{"fingerprint": "x"}\n')
     with pytest.raises(MedboardInputError, match=r"bad\.jsonl: line 1: not a cassette entry"):
         ReplayChatClient(bad)
+
+
+async def test_open_cassette_once_records_then_replays(tmp_path: Path) -> None:
+    from medboard.llm.cassette import open_cassette
+
+    cassette = tmp_path / "scenario" / "model.jsonl"
+    with FakeOpenAIServer(always(200, chat_completion(json.dumps(ANSWER)))) as server:
+        endpoint = ModelEndpoint(base_url=server.base_url, model="fake-model", timeout_s=5)
+        first = open_cassette(cassette, "once", endpoint=endpoint)
+        assert isinstance(first, RecordingChatClient)
+        await ModelCaller(first, endpoint).structured(
+            messages=messages(QUESTION), schema=SliceReading, agent="imaging", purpose="ct slice"
+        )
+        await first.close()
+    second = open_cassette(cassette, "once")  # no endpoint needed any more
+    assert isinstance(second, ReplayChatClient) and len(second.entries) == 1
+    result = await ModelCaller(second, ModelEndpoint()).structured(
+        messages=messages(QUESTION), schema=SliceReading, agent="imaging", purpose="ct slice"
+    )
+    assert result.value == SliceReading(**ANSWER)

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from medboard.errors import MedboardInputError
 from medboard.llm.context import current_call
+from medboard.llm.endpoint import ModelEndpoint
 from medboard.llm.errors import CassetteMissError
 
 #: Tokens MedGemma spends per image (896x896 -> 256 soft tokens); used by the replay estimate.
@@ -502,6 +503,35 @@ class ReplayChatClient(ChatCompletionClient):
         return self._model_info
 
 
+CassetteMode = Literal["replay", "record", "once"]
+
+
+def open_cassette(
+    path: Path | str,
+    mode: CassetteMode = "replay",
+    *,
+    endpoint: ModelEndpoint | None = None,
+    latency_s: float = 0.0,
+) -> ChatCompletionClient:
+    """A client for scenario-style runs.
+
+    - "replay": strict replay of an existing cassette (CI).
+    - "record": a fresh recording against `endpoint` (the old file is replaced).
+    - "once": replay if the cassette exists, otherwise record it.
+    """
+    path = Path(path)
+    if mode == "once":
+        mode = "replay" if path.is_file() else "record"
+    if mode == "replay":
+        return ReplayChatClient(path, latency_s=latency_s)
+    if endpoint is None:
+        raise ValueError("recording a cassette needs a live endpoint")
+    from medboard.llm.client import make_chat_client
+
+    path.unlink(missing_ok=True)
+    return RecordingChatClient(make_chat_client(endpoint), path)
+
+
 def _first_difference(recorded: str, wanted: str, context: int = 40) -> str:
     """Where the two prompts first differ, with a little context: long one-line prompts need it."""
     limit = min(len(recorded), len(wanted))
@@ -532,5 +562,6 @@ __all__ = [
     "fingerprint",
     "image_digest",
     "load_cassette",
+    "open_cassette",
     "prompt_text",
 ]
