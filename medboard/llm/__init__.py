@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "UnboundedSchemaError": "medboard.llm.schema",
     "RecordingChatClient": "medboard.llm.cassette",
     "ReplayChatClient": "medboard.llm.cassette",
+    "open_cassette": "medboard.llm.cassette",
 }
 
 __all__ = [
@@ -49,12 +50,13 @@ __all__ = [
     "health_check",
     "make_chat_client",
     "model_info_for",
+    "open_cassette",
     "strip_thinking",
 ]
 
 if TYPE_CHECKING:
     from medboard.llm.calls import CallResult, ModelCaller
-    from medboard.llm.cassette import RecordingChatClient, ReplayChatClient
+    from medboard.llm.cassette import RecordingChatClient, ReplayChatClient, open_cassette
     from medboard.llm.client import make_chat_client, model_info_for
     from medboard.llm.endpoint import ModelEndpoint
     from medboard.llm.errors import CassetteMissError, ModelCallError
