@@ -118,3 +118,22 @@ def test_budget() -> None:
     check_budget(fit, 200, small)
     with pytest.raises(ImageBudgetError, match="max-model-len 4096"):
         check_budget(fit + 1, 200, small)
+
+
+def test_overlay_draws_model_box_on_source_pixels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from medboard.tools.imaging.overlay import Box, save_overlay
+
+    frame = np.zeros((300, 600), np.uint8)  # wide: padded top and bottom for the model
+    _, transform = letterbox(frame)
+    model_box = transform.source_to_box((100, 200, 200, 400))
+    path = save_overlay(
+        frame, [Box(tuple(round(v) for v in model_box), "lesion")], tmp_path / "o.png", transform
+    )
+    drawn = np.asarray(Image.open(path))
+    assert drawn.shape == (300, 600, 3)
+    red = (drawn[..., 0] > 200) & (drawn[..., 1] < 100)
+    ys, xs = np.nonzero(red)
+    assert abs(ys.min() - 100) <= 1 and abs(xs.min() - 200) <= 1
+    assert abs(ys.max() - 199) <= 1 and abs(xs.max() - 399) <= 1

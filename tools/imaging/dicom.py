@@ -311,7 +311,9 @@ def load_dicom_file(path: str | Path, *, series_id: str | None = None) -> ImageS
     ds = _read_header(path)
     if "Rows" not in ds or "Columns" not in ds:
         raise ImageInputError(
-            f"DICOM object has no image (SOP class {ds.get('SOPClassUID', 'unknown')})", source=str(path)
+            "no image in this DICOM object (no Rows/Columns: a truncated header or a non-image object, "
+            f"SOP class {ds.get('SOPClassUID', 'unknown')})",
+            source=str(path),
         )
     _transfer_syntax_check(ds, str(path))
     n_frames = _int(ds.get("NumberOfFrames")) or 1
