@@ -1,126 +1,493 @@
-"""The verifier stage as the case flow calls it.
+"""The verifier core: every statement checked against its cited sources, rules first.
 
-`verify_summary` runs the deterministic checks on every statement (and, with a model, the
-entailment check for what rules cannot decide); `apply_verdicts` writes the verdicts into the
-summary and strikes what failed. The minimum every summary gets, model or not: each cited
-evidence reference resolves (FHIR resource in this patient's record, or a frame of a loaded image
-series) and each cited finding exists.
+`verify_statement` runs the deterministic checks on one statement and decides:
+- **unsupported** — it cites nothing, cites a finding the summary does not have, cites evidence
+  missing from the record or belonging to another patient, or cites evidence that does not
+  mention its subject;
+- **contradicted** — a number, unit, date, side, status/negation, stage or biomarker disagrees
+  with the cited record;
+- **supported** — the checks that apply passed and every content word of the statement is
+  accounted for (a passed check, or a word of the cited evidence);
+- **unverifiable** — nothing failed, but the rules cannot account for the whole statement
+  (qualitative wording, image-only evidence). `verify_summary` hands these to the entailment
+  callback when one is given.
+
+`verify_summary` (async; `verify_summary_sync` wraps it) also collects cross-source
+discrepancies, and `apply_verdicts` writes verdicts into a summary and strikes what failed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
 
 from medboard.models import (
     CaseSummary,
     CheckResult,
     Discrepancy,
     EvidenceRef,
+    Finding,
     Statement,
     StruckStatement,
     Verdict,
     VerdictLabel,
 )
+from medboard.tools.checks.dates import check_dates
+from medboard.tools.checks.discrepancies import find_discrepancies
+from medboard.tools.checks.evidence import (
+    CitedEvidence,
+    check_evidence_exists,
+    fact_words,
+    resolve_citations,
+    to_date,
+)
+from medboard.tools.checks.extract import Claims, extract_claims
+from medboard.tools.checks.laterality import check_laterality
+from medboard.tools.checks.numbers import check_numbers
+from medboard.tools.checks.staging import check_staging
+from medboard.tools.checks.status import (
+    _MED_CURRENT,
+    _MED_STOPPED,
+    _SAYS_ACTIVE,
+    _SAYS_INACTIVE,
+    check_status,
+)
+from medboard.tools.checks.subject import SUBJECT_MENTIONED, check_subject, evidence_terms
+from medboard.tools.checks.text import concept_tokens, laterality_mentions, negated_spans, overlap
 from medboard.tools.fhir.record import PatientRecord
 
+if TYPE_CHECKING:
+    from medboard.agents.verifier import EntailmentJudgement
 
-@dataclass
-class VerifyReport:
-    verdicts: list[Verdict] = field(default_factory=list)
-    discrepancies: list[Discrepancy] = field(default_factory=list)
+log = logging.getLogger(__name__)
+
+FINDINGS_EXIST = "findings_exist"
+ENTAILMENT = "entailment"
+FAILING = frozenset({VerdictLabel.unsupported, VerdictLabel.contradicted})
+
+# Checks whose failure means the statement disagrees with its evidence.
+CONTRADICTING = ("numbers_agree", "dates_agree", "laterality_agrees", "status_agrees", "staging_agrees")
 
 
-def check_evidence_resolves(
-    statement: Statement,
-    summary: CaseSummary,
-    record: PatientRecord,
-    image_series: Iterable[str] = (),
-) -> CheckResult:
-    """Every cited finding exists and every evidence reference resolves in this case."""
-    known_series = set(image_series)
-    missing: list[str] = []
-    findings = {f.id: f for f in summary.findings}
-    evidence: list[EvidenceRef] = list(statement.evidence)
+# --------------------------------------------------------------------------------- entailment
+
+
+@dataclass(frozen=True)
+class EvidenceQuote:
+    """One cited source as the entailment model sees it: its reference and what it says."""
+
+    reference: str
+    text: str
+
+
+@dataclass(frozen=True)
+class EntailmentRequest:
+    """A statement the rules could not decide, with the quoted text of its evidence."""
+
+    statement_id: str
+    statement: str
+    evidence: tuple[EvidenceQuote, ...]
+    rule_checks: tuple[CheckResult, ...] = ()
+
+
+#: `async (request) -> EntailmentJudgement` (see `medboard.agents.verifier`).
+EntailmentCallback = Callable[[EntailmentRequest], Awaitable["EntailmentJudgement"]]
+
+
+class VerifyReport(BaseModel):
+    """What the verifier says about one summary: exactly one verdict per statement."""
+
+    verdicts: list[Verdict] = Field(default_factory=list)
+    discrepancies: list[Discrepancy] = Field(default_factory=list)
+
+    def failing(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.verdict in FAILING]
+
+    def counts(self) -> dict[str, int]:
+        out = {label.value: 0 for label in VerdictLabel}
+        for verdict in self.verdicts:
+            out[verdict.verdict.value] += 1
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is contradicted or unsupported (the CI gate)."""
+        return not self.failing()
+
+
+# ----------------------------------------------------------------------------------- statement
+
+
+def statement_evidence(statement: Statement, findings: Mapping[str, Finding]) -> list[EvidenceRef]:
+    """The statement's own evidence plus the evidence of the findings it cites."""
+    refs = list(statement.evidence)
     for finding_id in statement.finding_ids:
         finding = findings.get(finding_id)
-        if finding is None:
-            missing.append(f"finding {finding_id}")
-        else:
-            evidence.extend(finding.evidence)
-    if not evidence:
-        return CheckResult(name="evidence_exists", outcome="fail", detail="cites no evidence")
-    for ref in evidence:
-        if ref.kind == "image":
-            if ref.series not in known_series:
-                missing.append(ref.reference)
-        elif ref.reference not in record:
-            missing.append(ref.reference)
+        if finding is not None:
+            refs.extend(finding.evidence)
+    return refs
+
+
+def _findings_check(statement: Statement, findings: Mapping[str, Finding]) -> CheckResult:
+    if not statement.finding_ids:
+        return CheckResult(name=FINDINGS_EXIST, outcome="skip", detail="the statement cites no finding")
+    missing = [f for f in statement.finding_ids if f not in findings]
     if missing:
         return CheckResult(
-            name="evidence_exists",
+            name=FINDINGS_EXIST,
             outcome="fail",
-            detail="does not resolve: " + ", ".join(sorted(set(missing))[:5]),
-            evidence=evidence[:10],
+            detail=f"cites finding(s) not in the summary: {', '.join(missing)}",
         )
-    return CheckResult(name="evidence_exists", outcome="pass", evidence=evidence[:10])
+    return CheckResult(
+        name=FINDINGS_EXIST, outcome="pass", detail=f"{len(statement.finding_ids)} finding(s) present"
+    )
+
+
+def _uncovered(
+    text: str, claims: Claims, checks: dict[str, CheckResult], cited: Sequence[CitedEvidence]
+) -> list[str]:
+    """Parts of the statement no passed check and no evidence word accounts for."""
+    passed = {name for name, c in checks.items() if c.outcome == "pass"}
+    left: list[str] = []
+    spans: list[tuple[int, int]] = []
+    unchecked = [
+        ("numbers_agree", [(q.text, q.span) for q in claims.quantities]),
+        ("dates_agree", [(d.text, d.span) for d in claims.dates]),
+        (
+            "staging_agrees",
+            [(s.text, s.span) for s in claims.stages]
+            + [(text[m.span[0] : m.span[1]], m.span) for m in claims.markers],
+        ),
+        ("laterality_agrees", [(side, (s, e)) for side, s, e in laterality_mentions(text)]),
+    ]
+    for name, items in unchecked:
+        for shown, span in items:
+            spans.append(span)
+            if name not in passed:
+                left.append(shown.strip())
+    if claims.ages:
+        left.extend(text[s:e] for _, (s, e) in claims.ages)
+        spans.extend(span for _, span in claims.ages)
+    status_words = any(r.search(text) for r in (_SAYS_ACTIVE, _SAYS_INACTIVE, _MED_CURRENT, _MED_STOPPED))
+    if (status_words or negated_spans(text)) and not passed & {"status_agrees", "staging_agrees"}:
+        left.append("status/negation")
+    rest, cursor = [], 0
+    for start, end in sorted(spans):
+        rest.append(text[cursor:start])
+        cursor = max(cursor, end)
+    rest.append(text[cursor:])
+    terms = concept_tokens(" ".join(rest))
+    if terms:
+        vocabulary = evidence_terms(cited)
+        left.extend(sorted(terms - overlap(terms, vocabulary)))
+    return left
+
+
+def verify_statement(
+    statement: Statement,
+    summary_findings: Iterable[Finding] | Mapping[str, Finding],
+    record: PatientRecord,
+    case_date: str | date | datetime | None = None,
+    *,
+    image_series: set[str] | None = None,
+) -> Verdict:
+    """Rules-only verdict on one statement (see the module docstring for the decision)."""
+    verdict, _ = _verify_statement(
+        statement, _finding_map(summary_findings), record, to_date(case_date), image_series
+    )
+    return verdict
+
+
+def _finding_map(findings: Iterable[Finding] | Mapping[str, Finding]) -> Mapping[str, Finding]:
+    if isinstance(findings, Mapping):
+        return findings
+    return {f.id: f for f in findings}
+
+
+def _verify_statement(
+    statement: Statement,
+    findings: Mapping[str, Finding],
+    record: PatientRecord,
+    case_date: date | None,
+    image_series: set[str] | None,
+) -> tuple[Verdict, list[CitedEvidence]]:
+    text = statement.text
+    checks: list[CheckResult] = [_findings_check(statement, findings)]
+    refs = statement_evidence(statement, findings)
+    cited = resolve_citations(refs, record)
+    checks.append(check_evidence_exists(text, cited, record, case_date=case_date, image_series=image_series))
+    mask = [w for c in cited for f in c.all_facts() for w in fact_words(f)]
+    claims = extract_claims(text, case_date, mask=mask)
+    usable = [c for c in cited if c.exists]
+    if usable:
+        for check in (
+            check_subject,
+            check_numbers,
+            check_dates,
+            check_laterality,
+            check_status,
+            check_staging,
+        ):
+            checks.append(check(text, usable, record, case_date=case_date, claims=claims))
+    by_name = {c.name: c for c in checks}
+
+    def verdict(label: VerdictLabel, reason: str) -> Verdict:
+        return Verdict(statement_id=statement.id, verdict=label, reason=reason[:500], checks=checks)
+
+    if by_name[FINDINGS_EXIST].outcome == "fail":
+        return verdict(VerdictLabel.unsupported, by_name[FINDINGS_EXIST].detail), cited
+    if not refs:
+        return verdict(VerdictLabel.unsupported, "the statement cites no evidence"), cited
+    if by_name["evidence_exists"].outcome == "fail":
+        return verdict(VerdictLabel.unsupported, by_name["evidence_exists"].detail), cited
+    subject = by_name.get(SUBJECT_MENTIONED)
+    if subject is not None and subject.outcome == "fail":
+        return verdict(VerdictLabel.unsupported, subject.detail), cited
+    failed = [by_name[name] for name in CONTRADICTING if name in by_name and by_name[name].outcome == "fail"]
+    if failed:
+        return verdict(VerdictLabel.contradicted, "; ".join(c.detail for c in failed)), cited
+    if not usable:
+        return verdict(VerdictLabel.unverifiable, "image evidence only: the rules cannot read images"), cited
+    left = _uncovered(text, claims, by_name, usable)
+    if left:
+        shown = ", ".join(dict.fromkeys(left))
+        return verdict(VerdictLabel.unverifiable, f"rules cannot decide: {shown[:200]}"), cited
+    passed = [
+        c.name for c in checks if c.outcome == "pass" and c.name not in {FINDINGS_EXIST, "evidence_exists"}
+    ]
+    return verdict(VerdictLabel.supported, f"cited evidence agrees ({', '.join(passed)})"), cited
+
+
+# ----------------------------------------------------------------------------------- summary
+
+
+def evidence_quotes(cited: Sequence[CitedEvidence], max_chars: int = 1500) -> tuple[EvidenceQuote, ...]:
+    """What each cited source says, as compact text for the entailment model."""
+    quotes: list[EvidenceQuote] = []
+    for item in cited:
+        if not item.exists:
+            continue
+        lines = []
+        for fact in item.all_facts()[:12]:
+            value = (
+                ""
+                if fact.value is None
+                else f" = {fact.comparator or ''}{fact.value}{' ' + fact.unit if fact.unit else ''}"
+            )
+            parts = [f"{fact.label}{value}"]
+            for label, field_value in (
+                ("status", fact.status),
+                ("verification", fact.verification_status),
+                ("date", fact.date),
+                ("end", fact.end_date),
+                ("site", fact.body_site),
+                ("laterality", fact.laterality),
+            ):
+                if field_value:
+                    parts.append(f"{label}: {field_value}")
+            if fact.text:
+                parts.append(f"text: {fact.text}")
+            lines.append("; ".join(parts))
+        if item.ref.quote:
+            lines.append(f"quoted: {item.ref.quote}")
+        text = "\n".join(lines) or " ".join(fact_words_of_resource(item.resource or {}))
+        quotes.append(EvidenceQuote(item.reference or item.ref.reference, text[:max_chars]))
+    return tuple(quotes)
+
+
+def fact_words_of_resource(resource: dict[str, Any]) -> list[str]:
+    from medboard.tools.checks.evidence import _strings
+
+    return list(_strings(resource))
+
+
+def _image_series(images: Iterable[Any] | None) -> set[str] | None:
+    """Series ids of the case's images (`ImageSeries.id`); None when images were not given."""
+    if images is None:
+        return None
+    names: set[str] = set()
+    for image in images:
+        for attr in ("series_id", "id", "uid", "name"):
+            value = getattr(image, attr, None) or (image.get(attr) if isinstance(image, dict) else None)
+            if isinstance(value, str):
+                names.add(value)
+                break
+    return names
+
+
+_LABEL_OF = {
+    "entailed": VerdictLabel.supported,
+    "contradicted": VerdictLabel.contradicted,
+}
+
+
+async def _entail(
+    verdict: Verdict,
+    request: EntailmentRequest,
+    entailment: EntailmentCallback,
+    semaphore: asyncio.Semaphore,
+    neutral: VerdictLabel,
+) -> Verdict:
+    async with semaphore:
+        try:
+            judgement = await entailment(request)
+        except Exception as error:  # a failing model degrades one statement, visibly
+            log.warning("entailment failed for statement %s: %s", request.statement_id, type(error).__name__)
+            check = CheckResult(
+                name=ENTAILMENT, outcome="skip", detail=f"model check failed: {type(error).__name__}"
+            )
+            return verdict.model_copy(update={"checks": [*verdict.checks, check]})
+    label = _LABEL_OF.get(str(judgement.label), neutral)
+    outcome = (
+        "pass"
+        if label == VerdictLabel.supported
+        else "fail"
+        if label == VerdictLabel.contradicted
+        else "skip"
+    )
+    reason = re.sub(r"\s+", " ", judgement.reason).strip()
+    check = CheckResult(
+        name=ENTAILMENT,
+        outcome=outcome,  # type: ignore[arg-type]
+        detail=f"model: {judgement.label}: {reason}",
+        evidence=[EvidenceRef(reference=q.reference) for q in request.evidence if _is_ref(q.reference)],
+    )
+    if label == VerdictLabel.unverifiable:
+        new_reason = f"{verdict.reason}; model found the evidence neutral"
+    else:
+        new_reason = f"model check: {judgement.label}: {reason}"
+    return Verdict(
+        statement_id=verdict.statement_id,
+        verdict=label,
+        reason=new_reason[:500],
+        checks=[*verdict.checks, check],
+    )
+
+
+def _is_ref(reference: str) -> bool:
+    try:
+        EvidenceRef(reference=reference)
+    except ValueError:
+        return False
+    return True
 
 
 async def verify_summary(
     summary: CaseSummary,
     record: PatientRecord,
     *,
-    case_date: str | None = None,
-    images: Sequence[Any] = (),
+    case_date: str | date | datetime | None = None,
+    entailment: EntailmentCallback | None = None,
     caller: Any = None,
+    images: Iterable[Any] | None = None,
+    neutral_verdict: VerdictLabel = VerdictLabel.unverifiable,
+    max_concurrency: int = 4,
 ) -> VerifyReport:
-    series = [getattr(image, "id", str(image)) for image in images]
-    verdicts = []
+    """Verify every statement of `summary` (one verdict each, in order) and find discrepancies.
+
+    `case_date` is the case's "now" for relative dates (default: the record's latest date).
+    Statements the rules leave `unverifiable` go to `entailment` (or to a model entailment built
+    from `caller`, a `medboard.llm.ModelCaller`) when given; `neutral_verdict` is what a
+    "neutral" judgement becomes.
+    """
+    if entailment is None and caller is not None:
+        from medboard.agents.verifier import model_entailment
+
+        entailment = model_entailment(caller)
+    day = to_date(case_date) or to_date(record.latest_date())
+    findings = _finding_map(summary.findings)
+    series = _image_series(images)
+    verdicts: list[Verdict] = []
+    pending: list[tuple[int, EntailmentRequest]] = []
     for statement in summary.statements():
-        check = check_evidence_resolves(statement, summary, record, series)
-        if check.outcome == "pass":
-            verdict = Verdict(
-                statement_id=statement.id,
-                verdict=VerdictLabel.supported,
-                reason="every cited source resolves in the record",
-                checks=[check],
-            )
-        else:
-            verdict = Verdict(
-                statement_id=statement.id,
-                verdict=VerdictLabel.unsupported,
-                reason=check.detail,
-                checks=[check],
-            )
+        verdict, cited = _verify_statement(statement, findings, record, day, series)
         verdicts.append(verdict)
-    return VerifyReport(verdicts=verdicts)
+        if verdict.verdict == VerdictLabel.unverifiable and entailment is not None:
+            quotes = evidence_quotes(cited)
+            if quotes:
+                pending.append(
+                    (
+                        len(verdicts) - 1,
+                        EntailmentRequest(statement.id, statement.text, quotes, tuple(verdict.checks)),
+                    )
+                )
+    if pending and entailment is not None:
+        semaphore = asyncio.Semaphore(max_concurrency)
+        judged = await asyncio.gather(
+            *(_entail(verdicts[i], request, entailment, semaphore, neutral_verdict) for i, request in pending)
+        )
+        for (index, _), verdict in zip(pending, judged, strict=True):
+            verdicts[index] = verdict
+    discrepancies = find_discrepancies(record, summary.findings)
+    return VerifyReport(verdicts=verdicts, discrepancies=discrepancies)
+
+
+def verify_summary_sync(summary: CaseSummary, record: PatientRecord, **kwargs: Any) -> VerifyReport:
+    """`verify_summary` for synchronous callers (not from inside a running event loop)."""
+    return asyncio.run(verify_summary(summary, record, **kwargs))
+
+
+# ------------------------------------------------------------------------------ revise loop
 
 
 def apply_verdicts(
     summary: CaseSummary,
-    verdicts: Sequence[Verdict],
+    verdicts: Iterable[Verdict] | VerifyReport,
     *,
-    discrepancies: Sequence[Discrepancy] = (),
+    discrepancies: Iterable[Discrepancy] | None = None,
     strike: bool = True,
 ) -> CaseSummary:
-    """Attach verdicts; with `strike`, move unsupported/contradicted statements to `struck`."""
-    result = summary.model_copy(deep=True)
+    """A copy of `summary` with each statement's verdict set; failing statements struck.
+
+    With `strike`, contradicted and unsupported statements leave their section and are listed in
+    `summary.struck` with the verdict's reason (nothing disappears silently). Discrepancies (from
+    the report or `discrepancies`) are merged into `summary.discrepancies` by id.
+    """
+    if isinstance(verdicts, VerifyReport):
+        discrepancies = [*verdicts.discrepancies, *(discrepancies or [])]
+        verdicts = verdicts.verdicts
     by_id = {v.statement_id: v for v in verdicts}
-    failing = {VerdictLabel.unsupported, VerdictLabel.contradicted}
-    for section in result.sections:
-        kept = []
+    out = summary.model_copy(deep=True)
+    for section in out.sections:
+        kept: list[Statement] = []
         for statement in section.statements:
-            statement.verdict = by_id.get(statement.id, statement.verdict)
-            if strike and statement.verdict is not None and statement.verdict.verdict in failing:
-                result.struck.append(
+            verdict = by_id.get(statement.id)
+            if verdict is not None:
+                statement.verdict = verdict
+            if strike and verdict is not None and verdict.verdict in FAILING:
+                out.struck.append(
                     StruckStatement(
-                        statement=statement, section=section.kind, reason=statement.verdict.reason
+                        statement=statement,
+                        section=section.kind,
+                        reason=f"{verdict.verdict.value}: {verdict.reason}",
                     )
                 )
             else:
                 kept.append(statement)
         section.statements = kept
-    known = {d.id for d in result.discrepancies}
-    result.discrepancies.extend(d for d in discrepancies if d.id not in known)
-    return result
+        if not kept and section.status == "ok" and any(s.section == section.kind for s in out.struck):
+            section.status = "degraded"
+            section.error = "every statement was struck by the verifier"
+    known = {d.id for d in out.discrepancies}
+    for discrepancy in discrepancies or []:
+        if discrepancy.id not in known:
+            out.discrepancies.append(discrepancy)
+            known.add(discrepancy.id)
+    return out
+
+
+def revision_feedback(report: VerifyReport, statement_ids: Iterable[str] | None = None) -> dict[str, str]:
+    """statement id → why it failed, for the synthesizer's one revision."""
+    wanted = set(statement_ids) if statement_ids is not None else None
+    return {
+        v.statement_id: f"{v.verdict.value}: {v.reason}"
+        for v in report.failing()
+        if wanted is None or v.statement_id in wanted
+    }

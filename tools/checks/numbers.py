@@ -1,0 +1,144 @@
+"""Numbers in a statement against the cited values, unit-aware.
+
+Each quantity the statement states must be one of the cited facts' values (or a reference-range
+bound), after unit conversion with `pint`. A number with a unit that no cited value can be
+converted to is a unit error; a convertible one that matches no value is a value error. Bare
+numbers are read in the record's unit; as free text carries counts ("4 cycles") and scores
+("Gleason 4+3"), bare numbers only fail when *none* of them matches a cited value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from medboard.models import CheckResult, Fact
+from medboard.tools.checks.evidence import NUMERIC_KINDS, CitedEvidence, Scope
+from medboard.tools.checks.extract import Claims, Quantity, extract_claims
+from medboard.tools.checks.units import Comparison, compare, is_time_unit, parse_unit
+from medboard.tools.fhir.record import PatientRecord
+
+NUMBERS_AGREE = "numbers_agree"
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    fact: Fact
+    value: float
+    unit: str | None
+    what: str  # "value" | "reference low" | "reference high"
+
+
+def _candidates(facts: Sequence[Fact]) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    for fact in facts:
+        if fact.kind not in NUMERIC_KINDS:
+            continue
+        # Prefer the UCUM code when pint reads it; the display unit ("Recurrence score") often not.
+        unit = fact.unit_code if parse_unit(fact.unit_code) is not None else fact.unit
+        if isinstance(fact.value, int | float) and not isinstance(fact.value, bool):
+            out.append(_Candidate(fact, float(fact.value), unit, "value"))
+        if fact.reference_range:
+            rr_unit = fact.reference_range.unit or unit
+            for bound, what in (
+                (fact.reference_range.low, "reference low"),
+                (fact.reference_range.high, "reference high"),
+            ):
+                if bound is not None:
+                    out.append(_Candidate(fact, float(bound), rr_unit, what))
+    return out
+
+
+def numeric_facts(cited: Sequence[CitedEvidence]) -> list[Fact]:
+    """Cited facts with a number to compare against."""
+    return [c.fact for c in _candidates(Scope.of(cited).facts) if c.what == "value"]
+
+
+def _describe(candidate: _Candidate) -> str:
+    unit = f" {candidate.unit}" if candidate.unit else ""
+    return f"{candidate.fact.id} {candidate.what} {candidate.value:g}{unit}"
+
+
+def _match(
+    quantity: Quantity, candidates: list[_Candidate]
+) -> tuple[_Candidate | None, list[tuple[_Candidate, Comparison]]]:
+    comparisons: list[tuple[_Candidate, Comparison]] = []
+    for candidate in candidates:
+        result = compare(
+            quantity.value,
+            quantity.number_text,
+            quantity.unit,
+            candidate.value,
+            candidate.unit,
+            analyte_label=" ".join([candidate.fact.label, *(c.display or "" for c in candidate.fact.codes)]),
+        )
+        comparisons.append((candidate, result))
+        if result.agrees:
+            return candidate, comparisons
+    return None, comparisons
+
+
+def check_numbers(
+    statement_text: str,
+    cited: Sequence[CitedEvidence],
+    record: PatientRecord,
+    *,
+    case_date: date | None = None,
+    claims: Claims | None = None,
+) -> CheckResult:
+    """Every stated quantity equals a cited value (unit-converted, at the statement's precision)."""
+    del record
+    claims = claims or extract_claims(statement_text, case_date)
+    scope = Scope.of(cited)
+    candidates = _candidates(scope.facts)
+    quantities = list(claims.quantities)
+    if not quantities:
+        return CheckResult(name=NUMBERS_AGREE, outcome="skip", detail="no numbers in the statement")
+    if not candidates:
+        return CheckResult(
+            name=NUMBERS_AGREE, outcome="skip", detail="the cited evidence carries no numeric value"
+        )
+    any_time_fact = any(is_time_unit(c.unit) for c in candidates)
+    failures: list[str] = []
+    matched: list[str] = []
+    bare_checked = bare_matched = 0
+    bare_failures: list[str] = []
+    evidence = {c.fact.evidence.reference: c.fact.evidence for c in candidates}
+    for quantity in quantities:
+        if quantity.unit and is_time_unit(quantity.unit) and not any_time_fact:
+            continue  # a duration ("for 5 years"), not a measured value
+        hit, comparisons = _match(quantity, candidates)
+        if hit is not None:
+            matched.append(f"{quantity.text!r} = {_describe(hit)}")
+            bare_matched += quantity.unit is None
+            bare_checked += quantity.unit is None
+            continue
+        if quantity.unit is None:
+            bare_checked += 1
+            bare_failures.append(quantity.text)
+            continue
+        compatible = [(c, r) for c, r in comparisons if r.compatible and c.what == "value"]
+        if compatible:
+            candidate, result = compatible[0]
+            shown = f"{result.converted:.4g} {quantity.unit}" if result.converted is not None else ""
+            failures.append(f"statement says {quantity.text!r}; {_describe(candidate)} (= {shown})")
+        else:
+            units = sorted({c.unit or "no unit" for c in candidates if c.what == "value"})
+            failures.append(
+                f"statement's unit in {quantity.text!r} does not fit the cited unit(s) {', '.join(units)}"
+            )
+    if bare_checked and not bare_matched:
+        values = ", ".join(_describe(c) for c in candidates if c.what == "value")
+        failures.append(
+            f"statement number(s) {', '.join(repr(b) for b in bare_failures)} match no cited value ({values})"
+        )
+    if failures:
+        return CheckResult(
+            name=NUMBERS_AGREE, outcome="fail", detail="; ".join(failures), evidence=list(evidence.values())
+        )
+    if not matched:
+        return CheckResult(name=NUMBERS_AGREE, outcome="skip", detail="only durations in the statement")
+    return CheckResult(
+        name=NUMBERS_AGREE, outcome="pass", detail="; ".join(matched), evidence=list(evidence.values())
+    )

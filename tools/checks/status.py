@@ -1,0 +1,285 @@
+"""Negation and status: what a statement says is present, absent, active, resolved, current, stopped.
+
+Compared with the record's codes, not its prose:
+- a Condition's clinicalStatus (active/recurrence/relapse vs inactive/remission/resolved, or an
+  abatement date) and verificationStatus (refuted);
+- a MedicationRequest/Statement's status (active vs stopped/completed/cancelled, or an end date
+  before the case date); an administration that was not done;
+- a qualitative result (Present/Absent, Detected/Not detected, Positive/Negative);
+- record-wide: "no metastasis" while an active secondary cancer Condition exists anywhere in the
+  record, cited or not (an omission the summary must not paper over).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+
+from medboard.models import CheckResult, EvidenceRef, Fact, FactKind
+from medboard.tools.checks.evidence import CitedEvidence, Scope, parse_fhir_date
+from medboard.tools.checks.extract import Claims, extract_claims
+from medboard.tools.checks.text import concept_tokens, fold, negated_concepts, negated_spans
+from medboard.tools.fhir.record import PatientRecord
+
+STATUS_AGREES = "status_agrees"
+
+ACTIVE_CONDITION = {"active", "recurrence", "relapse"}
+INACTIVE_CONDITION = {"inactive", "remission", "resolved"}
+NOT_CURRENT_MEDICATION = {"stopped", "completed", "cancelled", "entered-in-error", "not-taken"}
+
+_SAYS_INACTIVE = re.compile(
+    r"\b(?:resolved|in (?:complete |partial )?remission|remission|inactive|cured|healed|abated|"
+    r"no longer (?:present|active|has))\b",
+    re.I,
+)
+_SAYS_ACTIVE = re.compile(
+    r"\b(?:active|ongoing|current(?:ly)?|persistent|persists|unresolved|still (?:present|has)|"
+    r"recurren(?:t|ce)(?!\s+(?:score|risk))|relapsed?)\b",
+    re.I,
+)
+_MED_CURRENT = re.compile(
+    r"\b(?:currently (?:on|taking|receiving|prescribed)|current|ongoing|continues|continuing|remains on|"
+    r"is (?:on|taking|receiving)|still (?:on|taking|receiving)|active)\b",
+    re.I,
+)
+_MED_STOPPED = re.compile(
+    r"\b(?:stopped|discontinued|ceased|completed|finished|no longer (?:on|taking|receiving)|"
+    r"held|withdrawn|previously (?:on|received|took|treated)|formerly|was taken off)\b",
+    re.I,
+)
+_MED_GIVEN = re.compile(r"\b(?:received|administered|given|infused|took)\b", re.I)
+_SAYS_POSITIVE = re.compile(r"\b(?:positive|present|detected|identified|reactive|found)\b", re.I)
+_SAYS_NEGATIVE = re.compile(
+    r"\b(?:negative|absent|not (?:detected|present|identified|found)|undetected|non-?reactive|no)\b", re.I
+)
+
+_POSITIVE_VALUES = {"positive", "present", "detected", "reactive", "yes", "abnormal"}
+_NEGATIVE_VALUES = {
+    "negative",
+    "absent",
+    "not detected",
+    "non-reactive",
+    "nonreactive",
+    "no",
+    "normal",
+    "undetected",
+}
+_BIOMARKER_RE = re.compile(r"\b(?:estrogen|oestrogen|progesterone|her2|erbb2)\b", re.I)
+
+
+def _result(outcome: str, detail: str, evidence: list[EvidenceRef] | None = None) -> CheckResult:
+    return CheckResult(name=STATUS_AGREES, outcome=outcome, detail=detail, evidence=evidence or [])  # type: ignore[arg-type]
+
+
+def condition_state(fact: Fact, case_date: date | None = None) -> str | None:
+    """`active`, `inactive`, `refuted` or None (unknown) for a condition fact."""
+    if (fact.verification_status or "").lower() in {"refuted", "entered-in-error"}:
+        return "refuted"
+    status = (fact.status or "").lower()
+    if status in ACTIVE_CONDITION:
+        return "active"
+    if status in INACTIVE_CONDITION:
+        return "inactive"
+    end = parse_fhir_date(fact.end_date)
+    if end and (case_date is None or end[0] <= case_date):
+        return "inactive"
+    return None
+
+
+def medication_state(fact: Fact, case_date: date | None = None) -> str | None:
+    """`current`, `not_current`, `not_given` or None for a medication fact."""
+    status = (fact.status or "").lower()
+    resource_type = str(fact.details.get("resource_type") or fact.evidence.resource_type or "")
+    if resource_type == "MedicationAdministration":
+        return "not_given" if status in {"not-done", "entered-in-error"} else None
+    if status in NOT_CURRENT_MEDICATION:
+        return "not_current"
+    end = parse_fhir_date(fact.end_date)
+    if end and case_date and end[1] < case_date:
+        return "not_current"
+    if status == "active":
+        return "current"
+    return None
+
+
+def _value_polarity(fact: Fact) -> str | None:
+    texts = [fact.value] if isinstance(fact.value, str) else []
+    texts += [c.display for c in fact.value_codes if c.display]
+    for text in texts:
+        low = re.sub(r"\s*\(.*?\)\s*", " ", str(text)).strip().lower()
+        if low in _POSITIVE_VALUES:
+            return "positive"
+        if low in _NEGATIVE_VALUES:
+            return "negative"
+    if isinstance(fact.value, bool):
+        return "positive" if fact.value else "negative"
+    return None
+
+
+def _subject(fact: Fact) -> set[str]:
+    return concept_tokens(" ".join([fact.label, *(c.display or "" for c in fact.codes)]))
+
+
+def _check_conditions(text: str, facts: list[Fact], case_date: date | None) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    says_inactive = bool(_SAYS_INACTIVE.search(text))
+    says_active = bool(_SAYS_ACTIVE.search(text)) and not says_inactive
+    for fact in facts:
+        state = condition_state(fact, case_date)
+        mentioned, negated = negated_concepts(text, _subject(fact))
+        evidence = [fact.evidence]
+        label = fact.label
+        if (
+            negated
+            and state in {"active", None}
+            and state != "refuted"
+            and (fact.status or fact.verification_status)
+        ):
+            results.append(
+                _result(
+                    "fail",
+                    f"statement negates {label!r}; the record has it ({fact.status or 'recorded'})",
+                    evidence,
+                )
+            )
+        elif mentioned and not negated and state == "refuted":
+            results.append(_result("fail", f"statement asserts {label!r}; the record refutes it", evidence))
+        elif says_inactive and state == "active":
+            results.append(
+                _result(
+                    "fail",
+                    f"statement calls {label!r} resolved/inactive; clinicalStatus is {fact.status}",
+                    evidence,
+                )
+            )
+        elif says_active and state == "inactive":
+            detail = f"clinicalStatus is {fact.status}" if fact.status else f"abated {fact.end_date}"
+            results.append(_result("fail", f"statement calls {label!r} active/current; {detail}", evidence))
+        elif (
+            (says_inactive and state == "inactive")
+            or (says_active and state == "active")
+            or (negated and state in {"refuted", "inactive"})
+        ):
+            results.append(
+                _result(
+                    "pass", f"{label!r}: status {fact.status or fact.verification_status} agrees", evidence
+                )
+            )
+    return results
+
+
+def _check_medications(text: str, facts: list[Fact], case_date: date | None) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    says_stopped = bool(_MED_STOPPED.search(text))
+    says_current = bool(_MED_CURRENT.search(text)) and not says_stopped
+    says_given = bool(_MED_GIVEN.search(text))
+    for fact in facts:
+        state = medication_state(fact, case_date)
+        evidence = [fact.evidence]
+        if says_current and state == "not_current":
+            end = f", ended {fact.end_date}" if fact.end_date else ""
+            results.append(
+                _result(
+                    "fail",
+                    f"statement calls {fact.label!r} current; its status is {fact.status}{end}",
+                    evidence,
+                )
+            )
+        elif says_stopped and state == "current":
+            results.append(
+                _result(
+                    "fail", f"statement calls {fact.label!r} stopped; its status is {fact.status}", evidence
+                )
+            )
+        elif says_given and state == "not_given":
+            results.append(
+                _result(
+                    "fail",
+                    f"statement says {fact.label!r} was given; administration status {fact.status}",
+                    evidence,
+                )
+            )
+        elif (says_current and state == "current") or (says_stopped and state == "not_current"):
+            results.append(_result("pass", f"{fact.label!r}: status {fact.status} agrees", evidence))
+    return results
+
+
+def _check_qualitative(text: str, facts: list[Fact]) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    for fact in facts:
+        if fact.kind in {FactKind.condition, FactKind.medication} or _BIOMARKER_RE.search(fact.label):
+            continue
+        polarity = _value_polarity(fact)
+        if polarity is None:
+            continue
+        _, negated = negated_concepts(text, _subject(fact))
+        says_negative = bool(_SAYS_NEGATIVE.search(text)) or negated
+        says_positive = bool(_SAYS_POSITIVE.search(text)) and not says_negative
+        if not (says_negative or says_positive):
+            continue
+        stated = "negative" if says_negative else "positive"
+        shown = fact.value if isinstance(fact.value, str) else polarity
+        outcome = "pass" if stated == polarity else "fail"
+        results.append(
+            _result(outcome, f"statement reads {stated}; {fact.label!r} is {shown!r}", [fact.evidence])
+        )
+    return results
+
+
+def _denies_metastasis(
+    text: str, claims: Claims, record: PatientRecord, case_date: date | None
+) -> CheckResult | None:
+    folded = fold(text)
+    negations = negated_spans(folded)
+    hit = next(
+        (m for m in re.finditer(r"\bmetastasis\b", folded) if any(s <= m.start() <= e for s, e in negations)),
+        None,
+    )
+    if hit is None:
+        return None
+    latest_stated = max((hi for d in claims.dates for _, hi in d.candidates), default=None)
+    active: list[Fact] = []
+    for fact in record.facts_of(FactKind.condition):
+        secondary = fact.details.get("cancer") == "secondary" or "metastasis" in concept_tokens(fact.label)
+        if not secondary or condition_state(fact, case_date) in {"inactive", "refuted"}:
+            continue
+        onset = parse_fhir_date(fact.date)
+        if latest_stated and onset and onset[0] > latest_stated:
+            continue  # the statement speaks of a time before the metastasis was found
+        active.append(fact)
+    if not active:
+        return None
+    labels = "; ".join(f"{f.label!r} ({f.status or 'no status'})" for f in active[:3])
+    return _result(
+        "fail", f"statement denies metastasis; the record has {labels}", [f.evidence for f in active]
+    )
+
+
+def check_status(
+    statement_text: str,
+    cited: Sequence[CitedEvidence],
+    record: PatientRecord,
+    *,
+    case_date: date | None = None,
+    claims: Claims | None = None,
+) -> CheckResult:
+    """Presence/absence and status words agree with clinical/medication status and coded results."""
+    claims = claims or extract_claims(statement_text, case_date)
+    facts = Scope.of([c for c in cited if c.exists]).facts
+    own = [f for c in cited for f in c.facts]
+    results: list[CheckResult] = []
+    metastasis = _denies_metastasis(statement_text, claims, record, case_date)
+    if metastasis:
+        results.append(metastasis)
+    results += _check_conditions(statement_text, [f for f in own if f.kind == FactKind.condition], case_date)
+    results += _check_medications(
+        statement_text, [f for f in own if f.kind == FactKind.medication], case_date
+    )
+    results += _check_qualitative(statement_text, [f for f in facts if f.kind != FactKind.staging])
+    failed = [r for r in results if r.outcome == "fail"]
+    if failed:
+        return _result("fail", "; ".join(r.detail for r in failed), [e for r in failed for e in r.evidence])
+    if results:
+        return _result("pass", "; ".join(r.detail for r in results), [e for r in results for e in r.evidence])
+    return _result("skip", "no status or negation to compare")

@@ -1,0 +1,292 @@
+"""Clinical text normalisation shared by the checks: tokens, synonyms, negation cues, laterality.
+
+The checks compare a statement's words with the words of the cited record (code displays,
+labels, conclusions). Both sides go through `concept_tokens`, which folds spelling variants,
+expands common abbreviations and maps synonyms onto one token, so that "Hb" meets
+"Hemoglobin [Mass/volume] in Blood" and "mets" meets "Secondary malignant neoplasm". The tables
+are deliberately small and conservative: a missing synonym makes a statement *unverifiable*
+(handed to the entailment model), never silently supported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# British → American spellings, applied to lowercase text before tokenising.
+_SPELLING = (
+    ("haemo", "hemo"),
+    ("anaem", "anem"),
+    ("leukaem", "leukem"),
+    ("oestro", "estro"),
+    ("oesophag", "esophag"),
+    ("tumour", "tumor"),
+    ("oedema", "edema"),
+    ("paediatric", "pediatric"),
+    ("haemat", "hemat"),
+    ("foetal", "fetal"),
+    ("behaviour", "behavior"),
+)
+
+# Multi-word phrases and abbreviations → one concept token. Applied to both sides.
+_PHRASES: tuple[tuple[str, str], ...] = (
+    (r"white blood cells?|leukocytes?|leucocytes?|\bwbcs?\b", " leukocyte "),
+    (r"red blood cells?|erythrocytes?|\brbcs?\b", " erythrocyte "),
+    (r"platelets?|thrombocytes?|\bplts?\b", " platelet "),
+    (r"\bhba1c\b|\ba1c\b|hemoglobin a1c", " hba1c "),
+    (r"\bhgb\b|\bhb\b", " hemoglobin "),
+    (r"\bhct\b", " hematocrit "),
+    (r"blood pressure|\bbp\b", " bloodpressure "),
+    (r"heart rate|pulse rate|\bhr\b", " heartrate "),
+    (r"respiratory rate|\brr\b", " respiratoryrate "),
+    (r"body mass index|\bbmi\b", " bmi "),
+    (r"body weight|\bweight\b|\bwt\b", " bodyweight "),
+    (r"body height|\bheight\b|\bht\b", " bodyheight "),
+    (r"oxygen saturation|\bspo2\b|\bsao2\b", " oxygensaturation "),
+    (r"body temperature|\btemperature\b|\btemp\b", " bodytemperature "),
+    (r"glomerular filtration rate|\begfr\b(?!\s+(?:mutation|variant|exon|gene))", " gfr "),
+    (r"low density lipoprotein|\bldl\b", " ldl "),
+    (r"high density lipoprotein|\bhdl\b", " hdl "),
+    (r"urea nitrogen|\bbun\b", " urea "),
+    (r"c[- ]reactive protein|\bcrp\b", " crp "),
+    (r"prostate[- ]specific antigen|\bpsa\b", " psa "),
+    (r"carcinoembryonic antigen|\bcea\b", " cea "),
+    (r"estrogen receptors?|\ber\b", " estrogenreceptor "),
+    (r"progesterone receptors?|\bpgr\b|\bpr\b", " progesteronereceptor "),
+    (r"\bher-?2(?:/neu)?\b|\berbb2\b", " her2 "),
+    (r"non[- ]small[- ]cell lung (?:cancer|carcinoma)|\bnsclc\b", " nsclc lung cancer "),
+    (r"small[- ]cell lung (?:cancer|carcinoma)|\bsclc\b", " sclc lung cancer "),
+    (r"chronic lymphocytic leuk\w+|\bcll\b", " cll leukemia "),
+    (r"acute lymphoblastic leuk\w+|\ball\b(?=\s+(?:risk|leukemia))", " all leukemia "),
+    (r"colorectal|\bcrc\b", " colorectal colon "),
+    (r"myocardial infarction|heart attack|\bmi\b", " myocardialinfarction "),
+    (r"heart failure|\bchf\b", " heartfailure "),
+    (r"\bhtn\b|high blood pressure", " hypertension "),
+    (r"\bt2dm\b|\bdm\b|diabetes mellitus", " diabetes "),
+    (r"chronic kidney disease|\bckd\b", " ckd kidney "),
+    (r"atrial fibrillation|\bafib\b|\baf\b", " atrialfibrillation "),
+    (r"\bcopd\b|chronic obstructive pulmonary disease", " copd "),
+    (r"computed tomography|\bct\b(?=\s*(?:scan|chest|abdomen|head|of|imaging))", " ctscan "),
+    (r"magnetic resonance|\bmri\b", " mri "),
+    (r"complete blood count|\bcbc\b", " cbc "),
+    (r"\becog\b|eastern cooperative oncology group", " ecog "),
+    (r"performance status", " performancestatus "),
+    (
+        r"\bmets\b|metastas[ie]s|metastatic|metastasi[sz]ed|secondary malignant|secondary cancer",
+        " metastasis ",
+    ),
+    (
+        r"malignant neoplasms?|malignancy|malignancies|carcinomas?|cancers?|neoplasms?|tumou?rs?|"
+        r"\bca\b(?=\s+(?:of|breast|lung|colon|prostate))",
+        " cancer ",
+    ),
+    (r"\bnodes?\b|lymph nodes?", " lymphnode "),
+)
+_PHRASE_RES = tuple((re.compile(p), r) for p, r in _PHRASES)
+
+
+# Words that carry no clinical subject: grammar, reporting verbs, template words, record jargon.
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+GENERIC_WORDS = frozenset(
+    _words(
+        """
+        a an the and or but nor of in on at to for from by with without within into onto over under as
+        is are was were be been being has have had having do does did done will would shall should can
+        could may might must this that these those it its it's their there here which who whom whose
+        what when where while also both either neither each every any all some most more less than then
+        there per via about after before during since until ago later earlier prior previous previously
+        recent recently latest last first second third new old current currently now patient patients pt
+        pts she he her his him they them woman man female male lady gentleman year years yr yrs month
+        months week weeks day days hour hours today yesterday date dated time known history hx noted
+        notes note shows showed shown show reveals revealed revealing demonstrates demonstrated
+        documented recorded record records reported reports report measured measurement measurements
+        value values level levels result results test tests tested finding findings observed observation
+        observations seen found evidence evident consistent compatible diagnosed diagnosis dx status
+        state remains remained remain persistent ongoing active inactive resolved resolution remission
+        relapse recurrence recurrent stable unchanged presence present presents presented absent absence
+        positive negative detected undetected prescribed prescription started start starting began begun
+        initiated continued continues continuing stopped discontinued ceased completed complete held
+        receiving received receives given administered takes taking taken treated treatment therapy
+        regimen course cycle cycles underwent undergone performed procedure status post s/p type kind
+        value quantity amount total count number numbers score scores scale grade stage staging clinical
+        pathologic pathological category mass volume serum plasma blood specimen tissue automated by
+        method panel entitic ratio moles area rate presence qualitative quantitative interpretation
+        immune stain microscopy light left right bilateral both sided side unilateral no not none nor
+        denies denied free negative without neither never january february march april may june july
+        august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
+        approximately approx about around roughly nearly near high low elevated raised decreased normal
+        abnormal within range reference ref increased reduced mildly markedly slightly significant
+        significantly likely possible probable suspected disease diseases disorder condition conditions
+        qualifier morphologic abnormality structure entity observable situation regime substance product
+        onset born birth deceased age gender sex problem problems medication medications drug drugs
+        related concluded conclusion summary
+        """
+    )
+)
+
+NEGATION_CUES = (
+    r"no evidence of",
+    r"no history of",
+    r"no signs? of",
+    r"negative for",
+    r"free of",
+    r"absence of",
+    r"ruled out",
+    r"rules out",
+    r"without",
+    r"denies",
+    r"denied",
+    r"not",
+    r"no",
+    r"never",
+)
+_NEG_CUE_RE = re.compile(r"\b(?:" + "|".join(NEGATION_CUES) + r")\b", re.IGNORECASE)
+_NEG_POST_RE = re.compile(r"\b(?:ruled out|absent|not (?:seen|present|detected|identified))\b", re.I)
+# Scope breakers: a negation does not cross these.
+_SCOPE_BREAK_RE = re.compile(r"[.;:]|\b(?:but|however|although|except|aside from|apart from)\b", re.I)
+
+_TOKEN_RE = re.compile(r"[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*|\d+[a-z]+[a-z0-9]*")
+
+
+def fold(text: str) -> str:
+    """Lowercase, fold British spellings and map phrases/abbreviations onto concept tokens."""
+    text = text.lower().replace("–", "-").replace("—", "-")
+    for old, new in _SPELLING:
+        text = text.replace(old, new)
+    for pattern, replacement in _PHRASE_RES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def stem(token: str) -> str:
+    """A light stemmer: enough to meet plural and adjective forms, not a linguistic one."""
+    for suffix in ("ically", "ations", "ation", "ities", "ity", "ical", "ies", "es", "ic", "al", "s"):
+        if len(token) - len(suffix) >= 4 and token.endswith(suffix):
+            return token[: -len(suffix)]
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    """Folded word tokens (letters, or letters with digits such as `her2`, `t3`)."""
+    return _TOKEN_RE.findall(fold(text))
+
+
+def concept_tokens(text: str) -> set[str]:
+    """Content tokens of `text`: folded, stemmed, generic words and pure numbers removed."""
+    out: set[str] = set()
+    for token in tokens(text):
+        for part in token.split("-"):
+            if len(part) < 2 or part in GENERIC_WORDS or part.isdigit():
+                continue
+            out.add(stem(part))
+    return out
+
+
+def tokens_match(a: str, b: str) -> bool:
+    """Equal, or sharing a prefix of at least 5 characters (metastasis/metastatic, neoplasm/-plastic)."""
+    if a == b:
+        return True
+    n = min(len(a), len(b))
+    return n >= 5 and a[:5] == b[:5] and (a.startswith(b) or b.startswith(a) or a[:6] == b[:6])
+
+
+def overlap(statement_tokens: Iterable[str], evidence_tokens: Iterable[str]) -> set[str]:
+    """Statement tokens that meet some evidence token."""
+    evidence = set(evidence_tokens)
+    return {t for t in statement_tokens if t in evidence or any(tokens_match(t, e) for e in evidence)}
+
+
+def negated_spans(text: str, window: int = 6) -> list[tuple[int, int]]:
+    """Character spans of `text` under a negation cue (NegEx-style, forward window of words).
+
+    A cue negates up to `window` following words, stopping at a scope breaker (punctuation that
+    ends a clause, "but", "however"). Post-positioned cues ("ruled out", "absent") negate the
+    preceding words of their clause.
+    """
+    spans: list[tuple[int, int]] = []
+    for cue in _NEG_CUE_RE.finditer(text):
+        start = cue.end()
+        stop = _SCOPE_BREAK_RE.search(text, start)
+        limit = stop.start() if stop else len(text)
+        words = list(re.finditer(r"\S+", text[start:limit]))[:window]
+        if words:
+            spans.append((start, start + words[-1].end()))
+    for cue in _NEG_POST_RE.finditer(text):
+        clause_start = 0
+        for brk in _SCOPE_BREAK_RE.finditer(text, 0, cue.start()):
+            clause_start = brk.end()
+        spans.append((clause_start, cue.start()))
+    return spans
+
+
+def is_negated(text: str, start: int, end: int) -> bool:
+    """True when the span [start, end) lies under a negation cue."""
+    return any(s <= start and end <= e + 1 for s, e in negated_spans(text))
+
+
+LATERALITY_RE = re.compile(
+    r"\b(?P<side>left|right|bilateral|bilaterally|both)(?:[- ]sided)?\b"
+    r"(?=\s*(?:-?\s*sided\b|\)|,|\.|$|[a-z]))",
+    re.IGNORECASE,
+)
+# "left" / "right" used as verbs or idioms, not sides.
+_NOT_SIDE_AFTER = re.compile(
+    r"\s+(?:untreated|unchanged|alone|over|behind|the|a|an|to|in|for|after|with|it|him|her|them|"
+    r"hospital|home|now|away|of|and|or)\b",
+    re.IGNORECASE,
+)
+_BOTH_SIDES_RE = re.compile(
+    r"\bboth\s+(?:breasts|lungs|kidneys|sides|eyes|ears|ovaries|lobes|hips|knees|legs|arms|feet|hands)\b",
+    re.IGNORECASE,
+)
+
+
+def laterality_mentions(text: str) -> list[tuple[str, int, int]]:
+    """Sides named in `text`: (`left`|`right`|`bilateral`, start, end)."""
+    found: list[tuple[str, int, int]] = []
+    for match in LATERALITY_RE.finditer(text):
+        side = match["side"].lower()
+        if side == "both":
+            if not _BOTH_SIDES_RE.match(text, match.start()):
+                continue
+            side = "bilateral"
+        elif side == "bilaterally":
+            side = "bilateral"
+        elif _NOT_SIDE_AFTER.match(text, match.end("side")) and not text[
+            match.end("side") : match.end("side") + 7
+        ].lower().startswith(("-sided", " sided")):
+            continue
+        found.append((side, match.start(), match.end()))
+    return found
+
+
+def sides_in(text: str | None) -> set[str]:
+    """The set of sides a record text names (`left`, `right`, `bilateral`)."""
+    return {side for side, _, _ in laterality_mentions(text or "")}
+
+
+def folded_tokens(text: str) -> tuple[str, list[tuple[str, int, int]]]:
+    """The folded text and its content tokens (stemmed) with their spans in the folded text."""
+    folded = fold(text)
+    out: list[tuple[str, int, int]] = []
+    for match in _TOKEN_RE.finditer(folded):
+        for part in re.finditer(r"[a-z0-9]+", match[0]):
+            word = part[0]
+            if len(word) < 2 or word in GENERIC_WORDS or word.isdigit():
+                continue
+            out.append((stem(word), match.start() + part.start(), match.start() + part.end()))
+    return folded, out
+
+
+def negated_concepts(text: str, concept: set[str]) -> tuple[bool, bool]:
+    """(mentioned, negated): does `text` mention any of `concept`'s tokens, and under a negation?"""
+    folded, spans = folded_tokens(text)
+    hits = [(s, e) for token, s, e in spans if overlap([token], concept)]
+    if not hits:
+        return False, False
+    negations = negated_spans(folded)
+    negated = any(ns <= s and e <= ne + 1 for s, e in hits for ns, ne in negations)
+    return True, negated
