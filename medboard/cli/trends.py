@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         if since_day is not None:
             window_start, window_reason = since_day, "given with --since"
         else:
-            window_start, window_reason = default_since(build_timeline(record.facts))
+            window_start, window_reason, _ = default_since(build_timeline(record.facts))
 
         analytes = []
         for trend in report.analytes:

@@ -92,9 +92,16 @@ def trend_finding(trend: AnalyteTrend) -> Finding | None:
     )
 
 
-def kinetics_findings(kinetics: MarkerKinetics) -> list[Finding]:
-    """Doubling time and velocity as two findings (each with its own value and unit)."""
-    evidence = [p.evidence for p in kinetics.used]
+def kinetics_findings(kinetics: MarkerKinetics, window_evidence: Iterable[EvidenceRef] = ()) -> list[Finding]:
+    """Doubling time and velocity as two findings (each with its own value and unit).
+
+    They cite the values used, or, when none fall in the window, the values left out (the claim
+    "no value since X" rests on them), plus ``window_evidence``: what the window start rests on.
+    """
+    evidence = [p.evidence for p in kinetics.used] or [
+        EvidenceRef(reference=s.reference) for s in kinetics.excluded
+    ]
+    evidence += list(window_evidence)
     notes = _skipped_notes(kinetics.excluded)
     text = kinetics.describe()
     last = kinetics.used[-1].date if kinetics.used else None
@@ -120,14 +127,14 @@ def kinetics_findings(kinetics: MarkerKinetics) -> list[Finding]:
     ]
 
 
-def default_since(timeline: Timeline) -> tuple[date | None, str]:
-    """The kinetics window start: the most recent treatment change, else all values."""
+def default_since(timeline: Timeline) -> tuple[date | None, str, list[EvidenceRef]]:
+    """The kinetics window start (the most recent treatment change, else all values), why, and
+    the evidence of that change."""
     change = last_treatment_change(timeline)
     if change is None:
-        return None, "no treatment change recorded: all values"
-    return date.fromisoformat(
-        change.date[:10]
-    ), f"since the most recent treatment change: {change.description}"
+        return None, "no treatment change recorded: all values", []
+    since = date.fromisoformat(change.date[:10])
+    return since, f"since the most recent treatment change: {change.description}", change.evidence
 
 
 # --- RECIST from measurement observations -----------------------------------------------
@@ -249,10 +256,11 @@ def longitudinal_findings(record: RecordLike) -> list[Finding]:
             )
         )
 
-    since, since_reason = default_since(timeline)
+    since, since_reason, since_evidence = default_since(timeline)
     for trend in trends.analytes:
         if trend.loinc in TUMOR_MARKER_LOINCS and trend.points:
-            findings += kinetics_findings(marker_kinetics(trend, since=since, since_reason=since_reason))
+            kinetics = marker_kinetics(trend, since=since, since_reason=since_reason)
+            findings += kinetics_findings(kinetics, since_evidence)
 
     responses: list[tuple[str, str]] = []
     timepoints, recist_notes = recist_timepoints(record)

@@ -217,7 +217,7 @@ def assess(timepoints: list[TimePoint]) -> RecistAssessment:
         measured = [targets[i].measured_mm() for i in target_ids if i in targets]
         complete = len(measured) == len(target_ids) and all(m is not None for m in measured)
         partial_sum = sum(m for m in measured if m is not None)
-        total = partial_sum if complete else None
+        total = partial_sum if complete and target_ids else None
         sum_text = f"sum {' + '.join(terms)} = {fmt(partial_sum)} mm" if target_ids else "no target lesions"
 
         if index == 0:
