@@ -13,10 +13,18 @@ from typing import Any
 
 from medboard.models import Coding, EvidenceRef, Fact, FactKind
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data" / "fhir"
-SYNTHEA = SHARED / "synthea"
-MCODE = SHARED / "mcode"
+DATA = Path(__file__).resolve().parent / "data"
+# Synthea PSA patients (subsets, see data/longitudinal/SOURCE.md) and loyd_connelly (full bundle)
+SYNTHEA = DATA / "longitudinal" / "synthea"
+LOYD = DATA / "fhir" / "synthea" / "loyd_connelly.json"
+# mCODE: John Anyperson and Brian L resources; Jenny M's collection bundle
+MCODE = DATA / "longitudinal" / "mcode"
+JENNY = DATA / "fhir" / "mcode" / "Bundle-mcode-patient-bundle-jenny-m.json"
+
+
+def synthea(name: str) -> Path:
+    """A Synthea test bundle by file name (PSA subsets, or the full loyd_connelly bundle)."""
+    return LOYD if name == LOYD.name else SYNTHEA / name
 
 
 def resources(path: Path) -> list[dict[str, Any]]:

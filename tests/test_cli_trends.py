@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from longitudinal_support import SYNTHEA, raw_series
+from longitudinal_support import raw_series, synthea
 
 from medboard.cli.main import main
 
@@ -32,7 +32,7 @@ def _independent(series: list[tuple[str, float, str]]) -> tuple[float, float]:
 
 
 def test_json_shape_for_every_analyte(capsys: pytest.CaptureFixture[str]) -> None:
-    out = _run(capsys, str(SYNTHEA / "adan_pulido.json"))
+    out = _run(capsys, str(synthea("adan_pulido.json")))
     keys = {
         "loinc",
         "label",
@@ -60,8 +60,8 @@ def test_json_shape_for_every_analyte(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_psa_over_all_values_when_no_treatment_is_recorded(capsys: pytest.CaptureFixture[str]) -> None:
-    raw = raw_series(SYNTHEA / "adan_pulido.json", PSA)
-    (psa,) = _run(capsys, str(SYNTHEA / "adan_pulido.json"), "--loinc", PSA)["analytes"]
+    raw = raw_series(synthea("adan_pulido.json"), PSA)
+    (psa,) = _run(capsys, str(synthea("adan_pulido.json")), "--loinc", PSA)["analytes"]
     assert [p["reference"] for p in psa["points"]] == [r for _, _, r in raw]
     doubling, velocity = _independent(raw)
     assert math.isnan(doubling) and psa["psa_doubling_time_months"] is None
@@ -74,9 +74,9 @@ def test_psa_over_all_values_when_no_treatment_is_recorded(capsys: pytest.Captur
 def test_psa_since_matches_independent_polyfit(
     name: str, rising: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    raw = raw_series(SYNTHEA / name, PSA)
+    raw = raw_series(synthea(name), PSA)
     since = raw[-4][0][:10]
-    (psa,) = _run(capsys, str(SYNTHEA / name), "--loinc", PSA, "--since", since)["analytes"]
+    (psa,) = _run(capsys, str(synthea(name)), "--loinc", PSA, "--since", since)["analytes"]
     window = [r for r in raw if r[0][:10] >= since]
     doubling, velocity = _independent(window)
     assert psa["since"] == since and psa["kinetics_points"] == [r for _, _, r in window]
@@ -91,8 +91,8 @@ def test_psa_since_matches_independent_polyfit(
 
 def test_default_window_is_the_most_recent_treatment_change(capsys: pytest.CaptureFixture[str]) -> None:
     # loyd_connelly: prostatectomy, docetaxel and leuprolide on the day of the last PSA
-    (psa,) = _run(capsys, str(SYNTHEA / "loyd_connelly.json"), "--loinc", PSA)["analytes"]
-    raw = raw_series(SYNTHEA / "loyd_connelly.json", PSA)
+    (psa,) = _run(capsys, str(synthea("loyd_connelly.json")), "--loinc", PSA)["analytes"]
+    raw = raw_series(synthea("loyd_connelly.json"), PSA)
     assert psa["since"] == raw[-1][0][:10] and "treatment change" in psa["since_reason"]
     assert psa["kinetics_points"] == [raw[-1][2]]
     assert psa["psa_doubling_time_months"] is None and psa["psa_velocity_per_year"] is None
@@ -100,7 +100,7 @@ def test_default_window_is_the_most_recent_treatment_change(capsys: pytest.Captu
 
 
 def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["trends", str(SYNTHEA / "adan_pulido.json"), "--loinc", PSA]) == 0
+    assert main(["trends", str(synthea("adan_pulido.json")), "--loinc", PSA]) == 0
     out = capsys.readouterr().out
     assert "LOINC 2857-1" in out and "Doubling time undefined" in out and "Velocity" in out
 
@@ -117,7 +117,7 @@ def test_bad_input_exits_2(
 ) -> None:
     bundle = tmp_path / "broken.json"
     bundle.write_text("{broken")
-    target = str(SYNTHEA / "adan_pulido.json") if args else str(bundle)
+    target = str(synthea("adan_pulido.json")) if args else str(bundle)
     assert main(["trends", target, *args]) == 2
     err = capsys.readouterr().err
     assert message in err

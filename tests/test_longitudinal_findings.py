@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from longitudinal_support import MCODE, SYNTHEA, lab, raw_series
+from longitudinal_support import JENNY, lab, raw_series, synthea
 
 from medboard.models import EvidenceRef, Fact, FactKind, FindingCategory
 from medboard.tools.longitudinal.findings import AGENT, longitudinal_findings
@@ -26,7 +26,7 @@ class _Record:
 def test_findings_on_real_bundles_cite_resources_of_the_record(name: str) -> None:
     from medboard.tools.fhir import load_record
 
-    record = load_record(SYNTHEA / name)
+    record = load_record(synthea(name))
     findings = longitudinal_findings(record)
     assert findings and all(f.agent == AGENT and f.method == "deterministic" for f in findings)
     for finding in findings:
@@ -41,8 +41,8 @@ def test_findings_on_real_bundles_cite_resources_of_the_record(name: str) -> Non
 def test_psa_trend_finding_cites_every_psa_observation_and_shows_the_arithmetic() -> None:
     from medboard.tools.fhir import load_record
 
-    raw = raw_series(SYNTHEA / "adan_pulido.json", "2857-1")
-    findings = longitudinal_findings(load_record(SYNTHEA / "adan_pulido.json"))
+    raw = raw_series(synthea("adan_pulido.json"), "2857-1")
+    findings = longitudinal_findings(load_record(synthea("adan_pulido.json")))
     (trend,) = [f for f in findings if f.category == FindingCategory.trend and f.text.startswith("Prostate")]
     assert [e.reference for e in trend.evidence] == [r for _, _, r in raw]
     assert trend.value == raw[-1][1] and trend.unit == "ng/mL" and trend.date == raw[-1][0]
@@ -56,7 +56,7 @@ def test_psa_trend_finding_cites_every_psa_observation_and_shows_the_arithmetic(
 def test_kinetics_window_starts_at_the_last_treatment_change() -> None:
     from medboard.tools.fhir import load_record
 
-    findings = longitudinal_findings(load_record(SYNTHEA / "loyd_connelly.json"))
+    findings = longitudinal_findings(load_record(synthea("loyd_connelly.json")))
     (doubling,) = [f for f in findings if f.text.startswith("PSA doubling time")]
     assert "on or after 2004-05-28" in doubling.text and "Prostatectomy" in doubling.text
     assert doubling.value is None and "only 1 usable value" in doubling.text
@@ -133,7 +133,7 @@ def test_recist_from_tumour_size_observations_with_a_focus() -> None:
 def test_jenny_m_single_pathology_size_is_not_a_response() -> None:
     from medboard.tools.fhir import load_record
 
-    record = load_record(MCODE / "Bundle-mcode-patient-bundle-jenny-m.json")
+    record = load_record(JENNY)
     findings = longitudinal_findings(record)
     assert not [f for f in findings if f.category == FindingCategory.response and f.value]
     assert [f for f in findings if f.category == FindingCategory.medication]

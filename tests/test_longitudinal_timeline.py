@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from longitudinal_support import MCODE, SYNTHEA, lab, resources
+from longitudinal_support import JENNY, MCODE, lab, resources, synthea
 
 from medboard.models import Coding, EvidenceRef, Fact, FactKind
 from medboard.tools.longitudinal.timeline import (
@@ -20,7 +20,7 @@ from medboard.tools.longitudinal.trends import compute_trends
 def _raw_medications(patient: str) -> list[tuple[str, str, str]]:
     """(display, start date, status) of every mCODE medication resource of one patient, from raw JSON."""
     seen: dict[str, tuple[str, str, str]] = {}
-    for path in sorted(MCODE.glob("*.json")):
+    for path in [*sorted(MCODE.glob("*.json")), JENNY]:
         for r in resources(path):
             if r["resourceType"] not in ("MedicationRequest", "MedicationAdministration"):
                 continue
@@ -37,7 +37,8 @@ def _raw_medications(patient: str) -> list[tuple[str, str, str]]:
 def test_lines_cover_every_cancer_medication_of_the_mcode_patients(patient: str) -> None:
     from medboard.tools.fhir import load_record
 
-    record = load_record(MCODE, patient=patient, lenient=True)
+    source = JENNY if patient == "cancer-patient-jenny-m" else MCODE
+    record = load_record(source, patient=patient)
     timeline = build_timeline(record.facts)
     raw = _raw_medications(patient)
     drugs = [d for line in timeline.lines for d in line.drugs]
@@ -57,7 +58,7 @@ def test_lines_cover_every_cancer_medication_of_the_mcode_patients(patient: str)
 def test_jenny_m_chemotherapy_then_endocrine_therapy_surgery_and_radiotherapy() -> None:
     from medboard.tools.fhir import load_record
 
-    path = MCODE / "Bundle-mcode-patient-bundle-jenny-m.json"
+    path = JENNY
     timeline = build_timeline(load_record(path).facts)
     first, second = timeline.lines
     assert sorted(first.drugs) == ["cyclophosphamide", "doxorubicin", "paclitaxel"]  # one regimen (AC-T)
@@ -80,7 +81,7 @@ def test_jenny_m_chemotherapy_then_endocrine_therapy_surgery_and_radiotherapy() 
 def test_synthea_monthly_chemoradiation_is_one_line_and_one_course() -> None:
     from medboard.tools.fhir import load_record
 
-    path = SYNTHEA / "austin_franecki.json"
+    path = synthea("austin_franecki.json")
     record = load_record(path)
     timeline = annotate_lines(build_timeline(record.facts), compute_trends(record.facts))
     raw = [r for r in resources(path) if r["resourceType"] == "MedicationRequest"]
