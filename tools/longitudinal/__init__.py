@@ -1,0 +1,34 @@
+"""The longitudinal comparer's deterministic tools: what changed, with numbers it can prove.
+
+* `trends` — per-LOINC series with unit normalisation (`units`), change, direction, nadir, peak,
+  reference-range crossings; bad values skipped with reasons (`plausibility`, `dates`).
+* `kinetics` — PSA doubling time and velocity (CEA, CA-125 likewise) over a treatment window.
+* `recist` — RECIST 1.1 response per time point, arithmetic shown.
+* `timeline` — lines of therapy, cancer surgery and radiotherapy, marker course per line.
+* `findings` — all of the above as cited `Finding`s: ``longitudinal_findings(record)``.
+
+Submodules import numpy / pint lazily, so importing this package stays cheap.
+"""
+
+from medboard.tools.longitudinal.findings import longitudinal_findings
+from medboard.tools.longitudinal.kinetics import MarkerKinetics, marker_kinetics
+from medboard.tools.longitudinal.recist import Lesion, RecistAssessment, RecistError, TimePoint, assess
+from medboard.tools.longitudinal.timeline import Timeline, build_timeline, last_treatment_change
+from medboard.tools.longitudinal.trends import AnalyteTrend, TrendReport, compute_trends
+
+__all__ = [
+    "AnalyteTrend",
+    "Lesion",
+    "MarkerKinetics",
+    "RecistAssessment",
+    "RecistError",
+    "TimePoint",
+    "Timeline",
+    "TrendReport",
+    "assess",
+    "build_timeline",
+    "compute_trends",
+    "last_treatment_change",
+    "longitudinal_findings",
+    "marker_kinetics",
+]

@@ -99,7 +99,7 @@ def registry() -> pint.UnitRegistry:
     """The shared pint registry, extended with the dimensions UCUM has and pint lacks."""
     import pint
 
-    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    ureg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     ureg.define("international_unit = [international_unit] = IU")
     ureg.define("arbitrary_unit = [arbitrary_unit] = arbU")
     # Equivalents depend on valence: their own dimension, never silently moles.
