@@ -142,3 +142,32 @@ def test_entry_without_resource_type_is_named() -> None:
         load_record(bundle)
     with pytest.raises(FhirInputError, match=r"upload\.json: entry\[0\]"):
         load_record(json.dumps(bundle).encode(), name="upload.json")
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "expected"),
+    [
+        ("observation", "did you mean 'Observation'?"),
+        ("MedicationRequst", "did you mean 'MedicationRequest'?"),
+        ("Quantity", "unknown resourceType 'Quantity'"),  # a datatype, not a resource
+        ("Xyzzy", "unknown resourceType 'Xyzzy'"),
+    ],
+)
+def test_resource_type_suggestions(resource_type: str, expected: str) -> None:
+    with pytest.raises(FhirInputError) as caught:
+        load_record({"resourceType": resource_type, "id": "a"}, name="one.json")
+    assert expected in str(caught.value)
+    assert str(caught.value).startswith("one.json: resource")
+
+
+def test_ndjson_bytes_without_suffix_and_bom() -> None:
+    lines = (GOOD / "bulk" / "Patient.ndjson").read_bytes()
+    record = load_record(lines, patient="p2")
+    assert list(record.resources) == ["Patient/p2"]
+    bom = b"\xef\xbb\xbf" + (GOOD / "notes_bundle.json").read_bytes()
+    assert load_record(bom).patient is not None
+
+
+def test_not_utf8() -> None:
+    with pytest.raises(FhirInputError, match="not UTF-8 text"):
+        load_record(b'{"resourceType": "Patient", "id": "\xff\xfe"}', name="latin1.json")

@@ -94,7 +94,9 @@ def describe_validation_error(resource_type: str, error: ValidationError) -> str
 def validate_resource(resource: dict[str, Any]) -> str | None:
     """Validate one resource dict; return the problem as one line, or None when it is valid."""
     resource_type = resource.get("resourceType")
-    cls = model_class(resource_type) if isinstance(resource_type, str) else None
+    if not isinstance(resource_type, str):
+        return unknown_type_problem(resource_type)
+    cls = model_class(resource_type)
     if cls is None:
         return unknown_type_problem(resource_type)
     try:

@@ -36,11 +36,9 @@ def extract_imaging_study(resource: JSON, key: str, ctx: ExtractContext) -> list
         site = display(series.get("bodySite"))
         if site and site not in body_sites:
             body_sites.append(site)
-        laterality = (
-            laterality
-            or laterality_of_concept({"coding": [series["laterality"]]} if series.get("laterality") else None)
-            or laterality_of_concept({"coding": [series["bodySite"]]} if series.get("bodySite") else None)
-        )
+        for coding in (series.get("laterality"), series.get("bodySite")):
+            if laterality is None and coding:
+                laterality = laterality_of_concept({"coding": [coding]})
         series_out.append(
             {
                 "uid": series.get("uid"),

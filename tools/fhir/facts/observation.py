@@ -91,13 +91,14 @@ def _abnormal(value: Value, interpretation: str | None, ranges: Any) -> bool | N
         return True
     if interpretation in NORMAL_INTERPRETATIONS:
         return False
-    if not isinstance(value.value, float) or not ranges:
+    number = value.value
+    if isinstance(number, bool) or not isinstance(number, int | float) or not ranges:
         return None
     low = (ranges[0].get("low") or {}).get("value")
     high = (ranges[0].get("high") or {}).get("value")
     if low is None and high is None:
         return None
-    return (low is not None and value.value < low) or (high is not None and value.value > high)
+    return (low is not None and number < low) or (high is not None and number > high)
 
 
 def _measurement(element: JSON, prefix: str, kind: FactKind) -> tuple[Value, dict[str, Any]]:
