@@ -436,17 +436,9 @@ def _marker_of(name: str) -> str | None:
 def extract_claims(text: str, case_date: date | None = None, mask: list[str] | None = None) -> Claims:
     """All checkable claims in `text`. `mask` lists record phrases (code displays) whose digits
     are names, not values (e.g. "MDRD)/1.73 sq M", "PHQ-2")."""
-    taken: list[Span] = []
-    low = text.lower()
-    for phrase in mask or []:
-        phrase_low = phrase.lower().strip()
-        if len(phrase_low) >= 4 and any(ch.isdigit() for ch in phrase_low):
-            start = low.find(phrase_low)
-            while start >= 0:
-                taken.append((start, start + len(phrase_low)))
-                start = low.find(phrase_low, start + 1)
+    names: list[Span] = []  # spans whose digits are names, not values
     for m in _TIME_RE.finditer(text):
-        taken.append(m.span())
+        names.append(m.span())
     # Names with digits: PHQ-2, Ki-67, CA 19-9, exon 19, c.2573T>G, p.L858R, ICD codes.
     for m in re.finditer(
         r"\b[A-Za-z]{1,6}-\d+(?:-\d+)?\b|\bCA\s?\d{2,3}-\d\b|\b[cpg]\.[\w>_*+-]+|\bexons?\s+\d+|\bchromosome\s+\d+|"
@@ -454,11 +446,23 @@ def extract_claims(text: str, case_date: date | None = None, mask: list[str] | N
         text,
         re.I,
     ):
-        taken.append(m.span())
-    claims = Claims(text=text, masked=list(taken))
+        names.append(m.span())
+    claims = Claims(text=text, masked=list(names))
+    taken = list(names)
     claims.stages = parse_stages(text, taken)
     claims.markers = extract_markers(text)
     taken.extend(mk.span for mk in claims.markers)
+    # Record phrases quoted in the statement (a lab's name "... /1.73 sq M") hide their digits from
+    # the number and date readers only: a stage or marker inside a quoted display is still a claim.
+    low = text.lower()
+    for phrase in mask or []:
+        phrase_low = phrase.lower().strip()
+        if len(phrase_low) >= 4 and any(ch.isdigit() for ch in phrase_low):
+            start = low.find(phrase_low)
+            while start >= 0:
+                taken.append((start, start + len(phrase_low)))
+                claims.masked.append((start, start + len(phrase_low)))
+                start = low.find(phrase_low, start + 1)
     for m in _AGE_RE.finditer(text):
         number = m["n"] or m["n2"] or m["n3"]
         claims.ages.append((int(number), m.span()))

@@ -339,6 +339,8 @@ async def _entail(
         try:
             judgement = await entailment(request)
         except Exception as error:  # a failing model degrades one statement, visibly
+            if type(error).__name__ == "CassetteMissError":
+                raise  # strict replay: a missing recording must surface, not degrade
             log.warning("entailment failed for statement %s: %s", request.statement_id, type(error).__name__)
             check = CheckResult(
                 name=ENTAILMENT, outcome="skip", detail=f"model check failed: {type(error).__name__}"

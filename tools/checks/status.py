@@ -205,20 +205,29 @@ def _check_medications(text: str, facts: list[Fact], case_date: date | None) -> 
     return results
 
 
-def _check_qualitative(text: str, facts: list[Fact]) -> list[CheckResult]:
+def _check_qualitative(text: str, facts: list[Fact], *, markers_named: bool) -> list[CheckResult]:
+    """Present/absent, positive/negative wording against coded qualitative results.
+
+    Only when the statement's polarity is unambiguous (it does not say both "positive" and
+    "negative"); receptor results are left to the staging check when the statement names them
+    ("ER+/PR-" pairs each polarity with its marker).
+    """
+    says_negative = bool(_SAYS_NEGATIVE.search(text))
+    says_positive = bool(_SAYS_POSITIVE.search(text))
     results: list[CheckResult] = []
     for fact in facts:
-        if fact.kind in {FactKind.condition, FactKind.medication} or _BIOMARKER_RE.search(fact.label):
+        if fact.kind in {FactKind.condition, FactKind.medication}:
+            continue
+        if markers_named and (_BIOMARKER_RE.search(fact.label) or fact.details.get("marker")):
             continue
         polarity = _value_polarity(fact)
         if polarity is None:
             continue
         _, negated = negated_concepts(text, _subject(fact))
-        says_negative = bool(_SAYS_NEGATIVE.search(text)) or negated
-        says_positive = bool(_SAYS_POSITIVE.search(text)) and not says_negative
-        if not (says_negative or says_positive):
-            continue
-        stated = "negative" if says_negative else "positive"
+        negative = says_negative or negated
+        if negative == says_positive:
+            continue  # no polarity words, or both: not decidable here
+        stated = "negative" if negative else "positive"
         shown = fact.value if isinstance(fact.value, str) else polarity
         outcome = "pass" if stated == polarity else "fail"
         results.append(
@@ -276,7 +285,8 @@ def check_status(
     results += _check_medications(
         statement_text, [f for f in own if f.kind == FactKind.medication], case_date
     )
-    results += _check_qualitative(statement_text, [f for f in facts if f.kind != FactKind.staging])
+    qualitative = [f for f in facts if f.kind != FactKind.staging]
+    results += _check_qualitative(statement_text, qualitative, markers_named=bool(claims.markers))
     failed = [r for r in results if r.outcome == "fail"]
     if failed:
         return _result("fail", "; ".join(r.detail for r in failed), [e for r in failed for e in r.evidence])

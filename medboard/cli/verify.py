@@ -1,0 +1,163 @@
+"""`medboard verify SUMMARY.json --record BUNDLE`: re-check a case summary against its record.
+
+Usable as a CI gate: exit 1 when any statement is contradicted or unsupported, 0 otherwise, 2 on
+bad input (a summary that does not validate against `medboard schema`, an unreadable record).
+Any summary that validates is accepted, hand-edited ones included: a statement with evidence but
+no finding ids is checked against its evidence.
+
+Without `--model` the verdicts come from the deterministic checks alone (statements they cannot
+decide stay `unverifiable`); with `--model URL|local` (or `--replay CASSETTE`) those go to the
+MedGemma entailment check.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from medboard.models import CaseSummary
+    from medboard.tools.checks.pipeline import VerifyReport
+
+_COLOURS = {"supported": "green", "unverifiable": "yellow", "unsupported": "red", "contradicted": "bold red"}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("verify")
+    def verify_command(
+        summary_path: Path = typer.Argument(..., metavar="SUMMARY.json", help="A CaseSummary JSON file."),
+        record_path: Path = typer.Option(
+            ..., "--record", "-r", help="The FHIR Bundle / resource / folder the summary is about."
+        ),
+        patient: str = typer.Option(
+            None, "--patient", help="Patient id when the record holds several (default: the summary's)."
+        ),
+        case_date: str = typer.Option(
+            None, "--case-date", help="The case's 'now' for relative dates (default: latest record date)."
+        ),
+        model: str = typer.Option(
+            None, "--model", "-m", help="Entailment model: endpoint URL or 'local' (default: rules only)."
+        ),
+        model_name: str = typer.Option(None, "--model-name", help="Served model name (default from env)."),
+        replay: Path = typer.Option(None, "--replay", help="Replay model traffic from this cassette."),
+        json_out: bool = typer.Option(False, "--json", help="Print {verdicts, discrepancies} as JSON."),
+    ) -> None:
+        """Check every statement of a summary against the record; exit 1 if any fails."""
+        import asyncio
+
+        from medboard.tools.fhir import load_record
+
+        summary = load_summary(summary_path)
+        wanted = patient or (summary.patient.split("/", 1)[1] if summary.patient else None)
+        record = load_record(record_path, patient=wanted)
+        overrides = {"model": model_name} if model_name else {}
+        report = asyncio.run(_verify(summary, record, case_date, model, replay, overrides))
+        if json_out:
+            sys.stdout.write(json.dumps(report.model_dump(mode="json"), ensure_ascii=False) + "\n")
+        else:
+            print_report(summary, report)
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+async def _verify(
+    summary: CaseSummary,
+    record: object,
+    case_date: str | None,
+    model: str | None,
+    replay: Path | None,
+    overrides: dict[str, str],
+) -> VerifyReport:
+    from medboard.api import open_caller
+    from medboard.tools.checks.pipeline import verify_summary
+
+    # Rules only unless a model is asked for explicitly: a CI gate must not change with the env.
+    async with open_caller(model or "none", replay=replay, overrides=overrides) as caller:
+        return await verify_summary(summary, record, case_date=case_date, caller=caller)  # type: ignore[arg-type]
+
+
+def load_summary(path: Path) -> CaseSummary:
+    """Read and validate a CaseSummary; bad input names the file and the failing location."""
+    from pydantic import ValidationError
+
+    from medboard.errors import MedboardInputError
+    from medboard.models import CaseSummary
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MedboardInputError("no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise MedboardInputError(f"cannot read the summary: {error}", source=str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MedboardInputError(
+            f"not JSON: {error.msg}", source=str(path), location=f"line {error.lineno} column {error.colno}"
+        ) from None
+    try:
+        return CaseSummary.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        raise MedboardInputError(
+            f"not a CaseSummary: {first['msg']}{more}", source=str(path), location=_location(first["loc"])
+        ) from None
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """pydantic's error location as a JSON path: `sections[0].statements[2].evidence[0].reference`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def print_report(summary: CaseSummary, report: VerifyReport) -> None:
+    """A verdict table, the discrepancies, and one line of counts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    texts = {s.id: s.text for s in summary.statements()}
+    table = Table(title=f"{summary.case_id}: verdicts", show_lines=False, expand=True)
+    table.add_column("statement", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("text", ratio=3)
+    table.add_column("reason", ratio=3)
+    for verdict in report.verdicts:
+        label = verdict.verdict.value
+        table.add_row(
+            verdict.statement_id,
+            f"[{_COLOURS[label]}]{label}[/]",
+            _clip(texts.get(verdict.statement_id, ""), 160),
+            _clip(verdict.reason, 200),
+        )
+    console.print(table)
+    if report.discrepancies:
+        found = Table(title="discrepancies", expand=True)
+        found.add_column("kind", no_wrap=True)
+        found.add_column("severity", no_wrap=True)
+        found.add_column("description", ratio=4)
+        found.add_column("sources", ratio=2)
+        for item in report.discrepancies:
+            sources = ", ".join(s.reference for s in item.sources)
+            found.add_row(item.kind, item.severity, _clip(item.description, 240), sources)
+        console.print(found)
+    counts = report.counts()
+    console.print(
+        ", ".join(f"{n} {label}" for label, n in counts.items())
+        + f"; {len(report.discrepancies)} discrepancies"
+        + ("" if report.ok else " — FAILED (contradicted or unsupported statements)")
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    from rich.markup import escape
+
+    text = " ".join(text.split())
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
