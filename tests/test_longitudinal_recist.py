@@ -228,6 +228,11 @@ def test_baseline_selection_is_validated(lesions: list[dict], message: str) -> N
         assess([tp("2020-01-01", lesions)])
 
 
+def test_time_points_must_be_chronological() -> None:
+    with pytest.raises(RecistError, match=r"timepoint 1 \(2019-12-01\): date is not after"):
+        assess([tp("2020-01-01", BASELINE), tp("2019-12-01", BASELINE)])
+
+
 def test_follow_up_lesions_must_come_from_baseline() -> None:
     with pytest.raises(RecistError, match=r"timepoint 1 \(2020-03-01\), lesion L9: not recorded at baseline"):
         assess([tp("2020-01-01", BASELINE), tp("2020-03-01", [target("L9", "lung", 20.0)])])

@@ -112,6 +112,8 @@ def test_bad_values_are_skipped_with_reasons_never_dropped() -> None:
         lab("Observation/negative", PSA, -3.0, "ng/mL", "2020-02-06"),
         lab("Observation/huge", PSA, 1e6, "ng/mL", "2020-02-07"),
         lab("Observation/nounit", PSA, 1.7, None, "2020-02-08"),
+        lab("Observation/coded", PSA, None, None, "2020-02-09", value_codes=[{"display": "Detected"}]),
+        lab("Observation/absent", PSA, None, None, "2020-02-10", details={"data_absent_reason": "Error"}),
     ]
     trend = build_trend(PSA, facts)
     assert [p.reference for p in trend.points] == ["Observation/ok1", "Observation/ok2"]
@@ -131,6 +133,8 @@ def test_bad_values_are_skipped_with_reasons_never_dropped() -> None:
         and "plausible range" in reasons["Observation/huge"][1]
     )
     assert reasons["Observation/nounit"][0] == "unit"
+    assert reasons["Observation/coded"] == ("non_numeric", "coded value 'Detected', not a number")
+    assert reasons["Observation/absent"] == ("no_value", "no value (data absent: Error)")
     # censored values stay visible in the series, with their comparator
     assert [(p.comparator, p.value) for p in trend.censored] == [("<", 0.1), ("<", 0.05)]
 

@@ -25,9 +25,10 @@ Confirmation of response and best overall response across visits are left to the
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from medboard.models import EvidenceRef
 from medboard.tools.longitudinal.trends import fmt, signed
@@ -80,10 +81,18 @@ class Lesion(BaseModel):
 class TimePoint(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}")
+    date: str = Field(description="YYYY-MM-DD")
     new_lesions: bool = False
     lesions: list[Lesion] = Field(default_factory=list)
     evidence: list[EvidenceRef] = Field(default_factory=list)
+
+    @field_validator("date")
+    @classmethod
+    def _iso_day(cls, value: str) -> str:
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ValueError(f"date {value!r} is not YYYY-MM-DD") from None
 
     @model_validator(mode="after")
     def _unique_ids(self) -> TimePoint:
@@ -204,6 +213,12 @@ def assess(timepoints: list[TimePoint]) -> RecistAssessment:
     baseline = timepoints[0]
     validate_baseline(baseline)
     for index, point in enumerate(timepoints[1:], start=1):
+        if point.date <= timepoints[index - 1].date:
+            raise RecistError(
+                f"date is not after the previous time point's ({timepoints[index - 1].date}); "
+                "time points must be in chronological order, baseline first",
+                f"timepoint {index} ({point.date})",
+            )
         _check_follow_up(index, point, baseline)
     target_ids = [lesion.id for lesion in baseline.lesions if lesion.kind == "target"]
     baseline_sum = sum(lesion.diameter_mm or 0.0 for lesion in baseline.lesions if lesion.kind == "target")

@@ -273,7 +273,11 @@ def _read(fact: Fact) -> _Candidate | SkippedValue:
     comparator = _COMPARATOR_NORMAL.get(fact.comparator or "", fact.comparator)
     raw = fact.value
     if raw is None:
-        return _skip(fact, "no_value", "no value")
+        coded = next((c.display or c.code for c in fact.value_codes if c.display or c.code), None)
+        if coded:
+            return _skip(fact, "non_numeric", f"coded value {coded!r}, not a number")
+        absent = fact.details.get("data_absent_reason")
+        return _skip(fact, "no_value", f"no value (data absent: {absent})" if absent else "no value")
     if isinstance(raw, bool):
         return _skip(fact, "non_numeric", f"non-numeric value {raw!r}")
     if isinstance(raw, str):
