@@ -83,7 +83,9 @@ def test_mri_layout_per_volume_minmax() -> None:
     layout = mri_layout(mr, question="Q")
     assert _kinds(layout) == "T" + "IT" * 25 + "T" and layout.parts[-1] == TextPart("Q")
     maxima = [int(np.asarray(p.image).max()) for p in layout.images]
-    assert max(maxima) == 255 and min(maxima) < 255  # one scale for the volume, not per slice
+    # one scale for the whole volume (not per slice): only the brightest slice reaches ~255
+    # (bilinear up-sampling 256 → 896 may soften the single brightest voxel slightly)
+    assert max(maxima) >= 245 and min(maxima) < 200
 
 
 def test_cxr_single_and_longitudinal_order() -> None:

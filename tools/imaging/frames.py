@@ -5,7 +5,8 @@
 * `sample_indices`: up to 85 frames, uniformly over the series, first and last included;
 * `minmax_u8`: MRI per-volume min–max to 8 bit (one lo/hi for every frame, so relative intensity
   between slices survives);
-* `letterbox`: pad to square (centred, black) then resize to 896 × 896, returning the
+* `letterbox`: pad to square (centred, black) then resize (bilinear, as the Gemma 3 image
+  processor does) to 896 × 896, returning the
   `Letterbox` transform so a model box ``[y0, x0, y1, x1]`` on 0–1000 maps back to source pixels;
 * `encode_image` / `data_uri`: PNG or JPEG bytes for an OpenAI-style ``image_url`` part.
 """
@@ -128,7 +129,7 @@ def letterbox(frame: np.ndarray, size: int = MODEL_SIZE) -> tuple[Any, Letterbox
     square, transform = pad_to_square(to_rgb(np.asarray(frame, np.uint8)))
     image = Image.fromarray(square, mode="RGB")
     if transform.side != size:
-        image = image.resize((size, size), Image.Resampling.BICUBIC)
+        image = image.resize((size, size), Image.Resampling.BILINEAR)
     return image, Letterbox(transform.source, transform.pad, transform.side, size)
 
 

@@ -20,7 +20,7 @@ and recorded in ``notes``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -238,7 +238,7 @@ def _volume_layout(
         per_image_text=estimate_text_tokens("SLICE 100") + 1,
     )
     indices = sample_indices(series.frame_count, count)
-    rgb_frames = frame_fn(series.frames(indices))
+    rgb_frames = frame_fn(series, indices)
     parts: list[Part] = [TextPart(instruction)]
     for position, (index, rgb) in enumerate(zip(indices, rgb_frames, strict=True), start=1):
         image, transform = letterbox(rgb)
@@ -256,14 +256,24 @@ def _volume_layout(
     return RequestLayout(recipe=recipe, parts=parts, prompt_tokens=tokens, notes=notes)
 
 
-def ct_frames(hu: np.ndarray) -> list[np.ndarray]:
-    """HU slices (n, rows, cols) → three-window RGB uint8 slices."""
-    return [ct_rgb(s) for s in hu]
+#: Slices decoded at a time: memory holds this many source slices, not the whole sample.
+CHUNK = 8
 
 
-def mri_frames(values: np.ndarray) -> list[np.ndarray]:
-    """MR slices → 8-bit with one min–max over all of them (the sampled volume)."""
-    return list(minmax_u8(values))
+def iter_frames(series: ImageSeries, indices: Sequence[int]) -> Iterator[np.ndarray]:
+    """The frames at ``indices``, read ``CHUNK`` at a time."""
+    for start in range(0, len(indices), CHUNK):
+        yield from series.frames(indices[start : start + CHUNK])
+
+
+def ct_frames(series: ImageSeries, indices: Sequence[int]) -> Iterator[np.ndarray]:
+    """Sampled HU slices → three-window RGB uint8 slices, streamed."""
+    return (ct_rgb(hu) for hu in iter_frames(series, indices))
+
+
+def mri_frames(series: ImageSeries, indices: Sequence[int]) -> list[np.ndarray]:
+    """Sampled MR slices → 8-bit with one min–max over all of them (the sampled volume)."""
+    return list(minmax_u8(series.frames(indices)))
 
 
 def ct_layout(
@@ -436,7 +446,7 @@ def wsi_layout(
     count = _fit(wanted, prompt, limits, on_overflow, f"wsi series {series.id}", notes)
     indices = sample_indices(series.frame_count, count)
     parts: list[Part] = [TextPart(prompt)]
-    for index, patch in zip(indices, series.frames(indices), strict=True):
+    for index, patch in zip(indices, iter_frames(series, indices), strict=True):
         image, transform = letterbox(patch if series.units == "uint8" else minmax_u8(patch))
         parts.append(ImagePart(image, series.id, index, transform, role="patch"))
     tokens = (

@@ -26,7 +26,7 @@ import numpy as np
 
 from medboard.errors import ImageInputError
 from medboard.tools.imaging.frames import sample_indices
-from medboard.tools.imaging.raster import DEFAULT_MAX_PIXELS, read_picture
+from medboard.tools.imaging.raster import DEFAULT_MAX_PIXELS, decode_picture
 from medboard.tools.imaging.series import ImageSeries, series_key
 
 PATCH_SIZE = 896
@@ -81,36 +81,25 @@ def tissue_fractions(
     return out
 
 
-def thumbnail(rgb: np.ndarray, factor: int) -> np.ndarray:
-    """Block-mean down-sampling by an integer factor (Pillow's reduce, C speed)."""
-    from PIL import Image
-
-    if factor <= 1:
-        return rgb
-    return np.asarray(Image.fromarray(rgb).reduce(factor))
-
-
-def select_patches(
-    rgb: np.ndarray,
+def choose_patches(
+    mask: np.ndarray,
+    mask_scale: float,
+    height: int,
+    width: int,
     *,
     size: int = PATCH_SIZE,
     max_patches: int = MAX_PATCHES,
     min_tissue: float = 0.25,
-    mask_factor: int = 16,
 ) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """Patch origins (decoded pixels) chosen by tissue content, and their tissue fractions."""
-    origins = patch_grid(rgb.shape[0], rgb.shape[1], size)
-    factor = max(1, min(mask_factor, min(rgb.shape[:2]) // 64))
-    mask = tissue_mask(thumbnail(rgb, factor))
-    fractions = tissue_fractions(mask, origins, size, float(factor))
+    """Patch origins on a ``height`` × ``width`` image chosen by tissue content, and their fractions.
+
+    ``mask`` is the tissue mask of a thumbnail ``mask_scale`` times smaller than the image.
+    """
+    origins = patch_grid(height, width, size)
+    fractions = tissue_fractions(mask, origins, size, mask_scale)
     keep = [i for i, f in enumerate(fractions) if f >= min_tissue]
     chosen = [keep[i] for i in sample_indices(len(keep), max_patches)]
     return [origins[i] for i in chosen], fractions[chosen]
-
-
-def cut_patch(rgb: np.ndarray, origin: tuple[int, int], size: int = PATCH_SIZE) -> np.ndarray:
-    y, x = origin
-    return rgb[y : y + size, x : x + size]
 
 
 def load_tile(
@@ -124,20 +113,29 @@ def load_tile(
 ) -> ImageSeries:
     """A pathology tile (PNG/JPEG/TIFF) as a series whose frames are its sampled tissue patches."""
     path = Path(path)
-    rgb, factor = read_picture(path, max_pixels=max_pixels)
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[..., None], 3, axis=-1)
-    origins, fractions = select_patches(rgb, size=size, max_patches=max_patches, min_tissue=min_tissue)
+    image, factor = decode_picture(path, max_pixels=max_pixels)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    width, height = image.size
+    # Mask on a Pillow-reduced thumbnail; the full picture never becomes one numpy array.
+    mask_scale = max(1, min(16, min(width, height) // 64))
+    mask = tissue_mask(np.asarray(image.reduce(mask_scale) if mask_scale > 1 else image))
+    origins, fractions = choose_patches(
+        mask, float(mask_scale), height, width, size=size, max_patches=max_patches, min_tissue=min_tissue
+    )
     if not origins:
         raise ImageInputError(
-            f"no {size}-px patch has ≥{min_tissue:.0%} tissue (tile {rgb.shape[1]}×{rgb.shape[0]})",
-            source=str(path),
+            f"no {size}-px patch has ≥{min_tissue:.0%} tissue (tile {width}×{height})", source=str(path)
         )
-    side = min(size, rgb.shape[0]), min(size, rgb.shape[1])
-    held: dict[str, Any] = {"rgb": rgb}
+    side = min(size, height), min(size, width)
+    held: dict[str, Any] = {"image": image}
 
     def read(indices: Sequence[int]) -> np.ndarray:
-        return np.stack([cut_patch(held["rgb"], origins[i], size) for i in indices])
+        out = np.empty((len(indices), side[0], side[1], 3), np.uint8)
+        for n, i in enumerate(indices):
+            y, x = origins[i]
+            out[n] = np.asarray(held["image"].crop((x, y, x + side[1], y + side[0])))
+        return out
 
     series = ImageSeries(
         id=series_id or series_key(path.stem),
@@ -151,7 +149,7 @@ def load_tile(
         downsample=factor,
     )
     series.notes.append(
-        f"{len(origins)} of {len(patch_grid(rgb.shape[0], rgb.shape[1], size))} patches kept "
+        f"{len(origins)} of {len(patch_grid(height, width, size))} patches kept "
         f"(tissue ≥ {min_tissue:.0%}, at most {max_patches}); mean tissue {float(np.mean(fractions)):.0%}"
     )
     if factor > 1:

@@ -7,7 +7,6 @@ medboard replaces that guard with its own explicit limit, ``max_pixels`` (defaul
 * a JPEG above the limit is decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (Pillow's
   ``draft``), so the full-resolution picture is never in memory; the series records the
   ``downsample`` factor, and patch origins stay in full-resolution coordinates;
-* a tiled TIFF above the limit is read tile by tile with tifffile (see `patches`);
 * any other picture above the limit (e.g. a 30,000 px PNG, which cannot be decoded partially)
   raises `ImageInputError` naming the file, its size and the limit — nothing is decoded.
 """
@@ -57,7 +56,7 @@ def _open(path: Path) -> Any:
     except Image.DecompressionBombError as error:
         raise ImageInputError(
             f"picture too large to decode safely ({error}); only JPEG can be down-sampled while "
-            "decoding — convert it to JPEG or a tiled TIFF",
+            "decoding — convert it to JPEG or tile it",
             source=str(path),
         ) from error
     except (UnidentifiedImageError, SyntaxError) as error:
@@ -93,8 +92,8 @@ def to_uint8(image: Any) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def read_picture(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, float]:
-    """Decode a picture within ``max_pixels``; returns (uint8 array, down-sampling factor)."""
+def decode_picture(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Any, float]:
+    """Decode a picture within ``max_pixels``; returns (loaded Pillow image, down-sampling factor)."""
     path = Path(path)
     image = _open(path)
     width, height = image.size
@@ -105,12 +104,8 @@ def read_picture(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> t
             raise ImageInputError(
                 f"picture is {width}×{height} ({width * height / 1e6:.0f} Mpx), above the "
                 f"{max_pixels / 1e6:.0f} Mpx limit for decoding a whole picture"
-                + (
-                    ""
-                    if image.format == "JPEG"
-                    else f" and {image.format} cannot be down-sampled while decoding"
-                )
-                + "; convert it to a tiled TIFF (read tile by tile) or JPEG, or raise max_pixels",
+                + ("" if image.format == "JPEG" else f"; {image.format} cannot be decoded at reduced scale")
+                + "; convert it to JPEG (decoded at reduced scale) or tile it, or raise max_pixels",
                 source=str(path),
             )
         image.draft(image.mode, (width // scale, height // scale))
@@ -119,6 +114,12 @@ def read_picture(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> t
         image.load()
     except (OSError, ValueError) as error:
         raise ImageInputError(f"picture data unreadable or truncated ({error})", source=str(path)) from error
+    return image, factor
+
+
+def read_picture(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, float]:
+    """Decode a picture within ``max_pixels``; returns (uint8 array, down-sampling factor)."""
+    image, factor = decode_picture(path, max_pixels=max_pixels)
     return to_uint8(image), factor
 
 
