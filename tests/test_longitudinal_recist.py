@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from medboard.cli.main import main
@@ -338,3 +339,37 @@ def test_cli_malformed_input_exits_2_naming_file_and_place(
     err = capsys.readouterr().err
     assert str(path) in err and message in err and "Traceback" not in err
     assert main(["recist", str(tmp_path / "missing.json")]) == 2
+
+
+# --- lesions from the imaging reader's mask measurements ------------------------------------
+
+
+def _disk(radius_px: int, size: int = 64) -> np.ndarray:
+    rows, cols = np.mgrid[:size, :size]
+    disk = ((rows - size // 2) ** 2 + (cols - size // 2) ** 2) <= radius_px**2
+    volume = np.zeros((5, size, size), dtype=np.uint8)
+    volume[2] = disk
+    return volume
+
+
+def test_lesions_from_mask_measurements_cite_the_measured_frame() -> None:
+    from medboard.tools.imaging.measure import measure_mask
+    from medboard.tools.longitudinal.recist import lesion_from_mask
+
+    spacing = (5.0, 0.8, 0.8)
+    before = measure_mask(_disk(20), spacing)
+    after = measure_mask(_disk(12), spacing)
+    gone = measure_mask(np.zeros((5, 64, 64), dtype=np.uint8), spacing)
+    l_before = lesion_from_mask(before, lesion_id="L1", organ="liver", series="ct-2020-01")
+    l_after = lesion_from_mask(after, lesion_id="L1", organ="liver", series="ct-2020-04")
+    assert l_before.diameter_mm == before.max_inplane_diameter_mm > 30.0
+    assert [e.reference for e in l_before.evidence] == ["image:ct-2020-01#frame=2"]
+    result = assess(
+        [TimePoint(date="2020-01-01", lesions=[l_before]), TimePoint(date="2020-04-01", lesions=[l_after])]
+    )
+    shrink = 1 - after.max_inplane_diameter_mm / before.max_inplane_diameter_mm
+    assert shrink > 0.3 and result.timepoints[1].response == "PR"
+    assert result.timepoints[1].evidence[0].reference == "image:ct-2020-04#frame=2"
+    assert lesion_from_mask(gone, lesion_id="L1", organ="liver", series="ct-2020-07").status == "absent"
+    with pytest.raises(RecistError, match="short axis"):
+        lesion_from_mask(before, lesion_id="N1", organ="mediastinal lymph node", series="ct")

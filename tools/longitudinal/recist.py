@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from medboard.models import EvidenceRef
+from medboard.models import EvidenceRef, image_ref
 from medboard.tools.longitudinal.trends import fmt, signed
 
 Response = Literal["CR", "PR", "SD", "PD", "NE"]
@@ -131,6 +131,49 @@ class RecistAssessment(BaseModel):
     @property
     def follow_ups(self) -> list[TimePointResult]:
         return self.timepoints[1:]
+
+
+class MaskMeasurementLike(Protocol):
+    """What `lesion_from_mask` reads of `medboard.tools.imaging.measure.MaskMeasurement`."""
+
+    voxels: int
+    max_inplane_diameter_mm: float
+    diameter_frame: int | None
+
+
+def lesion_from_mask(
+    measurement: MaskMeasurementLike,
+    *,
+    lesion_id: str,
+    organ: str,
+    series: str,
+    kind: Literal["target", "non-target"] = "target",
+) -> Lesion:
+    """A lesion from the imaging reader's mask measurement, citing the frame it was measured on.
+
+    The mask gives the longest in-plane diameter, which is RECIST's measure for non-nodal lesions;
+    a lymph node needs its short axis, which a mask's longest diameter is not, so it is refused.
+    An empty mask means the lesion was not found: ``absent``.
+    """
+    if "lymph" in organ.lower():
+        raise RecistError(
+            "a lymph node is measured by its short axis; a mask's longest diameter cannot stand in for it",
+            f"lesion {lesion_id}",
+        )
+    if measurement.voxels == 0 or measurement.diameter_frame is None:
+        return Lesion(id=lesion_id, organ=organ, kind=kind, diameter_mm=0.0, status="absent")
+    return Lesion(
+        id=lesion_id,
+        organ=organ,
+        kind=kind,
+        diameter_mm=measurement.max_inplane_diameter_mm,
+        evidence=[
+            EvidenceRef(
+                reference=image_ref(series, measurement.diameter_frame),
+                quote=f"longest in-plane diameter {fmt(measurement.max_inplane_diameter_mm)} mm",
+            )
+        ],
+    )
 
 
 def validate_baseline(baseline: TimePoint) -> None:
