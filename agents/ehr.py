@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from medboard.agents.base import SpecialistAgent, SpecialistOutput
 from medboard.agents.ehr_core import AGENT, ehr_findings
 from medboard.agents.prompting import build_case_context, data_block, shared_messages
+from medboard.llm.errors import ModelCallError
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,9 @@ class EhrAgent(SpecialistAgent):
         )
         failures = []
         for source, result in zip(sources, results, strict=True):
-            if isinstance(result, BaseException):
+            if isinstance(result, BaseException) and not isinstance(result, ModelCallError):
+                raise result  # a bug or a cassette miss must surface, not degrade quietly
+            if isinstance(result, ModelCallError):
                 failures.append(f"{source.id}: {str(result)[:160] or type(result).__name__}")
             else:
                 findings.extend(result)

@@ -32,6 +32,7 @@ from medboard.agents.synthesis_template import (
     relevant_to_question,
     statement_for,
 )
+from medboard.llm.errors import ModelCallError
 from medboard.models import (
     AgentRun,
     CaseSummary,
@@ -194,7 +195,7 @@ class SynthesizerAgent(BaseChatAgent):
                 agent=AGENT,
                 purpose="answer",
             )
-        except Exception as error:  # model faults degrade the answer section, visibly
+        except ModelCallError as error:  # model faults degrade the answer section, visibly
             self._answer_failure = str(error)[:200] or type(error).__name__
             log.warning("synthesizer answer failed: %s", type(error).__name__)
             return None

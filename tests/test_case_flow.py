@@ -72,17 +72,29 @@ def clinical_responder(obey_injection: bool = False):
                 )
             return 200, chat_completion(json.dumps({"findings": findings})), 0.0
         if name == "BoardAnswer":
-            schema = schema_of(body)
-            ids = _enum_ids(schema)
+            ids = _enum_ids(schema_of(body))
+            er = _finding_id_for("Estrogen receptor", body, ids)
             answer = {
                 "answer": "The record shows ER-positive left breast cancer, which bears on the question.",
-                "supporting": [{"text": "Estrogen receptor is positive.", "finding_ids": ids[:1]}],
+                "supporting": [{"text": "Estrogen receptor is positive.", "finding_ids": [er]}],
                 "not_in_record": ["No performance status is recorded."],
             }
             return 200, chat_completion(json.dumps(answer), prompt_tokens=300, completion_tokens=60), 0.0
+        if name == "EntailmentJudgement":
+            verdict = {"label": "entailed", "reason": "The cited finding says so."}
+            return 200, chat_completion(json.dumps(verdict)), 0.0
         return 400, {"error": {"message": f"unexpected schema {name}"}}, 0.0
 
     return respond
+
+
+def _finding_id_for(subject: str, body: dict[str, Any], ids: list[str]) -> str:
+    """The id the prompt's finding list gives for the finding about `subject` (as a reader would)."""
+    prompt = "\n".join(str(m["content"]) for m in body["messages"])
+    line = next(line for line in prompt.splitlines() if line.startswith("- ") and subject in line)
+    found = line[2:].split(":", 1)[0]
+    assert found in ids
+    return found
 
 
 def _enum_ids(schema: dict[str, Any]) -> list[str]:
@@ -155,7 +167,12 @@ async def test_prompt_layout_shares_a_prefix_and_fences_notes_as_data() -> None:
         await caller.close()
         bodies = list(server.requests)
 
-    texts = ["\n".join(str(m["content"]) for m in body["messages"]) for body in bodies]
+    # Text agents (EHR reader, synthesizer) share the case context; the verifier's entailment check
+    # deliberately sees only the statement and its cited evidence.
+    text_agents = [
+        b for b in bodies if b["response_format"]["json_schema"]["name"] in ("TextReading", "BoardAnswer")
+    ]
+    texts = ["\n".join(str(m["content"]) for m in body["messages"]) for body in text_agents]
     assert len(texts) == 2
     shared = 0
     for a, b in zip(texts[0], texts[1], strict=False):
