@@ -28,11 +28,23 @@ MAX_PROCEDURE_FINDINGS = 20
 
 
 def format_value(fact: Fact) -> str:
-    """Display a fact's value with its unit; numbers are shown as the source wrote them."""
+    """Display a fact's value with its unit (a whole-number float shows without `.0`)."""
     if fact.value is None:
         return ""
-    text = f"{fact.comparator or ''}{fact.value}"
+    value = fact.value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    text = f"{fact.comparator or ''}{value}"
     return f"{text} {fact.unit}" if fact.unit else text
+
+
+def site_text(fact: Fact) -> str:
+    """`left breast` from laterality + body site, without repeating a side the site already names."""
+    if not fact.body_site:
+        return ""
+    if fact.laterality and fact.laterality not in fact.body_site.lower():
+        return f"{fact.laterality} {fact.body_site}"
+    return fact.body_site
 
 
 def _when(fact: Fact) -> str:
@@ -75,11 +87,7 @@ def conditions(record: PatientRecord) -> list[Finding]:
         status = (fact.status or "").lower()
         if not cancer and status and status not in ACTIVE_STATUSES:
             continue  # resolved non-cancer history is context, not case content
-        site = (
-            f" of the {fact.laterality + ' ' if fact.laterality else ''}{fact.body_site}"
-            if fact.body_site
-            else ""
-        )
+        site = f" of the {site_text(fact)}" if fact.body_site else ""
         onset = f", onset {fact.date[:10]}" if fact.date else ""
         status_text = f" ({status})" if status else ""
         if cancer:
@@ -198,9 +206,7 @@ def procedures(record: PatientRecord) -> list[Finding]:
     key.sort(key=lambda f: f.date or "", reverse=True)
     findings = []
     for fact in key[:MAX_PROCEDURE_FINDINGS]:
-        site = (
-            f" ({fact.laterality + ' ' if fact.laterality else ''}{fact.body_site})" if fact.body_site else ""
-        )
+        site = f" ({site_text(fact)})" if fact.body_site else ""
         text = f"Procedure: {fact.label}{site}{_when(fact)}."
         findings.append(
             _finding(fact, FindingCategory.procedure, text, tags=["cancer"], laterality=fact.laterality)

@@ -28,7 +28,8 @@ def render_markdown(summary: CaseSummary) -> str:
         loader=FileSystemLoader(Path(__file__).parent),
         autoescape=False,
         keep_trailing_newline=True,
-        trim_blocks=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     template = env.get_template("summary.md.j2")
     return template.render(s=summary, badge=_badge, cite=_cite)
