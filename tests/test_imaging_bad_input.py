@@ -143,3 +143,34 @@ def test_large_jpeg_tile_patches_keep_source_coordinates(tmp_path: Path) -> None
     # at half scale the grid is 896 px on 1800 × 900: tissue only in the right half
     assert tile.patch_origins == [(0, 1792)]
     assert np.asarray(tile.frame(0)).shape == (896, 896, 3)
+
+
+def _pyramid_tiff(path: Path, full: np.ndarray, levels: int) -> Path:
+    tifffile = pytest.importorskip("tifffile")
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(full, tile=(256, 256), subifds=levels - 1, photometric="rgb")
+        level = full
+        for _ in range(levels - 1):
+            level = level[::2, ::2]
+            tif.write(level, tile=(256, 256), subfiletype=1, photometric="rgb")
+    return path
+
+
+def test_pyramidal_tiff_reads_the_largest_level_within_the_limit(tmp_path: Path) -> None:
+    from PIL import Image
+
+    he = np.asarray(Image.open(TEST_DATA / "he_carcinoma_tile.jpg").convert("RGB"))
+    full = np.full((4096, 4096, 3), 246, np.uint8)
+    full[:2000, 2048:4048] = np.asarray(Image.fromarray(he).resize((2000, 2000)))
+    path = _pyramid_tiff(tmp_path / "slide.tif", full, levels=3)  # 4096², 2048², 1024²
+    tile = load_image(path, patches=True)  # default limit: full level fits
+    assert tile.downsample == 1.0 and len(tile.patch_origins or []) >= 4
+
+    from medboard.tools.imaging.patches import load_tile
+
+    reduced = load_tile(path, max_pixels=5_000_000)  # only the 2048² level fits
+    assert reduced.downsample == 2.0
+    # level grid: x in {0, 896}; tissue spans x 1024..2024 → the patch at 896, i.e. 1792 at full res
+    assert reduced.patch_origins == [(0, 896 * 2)]
+    with pytest.raises(ImageInputError, match=r"no pyramid level within the 1 Mpx limit"):
+        load_tile(path, max_pixels=1_000_000)

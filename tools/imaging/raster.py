@@ -7,6 +7,7 @@ medboard replaces that guard with its own explicit limit, ``max_pixels`` (defaul
 * a JPEG above the limit is decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (Pillow's
   ``draft``), so the full-resolution picture is never in memory; the series records the
   ``downsample`` factor, and patch origins stay in full-resolution coordinates;
+* a TIFF is read through tifffile: the largest pyramid level within the limit (see `tiff`);
 * any other picture above the limit (e.g. a 30,000 px PNG, which cannot be decoded partially)
   raises `ImageInputError` naming the file, its size and the limit — nothing is decoded.
 """
@@ -65,6 +66,15 @@ def _open(path: Path) -> Any:
         raise ImageInputError(f"cannot open picture ({error})", source=str(path)) from error
 
 
+def _use_tifffile(path: Path) -> bool:
+    """TIFFs go through tifffile (pyramid levels, BigTIFF) when it is installed."""
+    from importlib.util import find_spec
+
+    from medboard.tools.imaging.tiff import is_tiff
+
+    return is_tiff(path) and find_spec("tifffile") is not None
+
+
 def picture_info(path: str | Path) -> PictureInfo:
     image = _open(Path(path))
     return PictureInfo(width=image.size[0], height=image.size[1], mode=image.mode, format=image.format)
@@ -95,6 +105,10 @@ def to_uint8(image: Any) -> np.ndarray:
 def decode_picture(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Any, float]:
     """Decode a picture within ``max_pixels``; returns (loaded Pillow image, down-sampling factor)."""
     path = Path(path)
+    if _use_tifffile(path):
+        from medboard.tools.imaging.tiff import decode_tiff
+
+        return decode_tiff(path, max_pixels=max_pixels)
     image = _open(path)
     width, height = image.size
     factor = 1.0
@@ -135,6 +149,22 @@ def load_picture(
     The header is read now (size, mode); pixels are decoded when a frame is first asked for.
     """
     path = Path(path)
+    if _use_tifffile(path):  # the chosen pyramid level is decoded now
+        image, factor = decode_picture(path, max_pixels=max_pixels)
+        pixels = to_uint8(image)
+        tiff_series = ImageSeries(
+            id=series_id or series_key(path.stem),
+            source=str(path),
+            kind="image",
+            units="uint8",
+            shape=(1, *pixels.shape),
+            read_frames=lambda indices: np.stack([pixels for _ in indices]),
+            modality=modality,
+            downsample=factor,
+        )
+        if factor > 1:
+            tiff_series.notes.append(f"TIFF pyramid level at 1/{factor:g} scale (max_pixels={max_pixels})")
+        return tiff_series
     info = picture_info(path)
     grey = info.mode in ("L", "I;16", "I;16B", "I;16L", "I", "F", "1", "LA")
     scale = 1
