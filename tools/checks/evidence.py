@@ -325,8 +325,6 @@ def evidence_intervals(
             item.linked_resources if with_linked else ()
         )
         for resource in resources:
-            if resource.get("resourceType") == "Patient":
-                continue  # a birth date is not what a statement citing the patient dates
             for _key, value in _date_strings(resource):
                 add(value)
             for start, end in _periods(resource):

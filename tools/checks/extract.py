@@ -196,12 +196,12 @@ def extract_dates(text: str, case_date: date | None, taken: list[Span]) -> list[
 
 
 _NUMBER_RE = re.compile(
-    r"(?P<cmp>[<>]=?|≤|≥)?\s*(?<![\w.\-/+^*])(?P<sign>-(?=\d))?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?P<cmp>[<>]=?|≤|≥)?\s*(?<![\w.\-/+^*])(?P<sign>-(?=\d))?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][+-]?\d{1,3}(?![\d.]))?)"
     r"(?![\w.]*[A-Za-z]*\d)(?!(?:st|nd|rd|th)\b)"
 )
 _PAIR_RE = re.compile(r"(?<![\w.])(?P<a>\d{2,3})\s*/\s*(?P<b>\d{2,3})\s*(?P<unit>mm\s?\[?hg\]?)", re.I)
 _UNIT_RE = re.compile(
-    r"\s?(?P<unit>%|(?:x\s?)?10\s?(?:\^|\*\*?|e)\s?\d+\s?/\s?[A-Za-zµμ]+|"
+    r"\s?(?P<unit>%|(?:x\s?)?10\s?(?:\^|\*\*?|e)\s?\d+\s?/\s?[A-Za-zµμ]+|1\s?/\s?\d[\w{}\[\]*^.]*|"
     r"°\s?[CF]\b|[A-Za-zµμ/\[{][\w\[\]{}µμ^*/.]*?(?:\s?/\s?(?:1\.73\s?m2|[\w\[\]{}µμ^*.]+))*)(?=$|[\s,;:)(]|\.(?:\s|$))"
 )
 # Words pint knows that are never units in a clinical sentence.

@@ -1,0 +1,485 @@
+"""Planted-error benchmark for the verifier's deterministic checks (no model).
+
+For every real record under ../shared/data/fhir (the Synthea bundles, the mCODE bundles, and the
+loose mCODE examples grouped per patient) the generator writes *correct* statements from the
+record's facts — templated text, the fact's evidence, varied wording, dates written several ways
+("2019-04-02", "April 2, 2019", "3 months ago"), values sometimes in another unit (g/L for g/dL,
+kg for lb, mmol/L for mg/dL glucose) — and then plants one error into a twin of each:
+
+    value       the number changed
+    unit        the number kept, the unit changed
+    date        the date moved by months or years
+    laterality  left ↔ right
+    status      active ↔ resolved, current ↔ stopped, present ↔ absent, or "No <condition>"
+    stage       T/N/M or stage group changed, receptor status flipped, variant changed
+    citation    a statement about one fact citing an unrelated resource of the same record
+    foreign     a correct statement about another patient, citing that patient's resource
+
+It runs `verify_statement` (rules only) on all of them and prints, per kind, the recall (planted
+errors flagged contradicted or unsupported) and, on the untouched statements, the false-alarm rate
+(flagged although correct) and how many were `supported` outright. Nothing here knows the shared
+files' ids: statements come from whatever facts a record has.
+
+    .venv/bin/python benchmarks/bench_verifier.py [--data ../shared/data/fhir] [--per-kind 40] [--show 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from medboard.models import EvidenceRef, Fact, FactKind, Statement, VerdictLabel
+from medboard.tools.checks.evidence import evidence_intervals, parse_fhir_date, resolve_citations
+from medboard.tools.checks.pipeline import verify_statement
+from medboard.tools.checks.staging import marker_of_fact, marker_polarity
+from medboard.tools.checks.status import condition_state, medication_state
+from medboard.tools.checks.units import compare, parse_unit
+from medboard.tools.fhir import PatientRecord, load_record
+
+KINDS = ("value", "unit", "date", "laterality", "status", "stage", "citation", "foreign")
+TARGETS = {k: 0.95 for k in ("value", "unit", "date", "laterality", "status", "stage", "citation", "foreign")}
+FALSE_ALARM_TARGET = 0.02
+FLAGGED = {VerdictLabel.contradicted, VerdictLabel.unsupported}
+MONTHS = "January February March April May June July August September October November December".split()
+
+
+@dataclass
+class Case:
+    """One generated statement: its text, what it cites, and which error (if any) was planted."""
+
+    record: str
+    text: str
+    evidence: list[EvidenceRef]
+    kind: str | None = None  # None = untouched (correct)
+    source: str = ""  # the fact id it was built from
+
+
+@dataclass
+class Tally:
+    total: Counter[str] = field(default_factory=Counter)
+    flagged: Counter[str] = field(default_factory=Counter)
+    supported: Counter[str] = field(default_factory=Counter)
+    misses: dict[str, list[tuple[Case, str]]] = field(default_factory=lambda: defaultdict(list))
+
+
+# --------------------------------------------------------------------------------- records
+
+
+def load_records(root: Path) -> list[tuple[str, PatientRecord]]:
+    """Synthea bundles, mCODE bundles, then the loose mCODE examples of every other patient."""
+    out: list[tuple[str, PatientRecord]] = []
+    for path in sorted((root / "synthea").glob("*.json")):
+        out.append((path.stem, load_record(path)))
+    mcode = root / "mcode"
+    covered: set[str] = set()
+    for path in sorted(mcode.glob("Bundle-*.json")):
+        record = load_record(path, lenient=True)
+        if record.patient_id:
+            covered.add(record.patient_id)
+            out.append((path.stem, record))
+    for path in sorted(mcode.glob("Patient-*.json")):
+        patient = path.stem.removeprefix("Patient-")
+        if patient in covered:
+            continue
+        record = load_record(mcode, patient=patient, lenient=True)
+        if len(record.facts) > 1:
+            out.append((f"mcode:{patient}", record))
+    return out
+
+
+# ------------------------------------------------------------------------------- wording
+
+
+def fmt(value: float) -> str:
+    """A number as a writer would copy it (no float noise, no exponent)."""
+    if float(value).is_integer():
+        return str(int(value))
+    text = f"{value:.4g}"
+    return f"{value:.4f}".rstrip("0").rstrip(".") if "e" in text else text
+
+
+def day_of(value: str | None) -> date | None:
+    parsed = parse_fhir_date(value)
+    if parsed is None or (value and len(value) < 10):
+        return None
+    return parsed[0] + (parsed[1] - parsed[0]) // 2
+
+
+def say_date(day: date, rng: random.Random, case_date: date | None) -> str:
+    style = rng.randrange(5)
+    if style == 0:
+        return f"on {day.isoformat()}"
+    if style == 1:
+        return f"on {MONTHS[day.month - 1]} {day.day}, {day.year}"
+    if style == 2:
+        return f"on {day.day} {MONTHS[day.month - 1]} {day.year}"
+    if style == 3:
+        return f"in {MONTHS[day.month - 1]} {day.year}"
+    if case_date is not None:
+        days = (case_date - day).days
+        if days > 900:
+            return f"{round(days / 365.25)} years ago"
+        if days > 75:
+            return f"{round(days / 30.4375)} months ago"
+    return f"on {day.isoformat()}"
+
+
+def clean_label(fact: Fact) -> str:
+    return re.sub(
+        r"\s*\((?:disorder|finding|procedure|qualifier value|body structure)\)", "", fact.label
+    ).strip()
+
+
+def other_side(side: str) -> str:
+    return "right" if side == "left" else "left"
+
+
+def swap_side(text: str, side: str) -> str:
+    """The text with every mention of `side` turned into the other side."""
+    return re.sub(rf"\b{side}\b", other_side(side), text, flags=re.I)
+
+
+def side_words(fact: Fact) -> str | None:
+    if fact.laterality in {"left", "right"}:
+        return fact.laterality
+    sides = set(re.findall(r"\b(left|right)\b", f"{fact.label} {fact.body_site or ''}", re.I))
+    return sides.pop().lower() if len(sides) == 1 else None
+
+
+# ------------------------------------------------------------------------------ statements
+
+ALT_UNITS = ("g/L", "g/dL", "mg/dL", "mmol/L", "kg", "lb", "cm", "mm", "mL", "U/L", "10*9/L", "mmHg", "%")
+
+
+def unit_of(fact: Fact) -> str | None:
+    return fact.unit_code if parse_unit(fact.unit_code) is not None else fact.unit
+
+
+def converted(fact: Fact, target: str) -> float | None:
+    unit = unit_of(fact)
+    if unit is None or not isinstance(fact.value, int | float):
+        return None
+    result = compare(0.0, "0", target, float(fact.value), unit, fact.label)
+    return result.converted if result.compatible else None
+
+
+def numeric_statements(
+    fact: Fact, rng: random.Random, case_date: date | None
+) -> Iterator[tuple[str | None, str]]:
+    value = float(fact.value)  # type: ignore[arg-type]
+    unit = fact.unit or ""
+    label = clean_label(fact)
+    day = day_of(fact.date)
+    when = f" {say_date(day, rng, case_date)}" if day else ""
+    shown_value, shown_unit = fmt(value), unit
+    # Sometimes the correct statement uses another unit of the same quantity.
+    if unit and rng.random() < 0.35:
+        for alt in rng.sample(ALT_UNITS, len(ALT_UNITS)):
+            other = converted(fact, alt)
+            plausible = other is not None and 0.01 <= abs(other) < 1e5  # as a writer would put it
+            if plausible and alt != unit_of(fact) and abs(other - value) > 1e-9:
+                shown_value, shown_unit = f"{other:.4g}", alt
+                break
+    yield None, f"{label}: {shown_value} {shown_unit}{when}.".replace("  ", " ")
+    # value: a clearly different number, different from every value the resource carries
+    for factor in (1.37, 0.62, 1.8, 2.5):
+        wrong = value * factor if value else 7.0
+        if abs(wrong - value) > max(0.06 * abs(value), 0.6):
+            yield "value", f"{label}: {fmt(round(wrong, 2))} {unit}{when}.".replace("  ", " ")
+            break
+    # unit: same number, a unit that makes it a different quantity (or no quantity at all)
+    for alt in rng.sample(ALT_UNITS, len(ALT_UNITS)):
+        if alt == unit or alt == unit_of(fact):
+            continue
+        check = compare(value, fmt(value), alt, value, unit_of(fact), fact.label)
+        if not check.agrees:
+            yield "unit", f"{label}: {fmt(value)} {alt}{when}."
+            break
+
+
+def planted_date(fact: Fact, cited_intervals: list[tuple[date, date]], rng: random.Random) -> date | None:
+    day = day_of(fact.date)
+    if day is None:
+        return None
+    for _ in range(10):
+        shift = rng.choice((-1, 1)) * rng.choice((400, 500, 730, 1100))
+        moved = day + timedelta(days=shift)
+        if all(not (lo.year <= moved.year <= hi.year) for lo, hi in cited_intervals):
+            return moved
+    return None
+
+
+def condition_statements(fact: Fact) -> Iterator[tuple[str | None, str]]:
+    label = clean_label(fact)
+    state = condition_state(fact)
+    side = side_words(fact)
+    if state == "active":
+        yield None, f"{label} is active."
+        yield "status", f"{label} is resolved."
+        yield "status", f"No {label.lower()}."
+    elif state == "inactive":
+        yield None, f"{label}, {fact.status or 'resolved'}."
+        yield "status", f"{label} is active."
+    else:
+        yield None, f"{label}."
+    if side:
+        yield None, f"{label} ({side})." if side not in label.lower() else f"{label}."
+        yield "laterality", f"{swap_side(label, side)} ({other_side(side)})."
+
+
+def medication_statements(fact: Fact, case_date: date | None) -> Iterator[tuple[str | None, str]]:
+    state = medication_state(fact, case_date)
+    label = fact.label
+    if state == "current":
+        yield None, f"Currently on {label}."
+        yield "status", f"{label} was discontinued."
+    elif state == "not_current":
+        yield None, f"{label} was discontinued (status {fact.status})."
+        yield "status", f"Currently on {label}."
+
+
+def qualitative_statements(fact: Fact) -> Iterator[tuple[str | None, str]]:
+    value = str(fact.value)
+    low = re.sub(r"\s*\(.*?\)", "", value).strip().lower()
+    flip = {"positive": "negative", "negative": "positive", "present": "absent", "absent": "present",
+            "detected": "not detected", "not detected": "detected"}  # fmt: skip
+    if low not in flip:
+        return
+    marker = marker_of_fact(fact)
+    name = marker or clean_label(fact)
+    kind = "stage" if marker or fact.kind == FactKind.genomic else "status"
+    yield None, f"{name}: {low}."
+    yield kind, f"{name}: {flip[low]}."
+
+
+_STAGE_SHIFT = {"0": "II", "I": "III", "II": "IV", "III": "I", "IV": "II"}
+
+
+def staging_statements(fact: Fact) -> Iterator[tuple[str | None, str]]:
+    short = str(fact.details.get("short") or "")
+    category = fact.details.get("category")
+    label = clean_label(fact)
+    if category in {"T", "N", "M"}:
+        m = re.fullmatch(r"([cpy]{0,2})([TNM])(\d|is|X)([a-d]?)", short)
+        if not m or m[3] in {"X", "is"}:
+            return
+        top = {"T": 4, "N": 3, "M": 1}[m[2]]
+        wrong = (int(m[3]) + 1) % (top + 1)
+        yield None, f"{label}: {short}."
+        yield "stage", f"{label}: {m[1]}{m[2]}{wrong}."
+    elif category == "stage_group":
+        m = re.fullmatch(r"(0|IV|I{1,3})([A-C]?)", short)
+        if not m:
+            return
+        yield None, f"{label}: stage {short}."
+        yield "stage", f"{label}: stage {_STAGE_SHIFT[m[1]]}{m[2]}."
+
+
+def genomic_statements(fact: Fact) -> Iterator[tuple[str | None, str]]:
+    gene = fact.details.get("gene")
+    hgvs = str(fact.details.get("hgvs_c") or "")
+    m = re.search(r"c\.(\d+)([ACGT])>([ACGT])", hgvs)
+    if gene and m:
+        other = next(b for b in "ACGT" if b not in {m[2], m[3]})
+        yield None, f"{gene} variant c.{m[1]}{m[2]}>{m[3]} detected."
+        yield "stage", f"{gene} variant c.{m[1]}{m[2]}>{other} detected."
+
+
+def statements_for(
+    fact: Fact, record: PatientRecord, rng: random.Random, case_date: date | None
+) -> list[tuple[str | None, str]]:
+    out: list[tuple[str | None, str]] = []
+    if fact.kind in {FactKind.lab, FactKind.vital, FactKind.tumor_marker, FactKind.observation}:
+        if isinstance(fact.value, int | float) and not isinstance(fact.value, bool):
+            out += numeric_statements(fact, rng, case_date)
+        elif isinstance(fact.value, str):
+            out += qualitative_statements(fact)
+    elif fact.kind == FactKind.genomic:
+        out += genomic_statements(fact)
+        if isinstance(fact.value, str):
+            out += qualitative_statements(fact)
+    elif fact.kind == FactKind.condition:
+        out += condition_statements(fact)
+    elif fact.kind == FactKind.medication:
+        out += medication_statements(fact, case_date)
+    elif fact.kind == FactKind.staging:
+        out += staging_statements(fact)
+    elif fact.kind == FactKind.procedure:
+        side = side_words(fact)
+        day = day_of(fact.date)
+        when = f" {say_date(day, rng, case_date)}" if day else ""
+        out.append((None, f"{clean_label(fact)}{when}."))
+        if side:
+            named = swap_side(f"{clean_label(fact)} ({fact.body_site or ''})", side)
+            if other_side(side) not in named.lower():
+                named = f"{clean_label(fact)} ({other_side(side)} {fact.body_site or 'side'})"
+            out.append(("laterality", f"{named}{when}."))
+    # date: the correct statement's twin with a moved date (any dated fact)
+    day = day_of(fact.date)
+    if day and fact.kind not in {FactKind.patient}:
+        cited = resolve_citations([fact.evidence], record)
+        moved = planted_date(fact, evidence_intervals(cited, with_linked=True), rng)
+        if moved:
+            label = clean_label(fact)
+            out.append((None, f"{label} recorded {say_date(day, rng, case_date)}."))
+            out.append(("date", f"{label} recorded {say_date(moved, rng, None)}."))
+    return out
+
+
+def unrelated(a: Fact, b: Fact, record: PatientRecord) -> bool:
+    """No shared code, and no word (4+ letters) of a's name anywhere in b's resource."""
+    if a.kind == b.kind or {c.code for c in a.codes} & {c.code for c in b.codes}:
+        return False
+    name = set(re.findall(r"[a-z]{4,}", " ".join([a.label, *(c.display or "" for c in a.codes)]).lower()))
+    resource = json.dumps(record.get(b.evidence.reference) or {}).lower()
+    return not any(word in resource for word in name)
+
+
+def generate(records: list[tuple[str, PatientRecord]], per_kind: int, seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    cases: list[Case] = []
+    for index, (name, record) in enumerate(records):
+        case_date = day_of(record.latest_date())
+        facts = [f for f in record.facts if f.kind != FactKind.patient]
+        rng.shuffle(facts)
+        made: Counter[str] = Counter()
+        for fact in facts:
+            for kind, text in statements_for(fact, record, rng, case_date):
+                key = kind or "correct"
+                if made[key] >= per_kind * (3 if kind is None else 1):
+                    continue
+                made[key] += 1
+                cases.append(Case(name, text, [fact.evidence], kind, fact.id))
+        # citation: a true sentence about one fact, citing an unrelated resource of this record
+        sampled = rng.sample(facts, min(len(facts), per_kind * 3))
+        made_citation = 0
+        for fact in sampled:
+            if made_citation >= per_kind:
+                break
+            pool = rng.sample(facts, min(len(facts), 30))
+            partner = next((b for b in pool if unrelated(fact, b, record)), None)
+            texts = [t for k, t in statements_for(fact, record, rng, case_date) if k is None]
+            if partner and texts:
+                cases.append(Case(name, texts[0], [partner.evidence], "citation", fact.id))
+                made_citation += 1
+        # foreign: a true sentence about another patient, citing that patient's resource
+        other_name, other = records[(index + 1) % len(records)]
+        others = [f for f in other.facts if f.kind != FactKind.patient and f.evidence.reference not in record]
+        for fact in rng.sample(others, min(len(others), per_kind)):
+            texts = [t for k, t in statements_for(fact, other, rng, case_date) if k is None]
+            if texts:
+                cases.append(Case(name, texts[0], [fact.evidence], "foreign", f"{other_name}:{fact.id}"))
+    return cases
+
+
+# ----------------------------------------------------------------------------------- run
+
+
+def run(cases: list[Case], records: dict[str, PatientRecord]) -> tuple[Tally, float]:
+    tally = Tally()
+    started = time.perf_counter()
+    for number, case in enumerate(cases):
+        record = records[case.record]
+        statement = Statement(id=f"s{number}", text=case.text, evidence=case.evidence)
+        verdict = verify_statement(statement, [], record, record.latest_date())
+        key = case.kind or "correct"
+        tally.total[key] += 1
+        if verdict.verdict in FLAGGED:
+            tally.flagged[key] += 1
+        elif case.kind is not None:
+            tally.misses[key].append((case, f"{verdict.verdict.value}: {verdict.reason}"))
+        if verdict.verdict == VerdictLabel.supported:
+            tally.supported[key] += 1
+        if case.kind is None and verdict.verdict in FLAGGED:
+            tally.misses["false alarm"].append((case, f"{verdict.verdict.value}: {verdict.reason}"))
+    return tally, time.perf_counter() - started
+
+
+def pipeline_statements(records: list[tuple[str, PatientRecord]]) -> tuple[int, int, int, list[str]]:
+    """The EHR specialist's deterministic findings as the template synthesizer words them."""
+    from medboard.agents.ehr_core import ehr_findings
+    from medboard.agents.synthesis_template import route, statement_for
+
+    total = flagged = supported = 0
+    examples: list[str] = []
+    for name, record in records:
+        findings = ehr_findings(record)
+        for finding in findings:
+            statement = statement_for(route(finding), [finding])
+            verdict = verify_statement(statement, findings, record, record.latest_date())
+            total += 1
+            supported += verdict.verdict == VerdictLabel.supported
+            if verdict.verdict in FLAGGED:
+                flagged += 1
+                examples.append(f"{name}: {statement.text!r} -> {verdict.reason[:140]}")
+    return total, flagged, supported, examples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared/data/fhir"
+    )
+    parser.add_argument("--per-kind", type=int, default=40, help="planted statements per kind per record")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--show", type=int, default=3, help="misses to print per kind")
+    args = parser.parse_args(argv)
+
+    t0 = time.perf_counter()
+    records = load_records(args.data.resolve())
+    load_s = time.perf_counter() - t0
+    cases = generate(records, args.per_kind, args.seed)
+    tally, verify_s = run(cases, dict(records))
+
+    print(f"records: {len(records)} ({', '.join(n for n, _ in records)}); loaded in {load_s:.1f} s")
+    print(
+        f"statements: {len(cases)} verified in {verify_s:.1f} s ({1000 * verify_s / max(1, len(cases)):.2f} ms each)"
+    )
+    print()
+    print(f"{'kind':<12}{'planted':>8}{'flagged':>9}{'recall':>8}  target")
+    ok = True
+    for kind in KINDS:
+        n = tally.total[kind]
+        recall = tally.flagged[kind] / n if n else float("nan")
+        target = TARGETS.get(kind)
+        passed = n == 0 or target is None or recall >= target
+        ok &= passed
+        print(
+            f"{kind:<12}{n:>8}{tally.flagged[kind]:>9}{recall:>8.3f}  ≥ {target:.2f} {'ok' if passed else 'MISSED'}"
+        )
+    n = tally.total["correct"]
+    false_alarms = tally.flagged["correct"] / n if n else 0.0
+    ok &= false_alarms <= FALSE_ALARM_TARGET
+    print()
+    print(
+        f"untouched statements: {n}; false alarms {tally.flagged['correct']} ({false_alarms:.3f}, target ≤ "
+        f"{FALSE_ALARM_TARGET}); supported outright {tally.supported['correct']} "
+        f"({tally.supported['correct'] / max(1, n):.3f}); the rest unverifiable (left to the model)"
+    )
+    total, flagged, supported, examples = pipeline_statements(records)
+    ok &= flagged / max(1, total) <= FALSE_ALARM_TARGET
+    print(
+        f"EHR-core template statements (what `medboard run` writes without a model): {total}; "
+        f"false alarms {flagged} ({flagged / max(1, total):.3f}); supported {supported} "
+        f"({supported / max(1, total):.3f})"
+    )
+    if args.show:
+        for example in examples[: args.show]:
+            print(f"  [pipeline false alarm] {example}")
+        for kind, misses in tally.misses.items():
+            for case, why in misses[: args.show]:
+                print(f"  [{kind}] {case.record} {case.source}: {case.text!r} -> {why[:160]}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
