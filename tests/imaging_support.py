@@ -89,3 +89,57 @@ def write_dicom_series(
         ds.PixelData = (np.asarray(hu, np.int32) + 1024).astype(np.int16).tobytes()
         ds.save_as(folder / f"img{names[k]:05d}", enforce_file_format=True)
     return positions
+
+
+def write_dicom_seg(
+    path: Path, masks: dict[int, np.ndarray], positions: list[float], *, pixel_mm: float = 0.5
+) -> Path:
+    """A BINARY DICOM SEG: one frame per (segment, slice with any voxel), as a scanner would write.
+
+    ``masks`` maps segment number → boolean (slices, rows, cols) on the series written by
+    `write_dicom_series` (axial, z positions ``positions``).
+    """
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.pixels import pack_bits
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    seg_class = "1.2.840.10008.5.1.4.1.1.66.4"
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = seg_class
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = seg_class, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.SegmentationType = "SEG", "BINARY"
+    ds.SeriesInstanceUID, ds.StudyInstanceUID = generate_uid(), generate_uid()
+    frames, groups, segments = [], [], []
+    for number, mask in sorted(masks.items()):
+        item = Dataset()
+        item.SegmentNumber, item.SegmentLabel = number, f"segment {number}"
+        segments.append(item)
+        for k in np.nonzero(mask.any(axis=(1, 2)))[0]:
+            frames.append(mask[k])
+            group = Dataset()
+            plane, ident = Dataset(), Dataset()
+            plane.ImagePositionPatient = [0.0, 0.0, positions[k]]
+            ident.ReferencedSegmentNumber = number
+            group.PlanePositionSequence = Sequence([plane])
+            group.SegmentIdentificationSequence = Sequence([ident])
+            groups.append(group)
+    shared, orientation, measures = Dataset(), Dataset(), Dataset()
+    orientation.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    measures.PixelSpacing = [pixel_mm, pixel_mm]
+    shared.PlaneOrientationSequence = Sequence([orientation])
+    shared.PixelMeasuresSequence = Sequence([measures])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    ds.PerFrameFunctionalGroupsSequence = Sequence(groups)
+    ds.SegmentSequence = Sequence(segments)
+    ds.NumberOfFrames = len(frames)
+    ds.Rows, ds.Columns = frames[0].shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 1, 0, 0
+    ds.PixelData = pack_bits(np.stack(frames).astype(np.uint8))
+    ds.save_as(path, enforce_file_format=True)
+    return path

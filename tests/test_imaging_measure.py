@@ -112,3 +112,36 @@ def test_brain_tumour_mask_against_published_and_brute_force() -> None:
     published = max(farthest_pair(p * [row_mm, col_mm])[0] for p in planes if len(p) > 1)
     assert published == pytest.approx(53.5939777692, abs=1e-8)
     assert result.max_inplane_diameter_mm < published
+
+
+def test_dicom_seg_measures_like_the_label_volume(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from imaging_support import write_dicom_seg, write_dicom_series
+
+    from medboard.cli.main import main
+    from medboard.tools.imaging.load import load_image
+    from medboard.tools.imaging.seg import seg_to_labels
+
+    positions = write_dicom_series(tmp_path / "ct", 20, 48, 48, spacing=2.0)
+    zz, yy, xx = np.mgrid[0:20, 0:48, 0:48]
+    sphere = ((zz - 10) * 2.0) ** 2 + ((yy - 24) * 0.5) ** 2 + ((xx - 24) * 0.5) ** 2 <= 9.0**2
+    box = (zz >= 2) & (zz < 5) & (yy >= 5) & (yy < 12) & (xx >= 30) & (xx < 40)
+    seg_path = write_dicom_seg(tmp_path / "seg.dcm", {1: sphere, 2: box}, positions)
+    series = load_image(tmp_path / "ct")
+    labels, names = seg_to_labels(seg_path, series)
+    assert names == {1: "segment 1", 2: "segment 2"}
+    np.testing.assert_array_equal(labels == 1, sphere)
+    np.testing.assert_array_equal(labels == 2, box)
+    direct = measure_mask(sphere, (2.0, 0.5, 0.5))
+    rc = main(["image", "measure", str(tmp_path / "ct"), "--mask", str(seg_path), "--label", "1", "--json"])
+    assert rc == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["voxels"] == direct.voxels == int(sphere.sum())
+    assert payload["volume_mm3"] == pytest.approx(direct.volume_mm3, abs=1e-3)
+    assert payload["max_inplane_diameter_mm"] == pytest.approx(direct.max_inplane_diameter_mm, abs=1e-3)
+    box_result = measure_mask(labels, series.spacing, label=2)  # type: ignore[arg-type]
+    assert box_result.voxels == 3 * 7 * 10 and box_result.volume_mm3 == pytest.approx(210 * 2.0 * 0.25)
+    # marching-squares outline: edge midpoints, so a 7×10 block's corners are cut by half a pixel
+    expected = max(math.hypot(6 * 0.5, 10 * 0.5), math.hypot(7 * 0.5, 9 * 0.5))
+    assert box_result.max_inplane_diameter_mm == pytest.approx(expected)

@@ -148,7 +148,7 @@ def frames_command(
 @image_app.command("measure")
 def measure_command(
     image: Path = typer.Argument(..., help="The image volume (gives the reference geometry)."),
-    mask: Path = typer.Option(..., "--mask", help="Label mask (NRRD/NIfTI/DICOM) on the same grid."),
+    mask: Path = typer.Option(..., "--mask", help="Label mask: NRRD/NIfTI on the same grid, or a DICOM SEG."),
     label: int | None = typer.Option(None, "--label", help="Label value to measure (default: any non-zero)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -158,21 +158,26 @@ def measure_command(
     from medboard.errors import ImageInputError
     from medboard.tools.imaging.load import load_image
     from medboard.tools.imaging.measure import measure_mask
+    from medboard.tools.imaging.seg import is_dicom_seg, seg_to_labels
 
     volume = load_image(image)
-    labels = load_image(mask)
-    if tuple(labels.shape[:3]) != tuple(volume.shape[:3]):
-        raise ImageInputError(
-            f"mask shape {labels.shape} does not match image shape {volume.shape}", source=str(mask)
-        )
-    spacing = labels.spacing or volume.spacing
+    if is_dicom_seg(mask):
+        values, _ = seg_to_labels(mask, volume)
+        spacing = volume.spacing
+    else:
+        labels = load_image(mask)
+        if tuple(labels.shape[:3]) != tuple(volume.shape[:3]):
+            raise ImageInputError(
+                f"mask shape {labels.shape} does not match image shape {volume.shape}", source=str(mask)
+            )
+        spacing = labels.spacing or volume.spacing
+        if volume.spacing and labels.spacing and not np.allclose(volume.spacing, labels.spacing, rtol=1e-3):
+            raise ImageInputError(
+                f"mask spacing {labels.spacing} differs from image spacing {volume.spacing}", source=str(mask)
+            )
+        values = labels.array
     if spacing is None:
         raise ImageInputError("no voxel spacing in mask or image; cannot measure in mm", source=str(mask))
-    if volume.spacing and labels.spacing and not np.allclose(volume.spacing, labels.spacing, rtol=1e-3):
-        raise ImageInputError(
-            f"mask spacing {labels.spacing} differs from image spacing {volume.spacing}", source=str(mask)
-        )
-    values = labels.array
     if label is not None and not np.any(values == label):
         present = [int(v) for v in np.unique(values) if v != 0][:10]
         raise ImageInputError(f"label {label} not in mask (labels present: {present})", source=str(mask))
