@@ -27,14 +27,23 @@ MAX_LAB_FINDINGS = 40
 MAX_PROCEDURE_FINDINGS = 20
 
 
+def display_number(value: float | int) -> str:
+    """Round for display only (4 significant digits); the finding keeps the exact value."""
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    text = f"{value:.4g}"
+    return f"{value:.1f}" if "e" in text else text
+
+
 def format_value(fact: Fact) -> str:
-    """Display a fact's value with its unit (a whole-number float shows without `.0`)."""
+    """Display a fact's value with its unit."""
     if fact.value is None:
         return ""
     value = fact.value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        value = int(value)
-    text = f"{fact.comparator or ''}{value}"
+    shown = (
+        display_number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    )
+    text = f"{fact.comparator or ''}{shown}"
     return f"{text} {fact.unit}" if fact.unit else text
 
 
@@ -73,7 +82,8 @@ def demographics(record: PatientRecord) -> list[Finding]:
         if details.get("birth_date"):
             bits.append(f"born {details['birth_date']}")
         if details.get("deceased"):
-            bits.append(f"deceased {details['deceased']}" if details["deceased"] is not True else "deceased")
+            deceased = details["deceased"]
+            bits.append("deceased" if deceased is True else f"deceased {str(deceased)[:10]}")
         findings.append(
             _finding(fact, FindingCategory.demographics, f"Patient {fact.label}: {', '.join(bits)}.")
         )
@@ -91,8 +101,9 @@ def conditions(record: PatientRecord) -> list[Finding]:
         onset = f", onset {fact.date[:10]}" if fact.date else ""
         status_text = f" ({status})" if status else ""
         if cancer:
-            kind = "Primary cancer" if cancer == "primary" else "Secondary (metastatic) cancer"
-            text = f"{kind}: {fact.label}{site}{onset}{status_text}."
+            # The primary/secondary call is the loader's (profile or code); the sentence keeps to the
+            # source's own wording so the verifier can check every word against it.
+            text = f"Cancer diagnosis: {fact.label}{site}{onset}{status_text}."
             tags = ["cancer", cancer]
             category = FindingCategory.diagnosis
         else:
@@ -178,22 +189,15 @@ def vitals(record: PatientRecord) -> list[Finding]:
 
 
 def medications(record: PatientRecord) -> list[Finding]:
+    """Current medications only; the treatment history is the longitudinal comparer's timeline."""
     findings = []
     for fact in record.facts_of(FactKind.medication):
         status = (fact.status or "").lower()
-        since = f" since {fact.date[:10]}" if fact.date else ""
-        if status in CURRENT_MEDICATION_STATUSES and not fact.end_date:
-            text = f"Current medication: {fact.label}{since} (status {status})."
-            tags = ["current"]
-        elif fact.details.get("cancer_related"):
-            period = (
-                f" {fact.date[:10] if fact.date else '?'} to {fact.end_date[:10] if fact.end_date else '?'}"
-            )
-            text = f"Past cancer-related medication: {fact.label},{period} (status {status or 'unknown'})."
-            tags = ["cancer"]
-        else:
+        if status not in CURRENT_MEDICATION_STATUSES or fact.end_date:
             continue
-        findings.append(_finding(fact, FindingCategory.medication, text, tags=tags))
+        since = f" since {fact.date[:10]}" if fact.date else ""
+        text = f"Current medication: {fact.label}{since} (status {status})."
+        findings.append(_finding(fact, FindingCategory.medication, text, tags=["current"]))
     return findings
 
 

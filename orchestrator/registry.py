@@ -8,6 +8,7 @@ from medboard.agents.base import SpecialistAgent
 def default_specialists() -> list[type[SpecialistAgent]]:
     """The specialists that run on every case, in a stable order."""
     from medboard.agents.ehr import EhrAgent
+    from medboard.agents.longitudinal import LongitudinalAgent
 
-    specialists: list[type[SpecialistAgent]] = [EhrAgent]
+    specialists: list[type[SpecialistAgent]] = [EhrAgent, LongitudinalAgent]
     return specialists
