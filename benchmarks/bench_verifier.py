@@ -40,7 +40,7 @@ from pathlib import Path
 from medboard.models import EvidenceRef, Fact, FactKind, Statement, VerdictLabel
 from medboard.tools.checks.evidence import evidence_intervals, parse_fhir_date, resolve_citations
 from medboard.tools.checks.pipeline import verify_statement
-from medboard.tools.checks.staging import marker_of_fact, marker_polarity
+from medboard.tools.checks.staging import marker_of_fact
 from medboard.tools.checks.status import condition_state, medication_state
 from medboard.tools.checks.units import compare, parse_unit
 from medboard.tools.fhir import PatientRecord, load_record
@@ -49,7 +49,18 @@ KINDS = ("value", "unit", "date", "laterality", "status", "stage", "citation", "
 TARGETS = {k: 0.95 for k in ("value", "unit", "date", "laterality", "status", "stage", "citation", "foreign")}
 FALSE_ALARM_TARGET = 0.02
 FLAGGED = {VerdictLabel.contradicted, VerdictLabel.unsupported}
-MONTHS = "January February March April May June July August September October November December".split()
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+# Ways a summary writer puts "<label> = <value>"; {v} is value + unit, {w} the date phrase.
+VALUE_WORDINGS = (
+    "{label}: {v}{w}.",
+    "{label} was {v}{w}.",
+    "{label} of {v} was recorded{w}.",
+    "Most recent {label}: {v}{w}.",
+    "{label} measured at {v}{w}.",
+)
 
 
 @dataclass
@@ -189,12 +200,14 @@ def numeric_statements(
             if plausible and alt != unit_of(fact) and abs(other - value) > 1e-9:
                 shown_value, shown_unit = f"{other:.4g}", alt
                 break
-    yield None, f"{label}: {shown_value} {shown_unit}{when}.".replace("  ", " ")
+    wording = rng.choice(VALUE_WORDINGS)
+    yield None, wording.format(label=label, v=f"{shown_value} {shown_unit}".strip(), w=when)
     # value: a clearly different number, different from every value the resource carries
     for factor in (1.37, 0.62, 1.8, 2.5):
         wrong = value * factor if value else 7.0
         if abs(wrong - value) > max(0.06 * abs(value), 0.6):
-            yield "value", f"{label}: {fmt(round(wrong, 2))} {unit}{when}.".replace("  ", " ")
+            wrong_text = f"{fmt(round(wrong, 2))} {unit}".strip()
+            yield "value", rng.choice(VALUE_WORDINGS).format(label=label, v=wrong_text, w=when)
             break
     # unit: same number, a unit that makes it a different quantity (or no quantity at all)
     for alt in rng.sample(ALT_UNITS, len(ALT_UNITS)):
@@ -202,7 +215,7 @@ def numeric_statements(
             continue
         check = compare(value, fmt(value), alt, value, unit_of(fact), fact.label)
         if not check.agrees:
-            yield "unit", f"{label}: {fmt(value)} {alt}{when}."
+            yield "unit", rng.choice(VALUE_WORDINGS).format(label=label, v=f"{fmt(value)} {alt}", w=when)
             break
 
 
@@ -218,17 +231,38 @@ def planted_date(fact: Fact, cited_intervals: list[tuple[date, date]], rng: rand
     return None
 
 
-def condition_statements(fact: Fact) -> Iterator[tuple[str | None, str]]:
+def condition_statements(fact: Fact, rng: random.Random) -> Iterator[tuple[str | None, str]]:
     label = clean_label(fact)
     state = condition_state(fact)
     side = side_words(fact)
     if state == "active":
-        yield None, f"{label} is active."
-        yield "status", f"{label} is resolved."
-        yield "status", f"No {label.lower()}."
+        yield (
+            None,
+            rng.choice(
+                ("{l} is active.", "Active problem: {l}.", "The patient has {l}, currently active.")
+            ).format(l=label),
+        )
+        yield (
+            "status",
+            rng.choice(("{l} is resolved.", "{l}, now in remission.", "{l} has resolved.")).format(l=label),
+        )
+        yield (
+            "status",
+            rng.choice(("No {l}.", "No evidence of {l}.", "The patient does not have {l}.")).format(
+                l=label.lower()
+            ),
+        )
     elif state == "inactive":
-        yield None, f"{label}, {fact.status or 'resolved'}."
-        yield "status", f"{label} is active."
+        yield (
+            None,
+            rng.choice(("{l}, {s}.", "History of {l} ({s}).", "{l} ({s})")).format(
+                l=label, s=fact.status or "resolved"
+            ),
+        )
+        yield (
+            "status",
+            rng.choice(("{l} is active.", "{l} is ongoing.", "Active problem: {l}.")).format(l=label),
+        )
     else:
         yield None, f"{label}."
     if side:
@@ -236,15 +270,35 @@ def condition_statements(fact: Fact) -> Iterator[tuple[str | None, str]]:
         yield "laterality", f"{swap_side(label, side)} ({other_side(side)})."
 
 
-def medication_statements(fact: Fact, case_date: date | None) -> Iterator[tuple[str | None, str]]:
+def medication_statements(
+    fact: Fact, case_date: date | None, rng: random.Random
+) -> Iterator[tuple[str | None, str]]:
     state = medication_state(fact, case_date)
     label = fact.label
     if state == "current":
-        yield None, f"Currently on {label}."
-        yield "status", f"{label} was discontinued."
+        yield (
+            None,
+            rng.choice(
+                ("Currently on {l}.", "{l} is ongoing.", "Current medication: {l} (status active).")
+            ).format(l=label),
+        )
+        yield (
+            "status",
+            rng.choice(("{l} was discontinued.", "{l} was stopped.", "No longer taking {l}.")).format(
+                l=label
+            ),
+        )
     elif state == "not_current":
-        yield None, f"{label} was discontinued (status {fact.status})."
-        yield "status", f"Currently on {label}."
+        yield (
+            None,
+            rng.choice(("{l} was discontinued (status {s}).", "Previously received {l} ({s}).")).format(
+                l=label, s=fact.status
+            ),
+        )
+        yield (
+            "status",
+            rng.choice(("Currently on {l}.", "{l} is ongoing.", "Still taking {l}.")).format(l=label),
+        )
 
 
 def qualitative_statements(fact: Fact) -> Iterator[tuple[str | None, str]]:
@@ -308,9 +362,9 @@ def statements_for(
         if isinstance(fact.value, str):
             out += qualitative_statements(fact)
     elif fact.kind == FactKind.condition:
-        out += condition_statements(fact)
+        out += condition_statements(fact, rng)
     elif fact.kind == FactKind.medication:
-        out += medication_statements(fact, case_date)
+        out += medication_statements(fact, case_date, rng)
     elif fact.kind == FactKind.staging:
         out += staging_statements(fact)
     elif fact.kind == FactKind.procedure:
@@ -441,9 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     tally, verify_s = run(cases, dict(records))
 
     print(f"records: {len(records)} ({', '.join(n for n, _ in records)}); loaded in {load_s:.1f} s")
-    print(
-        f"statements: {len(cases)} verified in {verify_s:.1f} s ({1000 * verify_s / max(1, len(cases)):.2f} ms each)"
-    )
+    each_ms = 1000 * verify_s / max(1, len(cases))
+    print(f"statements: {len(cases)} verified in {verify_s:.1f} s ({each_ms:.2f} ms each)")
     print()
     print(f"{'kind':<12}{'planted':>8}{'flagged':>9}{'recall':>8}  target")
     ok = True
@@ -453,9 +506,8 @@ def main(argv: list[str] | None = None) -> int:
         target = TARGETS.get(kind)
         passed = n == 0 or target is None or recall >= target
         ok &= passed
-        print(
-            f"{kind:<12}{n:>8}{tally.flagged[kind]:>9}{recall:>8.3f}  ≥ {target:.2f} {'ok' if passed else 'MISSED'}"
-        )
+        verdict = "ok" if passed else "MISSED"
+        print(f"{kind:<12}{n:>8}{tally.flagged[kind]:>9}{recall:>8.3f}  ≥ {target:.2f} {verdict}")
     n = tally.total["correct"]
     false_alarms = tally.flagged["correct"] / n if n else 0.0
     ok &= false_alarms <= FALSE_ALARM_TARGET

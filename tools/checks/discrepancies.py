@@ -137,7 +137,7 @@ def report_vs_condition(record: PatientRecord, findings: Sequence[Finding] = ())
             negated = all(any(s <= a <= e for s, e in negations) for a, _ in hits)
             sides = {condition.laterality} if condition.laterality else sides_in(condition.label)
             sides_conflict = bool(report_sides and sides and not (report_sides & (sides | {"bilateral"})))
-            if negated and condition_state(condition) in {"active", None}:
+            if negated:  # the condition began on or after the report: it existed when the report denied it
                 why = "negates"
             elif sides_conflict:
                 why = f"names the {'/'.join(sorted(report_sides))} side for"

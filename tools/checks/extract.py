@@ -370,7 +370,7 @@ _MARKER_NAMES = {
     "PR": r"PR|PgR|progesterone[- ]receptors?",
     "HER2": r"HER-?2(?:/neu)?|ERBB2|HER2/neu",
 }
-_POL_RE = r"(?P<pol>\+|-(?![A-Za-z])|−|pos(?:itive)?\b|neg(?:ative)?\b|equivocal\b)"
+_POL_RE = r"(?P<pol>(?:\(?IHC\)?\s*)?[0-3]\+|\+|-(?![A-Za-z])|−|pos(?:itive)?\b|neg(?:ative)?\b|equivocal\b)"
 
 
 def extract_markers(text: str) -> list[MarkerMention]:
@@ -418,7 +418,9 @@ def extract_markers(text: str) -> list[MarkerMention]:
 
 
 def _norm_pol(raw: str) -> str:
-    low = raw.lower()
+    low = raw.lower().replace("ihc", "").strip("() ")
+    if re.fullmatch(r"[0-3]\+", low):  # HER2 immunohistochemistry score
+        return {"3": "positive", "2": "equivocal"}.get(low[0], "negative")
     if low.startswith("pos") or low == "+":
         return "positive"
     if low.startswith("neg") or low in {"-", "−"}:

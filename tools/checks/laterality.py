@@ -68,6 +68,13 @@ def check_laterality(
             detail=f"side {', '.join(sorted(stated))} recorded",
             evidence=evidence,
         )
+    if "bilateral" in stated and "bilateral" not in recorded and len(recorded_x) == 1:
+        return CheckResult(
+            name=LATERALITY_AGREES,
+            outcome="fail",
+            detail=f"statement says bilateral; cited evidence records {', '.join(sorted(recorded))} only",
+            evidence=evidence,
+        )
     if stated_x & recorded_x:
         return CheckResult(
             name=LATERALITY_AGREES,

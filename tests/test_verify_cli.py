@@ -1,0 +1,85 @@
+"""`medboard verify`: a CI gate over a summary file and its record."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from medboard.cli.main import main
+from medboard.models import (
+    CaseSummary,
+    FactKind,
+    Finding,
+    RunMetadata,
+    Section,
+    SectionKind,
+    Statement,
+)
+from medboard.tools.fhir import load_record
+
+BUNDLE = Path(__file__).parent / "data" / "fhir" / "mcode" / "Bundle-mcode-patient-bundle-jenny-m.json"
+
+
+def write_summary(tmp_path: Path, *, contradicted: bool) -> Path:
+    record = load_record(BUNDLE)
+    weight = next(f for f in record.facts_of(FactKind.vital) if f.unit_code == "[lb_av]")
+    value = float(weight.value)  # type: ignore[arg-type]
+    finding = Finding.create(
+        agent="ehr", category="vital", text=f"Body weight {value:g} lb", evidence=[weight.evidence]
+    )
+    statements = [Statement(id="w1", text=f"Body weight {value:g} lb.", finding_ids=[finding.id])]
+    if contradicted:
+        statements.append(
+            Statement(id="w2", text=f"Body weight {value + 40:g} lb.", evidence=[weight.evidence])
+        )
+    summary = CaseSummary(
+        case_id="cli",
+        patient=record.patient_ref,
+        sections=[Section(kind=SectionKind.labs_and_trends, title="Labs", statements=statements)],
+        findings=[finding],
+        run=RunMetadata(medboard_version="0", started_at=datetime(2024, 1, 1, tzinfo=UTC)),
+    )
+    path = tmp_path / "summary.json"
+    path.write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    return path
+
+
+def test_contradicted_statement_fails_the_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_summary(tmp_path, contradicted=True)
+    assert main(["verify", str(path), "--record", str(BUNDLE), "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload) == {"verdicts", "discrepancies"}
+    assert [(v["statement_id"], v["verdict"]) for v in payload["verdicts"]] == [
+        ("w1", "supported"),
+        ("w2", "contradicted"),
+    ]
+    assert all(set(v) == {"statement_id", "verdict", "reason", "checks"} for v in payload["verdicts"])
+    assert payload["discrepancies"] and all(len(d["sources"]) >= 2 for d in payload["discrepancies"])
+
+
+def test_clean_summary_passes_and_prints_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_summary(tmp_path, contradicted=False)
+    assert main(["verify", str(path), "--record", str(BUNDLE)]) == 0
+    out = capsys.readouterr().out
+    assert "w1" in out and "supported" in out and "1 supported" in out
+
+
+def test_bad_summary_exits_2_naming_file_and_location(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_summary(tmp_path, contradicted=False)
+    data = json.loads(path.read_text())
+    data["sections"][0]["statements"][0]["evidence"] = [{"reference": "not a reference"}]
+    path.write_text(json.dumps(data))
+    assert main(["verify", str(path), "--record", str(BUNDLE)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "sections[0].statements[0].evidence[0].reference" in err
+    assert "Traceback" not in err
+
+    path.write_text("{not json")
+    assert main(["verify", str(path), "--record", str(BUNDLE)]) == 2
+    assert "line 1 column 2" in capsys.readouterr().err
+    assert main(["verify", str(tmp_path / "missing.json"), "--record", str(BUNDLE)]) == 2
