@@ -148,3 +148,27 @@ def test_patches_follow_tissue(tmp_path: Path) -> None:
     series = load_image(tmp_path / "slide.png", patches=True)
     # grid: 2 rows × 3 columns of 896 px; tissue in (0,0) and (896,1792)
     assert series.patch_origins == [(0, 0), (896, 1792)]
+
+
+def test_enhanced_ct_uses_functional_groups() -> None:
+    import pydicom
+
+    path = dicom_testfile("eCT_Supplemental.dcm")
+    ct = load_image(path)
+    ds = pydicom.dcmread(path)
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    intercept = float(shared.PixelValueTransformationSequence[0].RescaleIntercept)
+    assert ct.units == "HU" and ct.frame_count == 2 and intercept == -1024
+    groups = ds.PerFrameFunctionalGroupsSequence
+    cosines = [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient]
+    normal = np.cross(cosines[:3], cosines[3:])  # (0, 0, -1) here: rows run right-to-left
+    along = [
+        np.dot(normal, [float(v) for v in g.PlanePositionSequence[0].ImagePositionPatient]) for g in groups
+    ]
+    order = np.argsort(along)
+    assert ct.positions == pytest.approx(sorted(along))
+    stored = ds.pixel_array
+    for k, i in enumerate(order):  # frames in position order, rescaled by the shared group
+        np.testing.assert_array_equal(ct.frame(k), stored[i].astype(np.float32) + intercept)
+    pixel = shared.PixelMeasuresSequence[0].PixelSpacing
+    assert ct.spacing is not None and ct.spacing[1:] == pytest.approx((float(pixel[0]), float(pixel[1])))

@@ -200,10 +200,33 @@ def _transfer_syntax_check(ds: Any, path: str) -> None:
         )
 
 
-def to_physical(arr: np.ndarray, ds: Any) -> np.ndarray:
-    """Stored values → physical (HU for CT) with the file's own slope/intercept, as float32."""
-    slope = float(ds.get("RescaleSlope", 1) or 1)
-    intercept = float(ds.get("RescaleIntercept", 0) or 0)
+def frame_group_item(ds: Any, frame: int, name: str) -> Any:
+    """First item of a functional-group macro (``name``) for one frame of an enhanced object:
+    the per-frame group first, the shared group as fallback; None when neither has it."""
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    for groups, i in ((per_frame, frame), (shared, 0)):
+        sequence = groups[i].get(name) if groups and len(groups) > i else None
+        if sequence:
+            return sequence[0]
+    return None
+
+
+def _element(ds: Any, keyword: str, macro: str, frame: int = 0) -> Any:
+    """A top-level element, or the same element inside an enhanced object's functional groups."""
+    if keyword in ds:
+        return ds.get(keyword)
+    item = frame_group_item(ds, frame, macro)
+    return item.get(keyword) if item is not None else None
+
+
+def to_physical(arr: np.ndarray, ds: Any, frame: int = 0) -> np.ndarray:
+    """Stored values → physical (HU for CT) with the file's/frame's slope and intercept, float32.
+
+    Enhanced multi-frame objects keep them in the Pixel Value Transformation functional group.
+    """
+    slope = float(_element(ds, "RescaleSlope", "PixelValueTransformationSequence", frame) or 1)
+    intercept = float(_element(ds, "RescaleIntercept", "PixelValueTransformationSequence", frame) or 0)
     out = arr.astype(np.float32)
     if slope != 1.0:
         out *= np.float32(slope)
@@ -241,7 +264,7 @@ def _minmax_u8(values: np.ndarray) -> np.ndarray:
 def _spacing(ds: Any, positions: list[float] | None) -> tuple[float, float, float] | None:
     pixel = None
     for key in ("PixelSpacing", "ImagerPixelSpacing"):
-        candidate = _floats(ds.get(key), 2)
+        candidate = _floats(_element(ds, key, "PixelMeasuresSequence"), 2)
         if candidate and min(candidate) > 0:  # some CR files carry "0\\0"
             pixel = candidate
             break
@@ -249,7 +272,14 @@ def _spacing(ds: Any, positions: list[float] | None) -> tuple[float, float, floa
     if positions and len(positions) > 1:
         between = float(np.median(np.diff(positions)))
     if not between:
-        between = float(ds.get("SpacingBetweenSlices", 0) or ds.get("SliceThickness", 0) or 0) or None
+        between = (
+            float(
+                _element(ds, "SpacingBetweenSlices", "PixelMeasuresSequence")
+                or _element(ds, "SliceThickness", "PixelMeasuresSequence")
+                or 0
+            )
+            or None
+        )
     if pixel is None and between is None:
         return None
     return (between or 1.0, *(pixel or (1.0, 1.0)))  # type: ignore[return-value]
@@ -292,7 +322,7 @@ def _series_from(
         series_date=_date(ds, "SeriesDate", "AcquisitionDate", "ContentDate"),
         description=str(ds.get("SeriesDescription")) if ds.get("SeriesDescription") else None,
         spacing=_spacing(ds, positions),
-        orientation=_floats(ds.get("ImageOrientationPatient"), 6),
+        orientation=_floats(_element(ds, "ImageOrientationPatient", "PlaneOrientationSequence"), 6),
         positions=positions,
         instance_numbers=instance_numbers,
         files=files,
@@ -325,7 +355,7 @@ def load_dicom_file(path: str | Path, *, series_id: str | None = None) -> ImageS
         out = []
         for i in indices:
             stored, _ = _decode(str(path), index=order[i] if n_frames > 1 else None)
-            out.append(to_display(stored, ds, order[i]) if display else to_physical(stored, ds))
+            out.append(to_display(stored, ds, order[i]) if display else to_physical(stored, ds, order[i]))
         return np.stack(out)
 
     return _series_from(
@@ -344,25 +374,15 @@ def load_dicom_file(path: str | Path, *, series_id: str | None = None) -> ImageS
 def _multiframe_order(ds: Any, n_frames: int) -> tuple[list[int], list[float] | None]:
     """Frame order of an enhanced multi-frame object by per-frame plane position, if present."""
     groups = ds.get("PerFrameFunctionalGroupsSequence")
-    shared = ds.get("SharedFunctionalGroupsSequence")
     if n_frames <= 1 or not groups or len(groups) != n_frames:
         return list(range(n_frames)), None
-    orientation = None
-    try:
-        orientation = _floats(shared[0].PlaneOrientationSequence[0].ImageOrientationPatient, 6)
-    except (AttributeError, IndexError, TypeError, KeyError):
-        try:
-            orientation = _floats(groups[0].PlaneOrientationSequence[0].ImageOrientationPatient, 6)
-        except (AttributeError, IndexError, TypeError, KeyError):
-            return list(range(n_frames)), None
-    try:
-        pos = [_floats(g.PlanePositionSequence[0].ImagePositionPatient, 3) for g in groups]
-    except (AttributeError, IndexError, TypeError, KeyError):
-        return list(range(n_frames)), None
-    if orientation is None or any(p is None for p in pos):
+    orientation = _floats(_element(ds, "ImageOrientationPatient", "PlaneOrientationSequence"), 6)
+    planes = [frame_group_item(ds, i, "PlanePositionSequence") for i in range(n_frames)]
+    positions = [_floats(p.get("ImagePositionPatient"), 3) if p is not None else None for p in planes]
+    if orientation is None or any(p is None for p in positions):
         return list(range(n_frames)), None
     normal = slice_normal(orientation)
-    along = [float(np.dot(normal, p)) for p in pos]  # type: ignore[arg-type]
+    along = [float(np.dot(normal, p)) for p in positions]  # type: ignore[arg-type]
     order = sorted(range(n_frames), key=lambda i: (along[i], i))
     return order, [along[i] for i in order]
 

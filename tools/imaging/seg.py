@@ -12,12 +12,11 @@ Overlapping segments: the higher segment number wins (measure one segment with `
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from medboard.errors import ImageInputError
-from medboard.tools.imaging.dicom import slice_normal
+from medboard.tools.imaging.dicom import frame_group_item, slice_normal
 from medboard.tools.imaging.series import ImageSeries
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -36,17 +35,6 @@ def is_dicom_seg(path: str | Path) -> bool:
     except (InvalidDicomError, OSError, ValueError, EOFError):
         return False
     return str(ds.get("SOPClassUID", "")) == SEGMENTATION_STORAGE
-
-
-def _frame_item(ds: Any, index: int, name: str) -> Any:
-    """A functional group macro of one frame: per-frame first, shared as fallback."""
-    for groups, i in (
-        (ds.get("PerFrameFunctionalGroupsSequence"), index),
-        (ds.get("SharedFunctionalGroupsSequence"), 0),
-    ):
-        if groups and len(groups) > i and name in groups[i]:
-            return groups[i][name][0]
-    return None
 
 
 def seg_to_labels(path: str | Path, reference: ImageSeries) -> tuple[np.ndarray, dict[int, str]]:
@@ -83,8 +71,8 @@ def seg_to_labels(path: str | Path, reference: ImageSeries) -> tuple[np.ndarray,
     threshold = 0.5 * float(ds.get("MaximumFractionalValue", 255) or 255)
     labels = np.zeros(reference.shape[:3], np.int16)
     for i in range(frames.shape[0]):
-        segment = _frame_item(ds, i, "SegmentIdentificationSequence")
-        plane = _frame_item(ds, i, "PlanePositionSequence")
+        segment = frame_group_item(ds, i, "SegmentIdentificationSequence")
+        plane = frame_group_item(ds, i, "PlanePositionSequence")
         if segment is None or plane is None:
             raise ImageInputError(
                 "SEG frame lacks segment identification or plane position",
