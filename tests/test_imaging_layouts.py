@@ -133,3 +133,25 @@ def test_volume_recipes_reject_2d_pictures() -> None:
             build_layout(recipe, picture)
     with pytest.raises(ImageInputError, match="unknown recipe"):
         build_layout("pet", picture)
+
+
+def test_autogen_content_keeps_the_order() -> None:
+    from autogen_core import Image
+    from autogen_core.models import UserMessage
+
+    mr = load_image(TEST_DATA / "brain1_image.nrrd")
+    layout = mri_layout(mr, max_slices=3, question="Q")
+    content = layout.to_autogen_content()
+    assert [type(c).__name__ for c in content] == [
+        "str",
+        "Image",
+        "str",
+        "Image",
+        "str",
+        "Image",
+        "str",
+        "str",
+    ]
+    assert content[2] == "SLICE 1" and content[-1] == "Q"
+    assert isinstance(content[1], Image) and content[1].image.size == (896, 896)
+    UserMessage(content=content, source="imaging_reader")  # accepted by AutoGen's message model
