@@ -7,13 +7,14 @@ picked by kind/unit/status, never by id, so the tests say what the checks do on 
 from __future__ import annotations
 
 import copy
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from medboard.models import EvidenceRef, Fact, FactKind
-from medboard.tools.checks.dates import check_dates
+from medboard.tools.checks.dates import check_age, check_dates
 from medboard.tools.checks.evidence import check_evidence_exists, resolve_citations
 from medboard.tools.checks.extract import extract_claims
 from medboard.tools.checks.laterality import check_laterality
@@ -277,3 +278,26 @@ def test_claims_extraction_keeps_names_out_of_numbers() -> None:
     ]
     assert [(q.value, q.unit) for q in claims.quantities] == [(4.0, None), (120.0, "mmHg"), (80.0, "mmHg")]
     assert [d.text for d in claims.dates] == ["2019-04-02"]
+
+
+def test_age_against_the_birth_date(jenny: PatientRecord) -> None:
+    condition = first(jenny, FactKind.condition, cancer="primary")
+    born = date.fromisoformat(str(jenny.patient["birthDate"]))  # type: ignore[index]
+    onset = day(condition)
+    age = onset.year - born.year - ((onset.month, onset.day) < (born.month, born.day))
+    text = f"A {age}-year-old woman diagnosed on {onset.isoformat()}."
+    assert outcome(check_age, text, jenny, condition, case_date=onset) == "pass"
+    assert outcome(check_age, f"A {age + 9}-year-old woman.", jenny, condition, case_date=onset) == "fail"
+
+
+def test_medication_dose_from_the_dosage_text(jenny: PatientRecord) -> None:
+    drug = next(
+        f for f in jenny.facts_of(FactKind.medication) if re.search(r"\d\s*mg", str(f.details.get("dosage")))
+    )
+    dose = re.search(r"(\d+(?:\.\d+)?)\s*mg(?![/\w])", str(drug.details["dosage"]))  # mg, not mg/m²
+    assert dose is not None
+    assert outcome(check_numbers, f"{drug.label} {dose[1]} mg", jenny, drug) == "pass"
+    assert outcome(check_numbers, f"{drug.label} {float(dose[1]) * 3:g} mg", jenny, drug) == "fail"
+    per_area = re.search(r"(\d+)\s*mg/m", str(drug.details["dosage"]))
+    if per_area:  # a per-m² dose written as a flat dose is a unit error
+        assert outcome(check_numbers, f"{drug.label} {per_area[1]} mg", jenny, drug) == "fail"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from medboard.models import CheckResult
-from medboard.tools.checks.evidence import CitedEvidence, evidence_intervals
+from medboard.models import CheckResult, EvidenceRef
+from medboard.tools.checks.evidence import CitedEvidence, evidence_intervals, parse_fhir_date
 from medboard.tools.checks.extract import Claims, DateMention, extract_claims
 from medboard.tools.fhir.record import PatientRecord
 
@@ -74,4 +74,52 @@ def check_dates(
         outcome="pass",
         detail=f"{len(claims.dates)} date(s) agree with the cited evidence",
         evidence=evidence,
+    )
+
+
+AGE_AGREES = "age_agrees"
+
+
+def _age_at(birth: date, when: date) -> int:
+    return when.year - birth.year - ((when.month, when.day) < (birth.month, birth.day))
+
+
+def check_age(
+    statement_text: str,
+    cited: Sequence[CitedEvidence],
+    record: PatientRecord,
+    *,
+    case_date: date | None = None,
+    claims: Claims | None = None,
+) -> CheckResult:
+    """An age ("62-year-old", "aged 62") against the birth date, at the case date or a cited date.
+
+    Summaries state age at presentation or at an event, so any of the case date, the statement's
+    own dates and the cited evidence's dates may be meant; the stated age must be one of them.
+    """
+    claims = claims or extract_claims(statement_text, case_date)
+    if not claims.ages:
+        return CheckResult(name=AGE_AGREES, outcome="skip", detail="no age stated")
+    patient = record.patient or {}
+    born = parse_fhir_date(patient.get("birthDate"))
+    if born is None:
+        return CheckResult(name=AGE_AGREES, outcome="skip", detail="the record has no birth date")
+    moments = [case_date] if case_date else []
+    moments += [hi for mention in claims.dates for _, hi in mention.candidates]
+    moments += [hi for _, hi in evidence_intervals(cited, with_linked=True)]
+    ages = {_age_at(born[0], m) for m in moments if m and m >= born[0]}
+    if not ages:
+        return CheckResult(name=AGE_AGREES, outcome="skip", detail="no date to compute the age at")
+    evidence = [EvidenceRef(reference=record.patient_ref or "Patient/unknown", path="birthDate")]
+    bad = [age for age, _ in claims.ages if not any(abs(age - a) <= 1 for a in ages)]
+    if bad:
+        return CheckResult(
+            name=AGE_AGREES,
+            outcome="fail",
+            detail=f"statement says age {', '.join(map(str, bad))}; born {patient.get('birthDate')}, "
+            f"so {min(ages)}–{max(ages)} over the dates in question",
+            evidence=evidence,
+        )
+    return CheckResult(
+        name=AGE_AGREES, outcome="pass", detail="age agrees with the birth date", evidence=evidence
     )

@@ -221,7 +221,8 @@ def fact_words(fact: Fact) -> list[str]:
         words.append(fact.value)
     if fact.details.get("cancer"):
         words.append(f"{fact.details['cancer']} cancer")
-    for key in ("gene", "hgvs_c", "hgvs_p", "modality", "category", "name", "gender", "histology"):
+    keys = ("gene", "hgvs_c", "hgvs_p", "modality", "category", "name", "gender", "histology")
+    for key in (*keys, "interpretation_display", "dosage"):
         value = fact.details.get(key)
         if isinstance(value, str):
             words.append(value)

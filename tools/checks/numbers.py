@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from medboard.models import CheckResult, Fact
+from medboard.models import CheckResult, Fact, FactKind
 from medboard.tools.checks.evidence import NUMERIC_KINDS, CitedEvidence, Scope
-from medboard.tools.checks.extract import Claims, Quantity, extract_claims
+from medboard.tools.checks.extract import Claims, Quantity, extract_claims, extract_quantities
 from medboard.tools.checks.units import Comparison, compare, is_time_unit, parse_unit
 from medboard.tools.fhir.record import PatientRecord
 
@@ -27,12 +27,16 @@ class _Candidate:
     fact: Fact
     value: float
     unit: str | None
-    what: str  # "value" | "reference low" | "reference high"
+    what: str  # "value" | "dose" | "reference low" | "reference high"
 
 
 def _candidates(facts: Sequence[Fact]) -> list[_Candidate]:
     out: list[_Candidate] = []
     for fact in facts:
+        dosage = fact.details.get("dosage") if fact.kind == FactKind.medication else None
+        if isinstance(dosage, str):  # "1mg orally once daily", "175 mg/m² IV"
+            for quantity in extract_quantities(dosage.replace("²", "2"), []):
+                out.append(_Candidate(fact, quantity.value, quantity.unit, "dose"))
         if fact.kind not in NUMERIC_KINDS:
             continue
         # Prefer the UCUM code when pint reads it; the display unit ("Recurrence score") often not.
@@ -52,7 +56,7 @@ def _candidates(facts: Sequence[Fact]) -> list[_Candidate]:
 
 def numeric_facts(cited: Sequence[CitedEvidence]) -> list[Fact]:
     """Cited facts with a number to compare against."""
-    return [c.fact for c in _candidates(Scope.of(cited).facts) if c.what == "value"]
+    return [c.fact for c in _candidates(Scope.of(cited).facts) if c.what in {"value", "dose"}]
 
 
 def _describe(candidate: _Candidate) -> str:
@@ -118,18 +122,18 @@ def check_numbers(
             bare_checked += 1
             bare_failures.append(quantity.text)
             continue
-        compatible = [(c, r) for c, r in comparisons if r.compatible and c.what == "value"]
+        compatible = [(c, r) for c, r in comparisons if r.compatible and c.what in {"value", "dose"}]
         if compatible:
             candidate, result = compatible[0]
             shown = f"{result.converted:.4g} {quantity.unit}" if result.converted is not None else ""
             failures.append(f"statement says {quantity.text!r}; {_describe(candidate)} (= {shown})")
         else:
-            units = sorted({c.unit or "no unit" for c in candidates if c.what == "value"})
+            units = sorted({c.unit or "no unit" for c in candidates if c.what in {"value", "dose"}})
             failures.append(
                 f"statement's unit in {quantity.text!r} does not fit the cited unit(s) {', '.join(units)}"
             )
     if bare_checked and not bare_matched:
-        values = ", ".join(_describe(c) for c in candidates if c.what == "value")
+        values = ", ".join(_describe(c) for c in candidates if c.what in {"value", "dose"})
         failures.append(
             f"statement number(s) {', '.join(repr(b) for b in bare_failures)} match no cited value ({values})"
         )

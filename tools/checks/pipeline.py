@@ -39,11 +39,12 @@ from medboard.models import (
     Verdict,
     VerdictLabel,
 )
-from medboard.tools.checks.dates import check_dates
+from medboard.tools.checks.dates import check_age, check_dates
 from medboard.tools.checks.discrepancies import find_discrepancies
 from medboard.tools.checks.evidence import (
     CitedEvidence,
     check_evidence_exists,
+    evidence_words,
     fact_words,
     resolve_citations,
     to_date,
@@ -73,7 +74,14 @@ ENTAILMENT = "entailment"
 FAILING = frozenset({VerdictLabel.unsupported, VerdictLabel.contradicted})
 
 # Checks whose failure means the statement disagrees with its evidence.
-CONTRADICTING = ("numbers_agree", "dates_agree", "laterality_agrees", "status_agrees", "staging_agrees")
+CONTRADICTING = (
+    "numbers_agree",
+    "dates_agree",
+    "age_agrees",
+    "laterality_agrees",
+    "status_agrees",
+    "staging_agrees",
+)
 
 
 # --------------------------------------------------------------------------------- entailment
@@ -173,10 +181,17 @@ def _uncovered(
             if name not in passed:
                 left.append(shown.strip())
     if claims.ages:
-        left.extend(text[s:e] for _, (s, e) in claims.ages)
+        if "age_agrees" not in passed:
+            left.extend(text[s:e] for _, (s, e) in claims.ages)
         spans.extend(span for _, span in claims.ages)
-    status_words = any(r.search(text) for r in (_SAYS_ACTIVE, _SAYS_INACTIVE, _MED_CURRENT, _MED_STOPPED))
-    if (status_words or negated_spans(text)) and not passed & {"status_agrees", "staging_agrees"}:
+    said = [
+        m[0].lower()
+        for r in (_SAYS_ACTIVE, _SAYS_INACTIVE, _MED_CURRENT, _MED_STOPPED)
+        for m in r.finditer(text)
+    ]
+    evidence_text = " ".join(evidence_words(cited)).lower()
+    unquoted = [word for word in said if word not in evidence_text]  # "fully active" quoted from the record
+    if (unquoted or negated_spans(text)) and not passed & {"status_agrees", "staging_agrees"}:
         left.append("status/negation")
     rest, cursor = [], 0
     for start, end in sorted(spans):
@@ -231,6 +246,7 @@ def _verify_statement(
             check_subject,
             check_numbers,
             check_dates,
+            check_age,
             check_laterality,
             check_status,
             check_staging,

@@ -51,6 +51,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"c[- ]reactive protein|\bcrp\b", " crp "),
     (r"prostate[- ]specific antigen|\bpsa\b", " psa "),
     (r"carcinoembryonic antigen|\bcea\b", " cea "),
+    (r"hormone[- ]receptors?|\bhr\b(?=[+-]| positive| negative)", " estrogenreceptor progesteronereceptor "),
     (r"estrogen receptors?|\ber\b", " estrogenreceptor "),
     (r"progesterone receptors?|\bpgr\b|\bpr\b", " progesteronereceptor "),
     (r"\bher-?2(?:/neu)?\b|\berbb2\b", " her2 "),

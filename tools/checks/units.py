@@ -23,9 +23,10 @@ def registry() -> pint.UnitRegistry:
     """The shared registry, extended with clinical units pint lacks."""
     global _REGISTRY
     if _REGISTRY is None:
-        ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+        ureg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
         ureg.define("international_unit = [iu] = IU")
         ureg.define("enzyme_unit_u = [eu] = U_enz")
+        # mEq/L reads as mmol/L: exact for the monovalent ions (Na, K, Cl, HCO3) reported that way.
         ureg.define("equivalent = mole = eq")
         ureg.define("beat = count = beats")
         ureg.define("breath = count = breaths")
