@@ -459,14 +459,16 @@ def run(cases: list[Case], records: dict[str, PatientRecord]) -> tuple[Tally, fl
 
 
 def pipeline_statements(records: list[tuple[str, PatientRecord]]) -> tuple[int, int, int, list[str]]:
-    """The EHR specialist's deterministic findings as the template synthesizer words them."""
+    """The EHR and longitudinal specialists' deterministic findings as the template synthesizer
+    words them (what `medboard run` writes without a model)."""
     from medboard.agents.ehr_core import ehr_findings
     from medboard.agents.synthesis_template import route, statement_for
+    from medboard.tools.longitudinal.findings import longitudinal_findings
 
     total = flagged = supported = 0
     examples: list[str] = []
     for name, record in records:
-        findings = ehr_findings(record)
+        findings = ehr_findings(record) + longitudinal_findings(record)
         for finding in findings:
             statement = statement_for(route(finding), [finding])
             verdict = verify_statement(statement, findings, record, record.latest_date())
@@ -520,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     total, flagged, supported, examples = pipeline_statements(records)
     ok &= flagged / max(1, total) <= FALSE_ALARM_TARGET
     print(
-        f"EHR-core template statements (what `medboard run` writes without a model): {total}; "
+        f"specialist template statements (EHR + longitudinal, as `medboard run` writes them without a "
+        f"model): {total}; "
         f"false alarms {flagged} ({flagged / max(1, total):.3f}); supported {supported} "
         f"({supported / max(1, total):.3f})"
     )

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from medboard.models import EvidenceRef, Fact, FactKind
+from medboard.models import EvidenceRef, Fact, FactKind, Statement, VerdictLabel
+from medboard.tools.checks.arithmetic import check_arithmetic, check_counts, check_extremes
 from medboard.tools.checks.dates import check_age, check_dates
 from medboard.tools.checks.evidence import check_evidence_exists, resolve_citations
 from medboard.tools.checks.extract import extract_claims
 from medboard.tools.checks.laterality import check_laterality
 from medboard.tools.checks.numbers import check_numbers
+from medboard.tools.checks.pipeline import verify_statement
 from medboard.tools.checks.staging import check_staging
 from medboard.tools.checks.status import check_status
 from medboard.tools.checks.subject import check_subject
@@ -301,3 +303,56 @@ def test_medication_dose_from_the_dosage_text(jenny: PatientRecord) -> None:
     per_area = re.search(r"(\d+)\s*mg/m", str(drug.details["dosage"]))
     if per_area:  # a per-m² dose written as a flat dose is a unit error
         assert outcome(check_numbers, f"{drug.label} {per_area[1]} mg", jenny, drug) == "fail"
+
+
+# ------------------------------------------------------------------ trend statements (worked maths)
+
+
+def _series(record: PatientRecord) -> list[Fact]:
+    """The longest dated numeric series of one LOINC code in the record."""
+    by_code: dict[str, list[Fact]] = {}
+    for fact in record.facts_of(FactKind.lab):
+        if isinstance(fact.value, float) and fact.date and fact.codes:
+            by_code.setdefault(str(fact.codes[0].code), []).append(fact)
+    longest = max(by_code.values(), key=len)
+    return sorted(longest, key=lambda f: f.date or "")
+
+
+def _trend_text(series: list[Fact], *, change: float | None = None, direction: str | None = None) -> str:
+    first_, last = series[0], series[-1]
+    a, b = float(last.value), float(first_.value)  # type: ignore[arg-type]
+    diff = a - b if change is None else change
+    pct = 100 * diff / b
+    word = direction or ("rising" if pct > 5 else "falling" if pct < -5 else "stable")
+    low = min(series, key=lambda f: float(f.value))  # type: ignore[arg-type]
+    unit, code = last.unit, series[0].codes[0].code
+    day_last, day_first, day_low = (str(f.date)[:10] for f in (last, first_, low))
+    return (
+        f"{last.label} (LOINC {code}), {len(series)} values: latest {a:.3g} {unit} on {day_last}. "
+        f"Versus baseline {b:.3g} {unit} on {day_first}: {a:.3g} − {b:.3g} = {diff:+.3g} {unit} "
+        f"({diff:+.3g} / {b:.3g} = {pct:+.3g} %) ({word}; stable means within ±5 %). "
+        f"Nadir {float(low.value):.3g} {unit} on {day_low}."  # type: ignore[arg-type]
+    )
+
+
+def test_trend_statement_numbers_and_worked_arithmetic(synthea: PatientRecord) -> None:
+    series = _series(synthea)
+    text = _trend_text(series)
+    cited = cite(synthea, *series)
+    claims = extract_claims(text)
+    assert not claims.dates or all(
+        d.text[4] == "-" and len(d.text) == 10 for d in claims.dates
+    )  # LOINC ≠ date
+    assert check_numbers(text, cited, synthea).outcome == "pass"
+    assert check_arithmetic(text, cited, synthea).outcome == "pass"
+    assert check_extremes(text, cited, synthea).outcome == "pass"
+    assert check_counts(text, cited, synthea).outcome == "pass"
+    statement = Statement(id="t", text=text, evidence=[f.evidence for f in series])
+    assert verify_statement(statement, [], synthea, synthea.latest_date()).verdict == VerdictLabel.supported
+
+    a, b = float(series[-1].value), float(series[0].value)  # type: ignore[arg-type]
+    wrong = _trend_text(series, change=(a - b) + max(1.0, abs(b) * 0.3))
+    assert check_arithmetic(wrong, cited, synthea).outcome == "fail"
+    flipped = _trend_text(series, direction="falling" if a > b else "rising")
+    if abs(100 * (a - b) / b) > 5:
+        assert check_arithmetic(flipped, cited, synthea).outcome == "fail"

@@ -219,6 +219,10 @@ def fact_words(fact: Fact) -> list[str]:
     words += [c.display or "" for c in fact.codes + fact.value_codes]
     if isinstance(fact.value, str):
         words.append(fact.value)
+    if fact.details.get("surgery"):
+        words.append("surgery surgical operation")
+    if fact.details.get("radiotherapy"):
+        words.append("radiotherapy radiation")
     if fact.details.get("cancer"):
         words.append(f"{fact.details['cancer']} cancer")
     keys = ("gene", "hgvs_c", "hgvs_p", "modality", "category", "name", "gender", "histology")

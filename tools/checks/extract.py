@@ -60,6 +60,16 @@ class Quantity:
     number_text: str
     unit: str | None
     comparator: str | None = None
+    count_of: str | None = None  # "3 medication record(s)": a count of things, not a measured value
+
+
+# Nouns that make a bare number a count ("3 medication records", "6 values", "2 lines of therapy").
+_COUNT_RE = re.compile(
+    r"\s+(?:[A-Za-z-]+\s+){0,2}?(?P<noun>records?|values?|measurements?|results?|observations?|procedures?|"
+    r"lines?|cycles?|doses?|courses?|administrations?|resources?|reports?|studies|study|series|images?|"
+    r"lesions?|sites?|times|visits?|encounters?|entries|entry)(?:\(s\))?\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,17 @@ class MarkerMention:
     span: Span
 
 
+@dataclass(frozen=True)
+class Expression:
+    """Arithmetic written out in a statement: `a − b = c`, `a / b = c %`, `ln 2 / b = c`."""
+
+    text: str
+    span: Span
+    op: str  # "-" | "+" | "*" | "/" | "/%" | "ln2/"
+    operands: tuple[tuple[float, str], ...]  # (value, as written)
+    result: tuple[float, str]
+
+
 @dataclass
 class Claims:
     """Everything extracted from one statement."""
@@ -88,6 +109,7 @@ class Claims:
     stages: list[StageMention] = field(default_factory=list)
     markers: list[MarkerMention] = field(default_factory=list)
     ages: list[tuple[int, Span]] = field(default_factory=list)
+    expressions: list[Expression] = field(default_factory=list)
     masked: list[Span] = field(default_factory=list)
 
 
@@ -109,7 +131,7 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
 
 
 _ISO_RE = re.compile(
-    r"\b(?P<y>(?:19|20)\d{2})-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?\b"
+    r"\b(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})(?:-(?P<d>\d{1,2}))?(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?\b"
 )
 _SLASH_RE = re.compile(r"\b(?P<a>\d{1,2})[/.](?P<b>\d{1,2})[/.](?P<y>(?:19|20)\d{2})\b")
 _DMY_RE = re.compile(
@@ -196,7 +218,7 @@ def extract_dates(text: str, case_date: date | None, taken: list[Span]) -> list[
 
 
 _NUMBER_RE = re.compile(
-    r"(?P<cmp>[<>]=?|≤|≥)?\s*(?<![\w.\-/+^*])(?P<sign>-(?=\d))?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][+-]?\d{1,3}(?![\d.]))?)"
+    r"(?P<cmp>[<>]=?|≤|≥)?\s*(?<![\w.\-/+^*])(?P<sign>[-+−](?=\d))?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][+-]?\d{1,3}(?![\d.]))?)"
     r"(?![\w.]*[A-Za-z]*\d)(?!(?:st|nd|rd|th)\b)"
 )
 _PAIR_RE = re.compile(r"(?<![\w.])(?P<a>\d{2,3})\s*/\s*(?P<b>\d{2,3})\s*(?P<unit>mm\s?\[?hg\]?)", re.I)
@@ -204,90 +226,32 @@ _UNIT_RE = re.compile(
     r"\s?(?P<unit>%|(?:x\s?)?10\s?(?:\^|\*\*?|e)\s?\d+\s?/\s?[A-Za-zµμ]+|1\s?/\s?\d[\w{}\[\]*^.]*|"
     r"°\s?[CF]\b|[A-Za-zµμ/\[{][\w\[\]{}µμ^*/.]*?(?:\s?/\s?(?:1\.73\s?m2|[\w\[\]{}µμ^*.]+))*)(?=$|[\s,;:)(]|\.(?:\s|$))"
 )
-# Words pint knows that are never units in a clinical sentence.
-_NOT_UNITS = frozenset(
-    [
-        "in",
-        "a",
-        "an",
-        "at",
-        "on",
-        "of",
-        "or",
-        "and",
-        "to",
-        "as",
-        "by",
-        "is",
-        "it",
-        "h",
-        "d",
-        "s",
-        "m",
-        "mo",
-        "for",
-        "the",
-        "from",
-        "with",
-        "was",
-        "were",
-        "be",
-        "per",
-        "grade",
-        "point",
-        "cycle",
-        "cycles",
-        "turn",
-        "degree",
-        "degrees",
-        "bar",
-        "stone",
-        "gal",
-        "cup",
-        "pi",
-        "tonne",
-        "ton",
-        "ounce",
-        "gram_force",
-        "year-old",
-        "x",
-    ]
+
+
+# A unit written as a bare word must be one of these (pint knows "are", "grade", "cycle", "in"...).
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_WORD_UNITS = _word_set(
+    """
+    g mg ug mcg µg μg kg ng pg l ml dl ul µl μl mol mmol umol µmol nmol pmol meq eq u iu mu ku
+    mm cm m km ft inch inches lb lbs pound pounds oz h hr hrs min mins s sec d wk wks mo mos
+    bpm mmhg gy cgy percent beats fl kpa pa cel
+    """
 )
-_TIME_WORDS = frozenset(
-    [
-        "day",
-        "days",
-        "week",
-        "weeks",
-        "month",
-        "months",
-        "year",
-        "years",
-        "hour",
-        "hours",
-        "minute",
-        "minutes",
-        "wk",
-        "wks",
-        "yr",
-        "yrs",
-    ]
-)
+_TIME_WORDS = _word_set("day days week weeks month months year years hour hours minute minutes wk wks yr yrs")
 
 
 def _statement_unit(candidate: str) -> str | None:
     """The unit a number carries, if the following word really is a unit."""
     unit = candidate.strip().rstrip(".")
-    if not unit or unit.lower() in _NOT_UNITS:
+    if not unit or not re.search(r"[A-Za-z%°µμ]", unit):
         return None
     if unit.lower() in _TIME_WORDS:
         return unit
-    if (
-        re.fullmatch(r"[A-Za-z]+", unit)
-        and len(unit) > 4
-        and unit.lower() not in {"percent", "inches", "pounds", "beats"}
-    ):
-        return None  # a plain word such as "nodes" or "cycles", not a unit symbol
+    if re.fullmatch(r"[A-Za-zµμ]+", unit) and unit.lower() not in _WORD_UNITS:
+        return None  # a plain word such as "nodes", "cycles" or "are", not a unit symbol
     return unit if is_known_unit(unit) else None
 
 
@@ -308,10 +272,21 @@ def extract_quantities(text: str, taken: list[Span]) -> list[Quantity]:
         unit = _statement_unit(unit_match["unit"]) if unit_match else None
         end = unit_match.end("unit") if unit and unit_match else m.end()
         number_text = m["num"].replace(",", "")
-        value = float(number_text) * (-1 if m["sign"] else 1)
+        value = float(number_text) * (-1 if m["sign"] in {"-", "−"} else 1)
         comparator = {"≤": "<=", "≥": ">="}.get(m["cmp"] or "", m["cmp"])
         taken.append((m.start(), end))
-        found.append(Quantity(text[m.start() : end], (m.start(), end), value, number_text, unit, comparator))
+        count = _COUNT_RE.match(text, end) if unit is None else None
+        found.append(
+            Quantity(
+                text[m.start() : end],
+                (m.start(), end),
+                value,
+                number_text,
+                unit,
+                comparator,
+                count_of=count["noun"].lower() if count else None,
+            )
+        )
     return sorted(found, key=lambda q: q.span)
 
 
@@ -435,14 +410,45 @@ def _marker_of(name: str) -> str | None:
     return None
 
 
+_NUM = r"[-+−]?\d+(?:\.\d+)?"
+_EXPRESSIONS = (
+    ("ln2/", re.compile(rf"\bln\s*\(?2\)?\s*/\s*(?P<b>{_NUM})\s*=\s*(?P<c>{_NUM})")),
+    ("/", re.compile(rf"(?<![\w.])(?P<a>{_NUM})\s*/\s*(?P<b>{_NUM})\s*=\s*(?P<c>{_NUM})(?P<pct>\s*%)?")),
+    ("-", re.compile(rf"(?<![\w.])(?P<a>{_NUM})\s*[−-]\s*(?P<b>{_NUM})\s*=\s*(?P<c>{_NUM})")),
+    ("+", re.compile(rf"(?<![\w.])(?P<a>{_NUM})\s*\+\s*(?P<b>{_NUM})\s*=\s*(?P<c>{_NUM})")),
+    ("*", re.compile(rf"(?<![\w.])(?P<a>{_NUM})\s*[×*]\s*(?P<b>{_NUM})\s*=\s*(?P<c>{_NUM})")),
+)
+
+
+def _number(text: str) -> float:
+    return float(text.replace("−", "-").replace("+", ""))
+
+
+def extract_expressions(text: str, taken: list[Span]) -> list[Expression]:
+    """Worked arithmetic (differences, ratios, percent changes, ln 2 / slope)."""
+    found: list[Expression] = []
+    for op, regex in _EXPRESSIONS:
+        for m in regex.finditer(text):
+            if _overlaps(m.span(), taken):
+                continue
+            names = ["b"] if op == "ln2/" else ["a", "b"]
+            operands = tuple((_number(m[n]), m[n]) for n in names)
+            kind = "/%" if op == "/" and m["pct"] else op
+            found.append(Expression(m[0], m.span(), kind, operands, (_number(m["c"]), m["c"])))
+            taken.append(m.span())
+    return sorted(found, key=lambda e: e.span)
+
+
 def extract_claims(text: str, case_date: date | None = None, mask: list[str] | None = None) -> Claims:
     """All checkable claims in `text`. `mask` lists record phrases (code displays) whose digits
     are names, not values (e.g. "MDRD)/1.73 sq M", "PHQ-2")."""
     names: list[Span] = []  # spans whose digits are names, not values
     for m in _TIME_RE.finditer(text):
         names.append(m.span())
-    # Names with digits: PHQ-2, Ki-67, CA 19-9, exon 19, c.2573T>G, p.L858R, ICD codes.
+    # Names with digits: PHQ-2, Ki-67, CA 19-9, exon 19, c.2573T>G, p.L858R, LOINC codes (1920-8),
+    # and thresholds that define words rather than report values ("stable means within ±5 %").
     for m in re.finditer(
+        r"\b(?:line|arm|cohort|phase)\s+\d+\b|\bLOINC[:\s]+\d{1,6}-\d\b|(?<![\d.-])\d{3,6}-\d\b(?!\s*(?:%|[a-zA-Z]))|±\s*\d+(?:\.\d+)?\s*%?|"
         r"\b[A-Za-z]{1,6}-\d+(?:-\d+)?\b|\bCA\s?\d{2,3}-\d\b|\b[cpg]\.[\w>_*+-]+|\bexons?\s+\d+|\bchromosome\s+\d+|"
         r"\b\d+(?:q|p)\d+|\b(?:grade|gleason|ecog|cycle|line|day)\s+\d\b(?=\s*(?:of|/))",
         text,
@@ -470,5 +476,6 @@ def extract_claims(text: str, case_date: date | None = None, mask: list[str] | N
         claims.ages.append((int(number), m.span()))
         taken.append(m.span())
     claims.dates = extract_dates(text, case_date, taken)
+    claims.expressions = extract_expressions(text, taken)
     claims.quantities = extract_quantities(text, taken)
     return claims

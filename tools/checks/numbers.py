@@ -16,7 +16,7 @@ from datetime import date
 from medboard.models import CheckResult, Fact, FactKind
 from medboard.tools.checks.evidence import NUMERIC_KINDS, CitedEvidence, Scope
 from medboard.tools.checks.extract import Claims, Quantity, extract_claims, extract_quantities
-from medboard.tools.checks.units import Comparison, compare, is_time_unit, parse_unit
+from medboard.tools.checks.units import Comparison, compare, is_time_unit, parse_unit, registry
 from medboard.tools.fhir.record import PatientRecord
 
 NUMBERS_AGREE = "numbers_agree"
@@ -83,6 +83,39 @@ def _match(
     return None, comparisons
 
 
+def _is_derived(quantity: Quantity, candidates: list[_Candidate]) -> bool:
+    """A rate of a cited quantity (ng/mL per year) or a signed percent change of a non-% value."""
+    unit = parse_unit(quantity.unit)
+    if unit is None:
+        return False
+    cited_units = [parse_unit(c.unit) for c in candidates if c.unit]
+    dims = [u.dimensionality for u in cited_units if u is not None]
+    if unit.dimensionality in dims:
+        return False
+    per_time = [d / registry().second.dimensionality for d in dims]
+    if unit.dimensionality in per_time:
+        return True
+    signed = quantity.text.lstrip()[:1] in {"+", "-", "−"} or quantity.value < 0
+    return bool(quantity.unit and quantity.unit.strip() in {"%", "percent"} and signed)
+
+
+def unjudged_quantities(quantities: Sequence[Quantity], candidates: list[_Candidate]) -> list[Quantity]:
+    """Quantities the number check leaves alone: durations ("for 5 years") when nothing cited is a
+    time, and rates or signed percent changes derived from the cited values. They stay for the
+    arithmetic check or the entailment model; they are never compared as record values."""
+    any_time_fact = any(is_time_unit(c.unit) for c in candidates)
+    return [
+        q
+        for q in quantities
+        if (q.unit and is_time_unit(q.unit) and not any_time_fact) or q.count_of or _is_derived(q, candidates)
+    ]
+
+
+def unjudged(claims: Claims, cited: Sequence[CitedEvidence]) -> list[Quantity]:
+    """`unjudged_quantities` for a statement's claims and citations."""
+    return unjudged_quantities(claims.quantities, _candidates(Scope.of(cited).facts))
+
+
 def check_numbers(
     statement_text: str,
     cited: Sequence[CitedEvidence],
@@ -103,15 +136,15 @@ def check_numbers(
         return CheckResult(
             name=NUMBERS_AGREE, outcome="skip", detail="the cited evidence carries no numeric value"
         )
-    any_time_fact = any(is_time_unit(c.unit) for c in candidates)
+    skipped = set(map(id, unjudged_quantities(quantities, candidates)))
     failures: list[str] = []
     matched: list[str] = []
     bare_checked = bare_matched = 0
     bare_failures: list[str] = []
     evidence = {c.fact.evidence.reference: c.fact.evidence for c in candidates}
     for quantity in quantities:
-        if quantity.unit and is_time_unit(quantity.unit) and not any_time_fact:
-            continue  # a duration ("for 5 years"), not a measured value
+        if id(quantity) in skipped:
+            continue
         hit, comparisons = _match(quantity, candidates)
         if hit is not None:
             matched.append(f"{quantity.text!r} = {_describe(hit)}")
@@ -132,7 +165,7 @@ def check_numbers(
             failures.append(
                 f"statement's unit in {quantity.text!r} does not fit the cited unit(s) {', '.join(units)}"
             )
-    if bare_checked and not bare_matched:
+    if bare_checked and not bare_matched and not matched:
         values = ", ".join(_describe(c) for c in candidates if c.what in {"value", "dose"})
         failures.append(
             f"statement number(s) {', '.join(repr(b) for b in bare_failures)} match no cited value ({values})"
@@ -142,7 +175,7 @@ def check_numbers(
             name=NUMBERS_AGREE, outcome="fail", detail="; ".join(failures), evidence=list(evidence.values())
         )
     if not matched:
-        return CheckResult(name=NUMBERS_AGREE, outcome="skip", detail="only durations in the statement")
+        return CheckResult(name=NUMBERS_AGREE, outcome="skip", detail="only durations or derived numbers")
     return CheckResult(
         name=NUMBERS_AGREE, outcome="pass", detail="; ".join(matched), evidence=list(evidence.values())
     )

@@ -39,6 +39,7 @@ from medboard.models import (
     Verdict,
     VerdictLabel,
 )
+from medboard.tools.checks.arithmetic import EXTREME_WORDS, check_arithmetic, check_counts, check_extremes
 from medboard.tools.checks.dates import check_age, check_dates
 from medboard.tools.checks.discrepancies import find_discrepancies
 from medboard.tools.checks.evidence import (
@@ -51,7 +52,7 @@ from medboard.tools.checks.evidence import (
 )
 from medboard.tools.checks.extract import Claims, extract_claims
 from medboard.tools.checks.laterality import check_laterality
-from medboard.tools.checks.numbers import check_numbers
+from medboard.tools.checks.numbers import check_numbers, unjudged
 from medboard.tools.checks.staging import check_staging
 from medboard.tools.checks.status import (
     _MED_CURRENT,
@@ -61,7 +62,7 @@ from medboard.tools.checks.status import (
     check_status,
 )
 from medboard.tools.checks.subject import SUBJECT_MENTIONED, check_subject, evidence_terms
-from medboard.tools.checks.text import concept_tokens, laterality_mentions, negated_spans, overlap
+from medboard.tools.checks.text import concept_tokens, laterality_mentions, negated_spans, overlap, stem
 from medboard.tools.fhir.record import PatientRecord
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ CONTRADICTING = (
     "numbers_agree",
     "dates_agree",
     "age_agrees",
+    "arithmetic_agrees",
     "laterality_agrees",
     "status_agrees",
     "staging_agrees",
@@ -165,9 +167,16 @@ def _uncovered(
     passed = {name for name, c in checks.items() if c.outcome == "pass"}
     left: list[str] = []
     spans: list[tuple[int, int]] = []
+    open_quantities = {id(q) for q in unjudged(claims, cited)}
     unchecked = [
-        ("numbers_agree", [(q.text, q.span) for q in claims.quantities]),
+        ("numbers_agree", [(q.text, q.span) for q in claims.quantities if id(q) not in open_quantities]),
+        (
+            "never",
+            [(q.text, q.span) for q in claims.quantities if id(q) in open_quantities and not q.count_of],
+        ),
+        ("counts_agree", [(q.text, q.span) for q in claims.quantities if q.count_of]),
         ("dates_agree", [(d.text, d.span) for d in claims.dates]),
+        ("arithmetic_agrees", [(e.text, e.span) for e in claims.expressions]),
         (
             "staging_agrees",
             [(s.text, s.span) for s in claims.stages]
@@ -199,6 +208,10 @@ def _uncovered(
         cursor = max(cursor, end)
     rest.append(text[cursor:])
     terms = concept_tokens(" ".join(rest))
+    if "arithmetic_agrees" in passed:  # direction words were checked against the computed change
+        terms -= {"rising", "falling", "stable", "increasing", "decreasing"}
+    if "extremes_agree" in passed:
+        terms -= {stem(w) for w in EXTREME_WORDS}
     if terms:
         vocabulary = evidence_terms(cited)
         left.extend(sorted(terms - overlap(terms, vocabulary)))
@@ -247,6 +260,9 @@ def _verify_statement(
             check_numbers,
             check_dates,
             check_age,
+            check_arithmetic,
+            check_extremes,
+            check_counts,
             check_laterality,
             check_status,
             check_staging,

@@ -51,7 +51,7 @@ _MED_STOPPED = re.compile(
 _MED_GIVEN = re.compile(r"\b(?:received|administered|given|infused|took)\b", re.I)
 _SAYS_POSITIVE = re.compile(r"\b(?:positive|present|detected|identified|reactive|found)\b", re.I)
 _SAYS_NEGATIVE = re.compile(
-    r"\b(?:negative|absent|not (?:detected|present|identified|found)|undetected|non-?reactive|no)\b", re.I
+    r"\b(?:negative|absent|not (?:detected|present|identified|found)|undetected|non-?reactive)\b", re.I
 )
 
 _POSITIVE_VALUES = {"positive", "present", "detected", "reactive", "yes", "abnormal"}
@@ -121,88 +121,75 @@ def _subject(fact: Fact) -> set[str]:
     return concept_tokens(" ".join([fact.label, *(c.display or "" for c in fact.codes)]))
 
 
+def _settle(
+    hard: list[CheckResult], word_fails: list[CheckResult], word_passes: list[CheckResult]
+) -> list[CheckResult]:
+    """A status word ("ongoing", "resolved") is about *something* the statement names: it fails only
+    when no named item has that status ("Line 1: cisplatin + gefitinib, ongoing" holds while
+    gefitinib is active). Negations and refutations always count."""
+    return hard + (word_passes if word_passes else word_fails)
+
+
 def _check_conditions(text: str, facts: list[Fact], case_date: date | None) -> list[CheckResult]:
-    results: list[CheckResult] = []
+    hard: list[CheckResult] = []
+    word_fails: list[CheckResult] = []
+    word_passes: list[CheckResult] = []
     says_inactive = bool(_SAYS_INACTIVE.search(text))
     says_active = bool(_SAYS_ACTIVE.search(text)) and not says_inactive
     for fact in facts:
         state = condition_state(fact, case_date)
         mentioned, negated = negated_concepts(text, _subject(fact))
+        if not mentioned:
+            continue  # status words about something else in the sentence
         evidence = [fact.evidence]
         label = fact.label
-        if (
-            negated
-            and state in {"active", None}
-            and state != "refuted"
-            and (fact.status or fact.verification_status)
-        ):
-            results.append(
-                _result(
-                    "fail",
-                    f"statement negates {label!r}; the record has it ({fact.status or 'recorded'})",
-                    evidence,
-                )
+        recorded = fact.status or fact.verification_status
+        if negated and state in {"active", None} and recorded:
+            hard.append(
+                _result("fail", f"statement negates {label!r}; the record has it ({recorded})", evidence)
             )
-        elif mentioned and not negated and state == "refuted":
-            results.append(_result("fail", f"statement asserts {label!r}; the record refutes it", evidence))
+        elif not negated and state == "refuted":
+            hard.append(_result("fail", f"statement asserts {label!r}; the record refutes it", evidence))
+        elif negated and state in {"refuted", "inactive"}:
+            hard.append(_result("pass", f"{label!r}: status {recorded} agrees with the negation", evidence))
         elif says_inactive and state == "active":
-            results.append(
-                _result(
-                    "fail",
-                    f"statement calls {label!r} resolved/inactive; clinicalStatus is {fact.status}",
-                    evidence,
-                )
-            )
+            detail = f"statement calls {label!r} resolved/inactive; clinicalStatus is {fact.status}"
+            word_fails.append(_result("fail", detail, evidence))
         elif says_active and state == "inactive":
-            detail = f"clinicalStatus is {fact.status}" if fact.status else f"abated {fact.end_date}"
-            results.append(_result("fail", f"statement calls {label!r} active/current; {detail}", evidence))
-        elif (
-            (says_inactive and state == "inactive")
-            or (says_active and state == "active")
-            or (negated and state in {"refuted", "inactive"})
-        ):
-            results.append(
-                _result(
-                    "pass", f"{label!r}: status {fact.status or fact.verification_status} agrees", evidence
-                )
-            )
-    return results
+            ended = f"clinicalStatus is {fact.status}" if fact.status else f"abated {fact.end_date}"
+            word_fails.append(_result("fail", f"statement calls {label!r} active/current; {ended}", evidence))
+        elif (says_inactive and state == "inactive") or (says_active and state == "active"):
+            word_passes.append(_result("pass", f"{label!r}: status {recorded} agrees", evidence))
+    return _settle(hard, word_fails, word_passes)
 
 
 def _check_medications(text: str, facts: list[Fact], case_date: date | None) -> list[CheckResult]:
-    results: list[CheckResult] = []
+    hard: list[CheckResult] = []
+    word_fails: list[CheckResult] = []
+    word_passes: list[CheckResult] = []
     says_stopped = bool(_MED_STOPPED.search(text))
     says_current = bool(_MED_CURRENT.search(text)) and not says_stopped
     says_given = bool(_MED_GIVEN.search(text))
     for fact in facts:
+        mentioned, _ = negated_concepts(text, _subject(fact))
+        if not mentioned:
+            continue  # status words about something else in the sentence
         state = medication_state(fact, case_date)
         evidence = [fact.evidence]
+        label = fact.label
         if says_current and state == "not_current":
             end = f", ended {fact.end_date}" if fact.end_date else ""
-            results.append(
-                _result(
-                    "fail",
-                    f"statement calls {fact.label!r} current; its status is {fact.status}{end}",
-                    evidence,
-                )
-            )
+            detail = f"statement calls {label!r} current; its status is {fact.status}{end}"
+            word_fails.append(_result("fail", detail, evidence))
         elif says_stopped and state == "current":
-            results.append(
-                _result(
-                    "fail", f"statement calls {fact.label!r} stopped; its status is {fact.status}", evidence
-                )
-            )
+            detail = f"statement calls {label!r} stopped; its status is {fact.status}"
+            word_fails.append(_result("fail", detail, evidence))
         elif says_given and state == "not_given":
-            results.append(
-                _result(
-                    "fail",
-                    f"statement says {fact.label!r} was given; administration status {fact.status}",
-                    evidence,
-                )
-            )
+            detail = f"statement says {label!r} was given; administration status {fact.status}"
+            hard.append(_result("fail", detail, evidence))
         elif (says_current and state == "current") or (says_stopped and state == "not_current"):
-            results.append(_result("pass", f"{fact.label!r}: status {fact.status} agrees", evidence))
-    return results
+            word_passes.append(_result("pass", f"{label!r}: status {fact.status} agrees", evidence))
+    return _settle(hard, word_fails, word_passes)
 
 
 def _check_qualitative(text: str, facts: list[Fact], *, markers_named: bool) -> list[CheckResult]:

@@ -17,7 +17,7 @@ from datetime import date
 from medboard.models import CheckResult
 from medboard.tools.checks.evidence import CitedEvidence, evidence_words
 from medboard.tools.checks.extract import Claims, extract_claims
-from medboard.tools.checks.text import concept_tokens, overlap
+from medboard.tools.checks.text import concept_tokens, folded_tokens, negated_spans, overlap
 from medboard.tools.fhir.record import PatientRecord
 
 SUBJECT_MENTIONED = "subject_mentioned"
@@ -41,6 +41,14 @@ def evidence_terms(cited: Sequence[CitedEvidence]) -> set[str]:
     return concept_tokens(" ".join(evidence_words([c for c in cited if c.exists])))
 
 
+def _only_denies(text: str) -> bool:
+    """True when every content word of the statement sits under a negation ("No RECIST response
+    could be computed"): what a statement denies need not appear in what it cites."""
+    folded, spans = folded_tokens(text)
+    negations = negated_spans(folded)
+    return bool(spans) and all(any(s <= a and b <= e + 1 for s, e in negations) for _, a, b in spans)
+
+
 def check_subject(
     statement_text: str,
     cited: Sequence[CitedEvidence],
@@ -59,6 +67,12 @@ def check_subject(
         return CheckResult(name=SUBJECT_MENTIONED, outcome="skip", detail="no content words to compare")
     vocabulary = evidence_terms(existing)
     shared = overlap(terms, vocabulary)
+    if not shared and _only_denies(statement_text):
+        return CheckResult(
+            name=SUBJECT_MENTIONED,
+            outcome="skip",
+            detail="the statement only denies; absence needs no mention",
+        )
     evidence = [c.ref for c in existing]
     if shared:
         return CheckResult(

@@ -49,7 +49,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"high density lipoprotein|\bhdl\b", " hdl "),
     (r"urea nitrogen|\bbun\b", " urea "),
     (r"c[- ]reactive protein|\bcrp\b", " crp "),
-    (r"prostate[- ]specific antigen|\bpsa\b", " psa "),
+    (r"prostate[- ]specific (?:antigen|ag)\b|\bpsa\b", " psa "),
     (r"carcinoembryonic antigen|\bcea\b", " cea "),
     (r"hormone[- ]receptors?|\bhr\b(?=[+-]| positive| negative)", " estrogenreceptor progesteronereceptor "),
     (r"estrogen receptors?|\ber\b", " estrogenreceptor "),
@@ -123,7 +123,10 @@ GENERIC_WORDS = frozenset(
         significantly likely possible probable suspected disease diseases disorder condition conditions
         qualifier morphologic abnormality structure entity observable situation regime substance product
         onset born birth deceased age gender sex problem problems medication medications drug drugs
-        related concluded conclusion summary
+        related concluded conclusion summary line lines timeline change changes kinetics code codes
+        coded carry carries trended trend trends computed compute calculated usable available missing
+        could cannot
+        versus vs loinc mean means
         """
     )
 )
@@ -200,6 +203,14 @@ def overlap(statement_tokens: Iterable[str], evidence_tokens: Iterable[str]) -> 
     return {t for t in statement_tokens if t in evidence or any(tokens_match(t, e) for e in evidence)}
 
 
+# Words that make a negation about the record's data rather than the patient.
+_META_WORD = re.compile(
+    r"(?:usable|numeric|value|values|loinc|code|coded|data|date|dated|unit|units|result|results|"
+    r"measurements?|record|records|information|change|trend|kinetics)\b",
+    re.I,
+)
+
+
 def negated_spans(text: str, window: int = 6) -> list[tuple[int, int]]:
     """Character spans of `text` under a negation cue (NegEx-style, forward window of words).
 
@@ -213,6 +224,8 @@ def negated_spans(text: str, window: int = 6) -> list[tuple[int, int]]:
         stop = _SCOPE_BREAK_RE.search(text, start)
         limit = stop.start() if stop else len(text)
         words = list(re.finditer(r"\S+", text[start:limit]))[:window]
+        if words and _META_WORD.match(words[0][0]):
+            continue  # "no usable value", "no LOINC code": about the record's data, not the patient
         if words:
             spans.append((start, start + words[-1].end()))
     for cue in _NEG_POST_RE.finditer(text):
