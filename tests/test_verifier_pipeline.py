@@ -260,3 +260,29 @@ def test_report_conclusion_vs_later_condition(jenny: PatientRecord) -> None:
     assert all(
         d.id == e.id for d, e in zip(find_discrepancies(record), find_discrepancies(record), strict=True)
     )
+
+
+def test_imaging_reader_vs_report_of_the_same_study() -> None:
+    """The hook for the imaging reader: its finding and the study's report name different sides."""
+    from medboard.tools.checks.discrepancies import imaging_vs_report
+
+    record = load_record(DATA / "synthea" / "loyd_connelly.json")
+    study = record.facts_of(FactKind.imaging_study)[0]
+    report = Fact(
+        id="DiagnosticReport/study-read",
+        kind=FactKind.report,
+        label="Imaging report",
+        text="Spiculated mass in the left upper lobe of the lung.",
+        related=[study.evidence.reference],
+        evidence=EvidenceRef(reference="DiagnosticReport/study-read"),
+    )
+    record.facts = [*record.facts, report]
+    same_side = Finding.create(
+        agent="imaging", category="imaging", text="Left upper lobe lung mass.", evidence=[study.evidence]
+    )
+    other_side = Finding.create(
+        agent="imaging", category="imaging", text="Right upper lobe lung mass.", evidence=[study.evidence]
+    )
+    assert imaging_vs_report(record, [same_side]) == []
+    (found,) = imaging_vs_report(record, [other_side])
+    assert {s.reference for s in found.sources} == {study.evidence.reference, "DiagnosticReport/study-read"}

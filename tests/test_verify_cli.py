@@ -83,3 +83,51 @@ def test_bad_summary_exits_2_naming_file_and_location(
     assert main(["verify", str(path), "--record", str(BUNDLE)]) == 2
     assert "line 1 column 2" in capsys.readouterr().err
     assert main(["verify", str(tmp_path / "missing.json"), "--record", str(BUNDLE)]) == 2
+
+
+def test_model_entailment_over_an_openai_compatible_endpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--model URL`: statements the rules leave open go to the model, one schema-bound call each."""
+    from fake_openai import FakeOpenAIServer, chat_completion
+
+    record = load_record(BUNDLE)
+    condition = next(f for f in record.facts_of(FactKind.condition) if "breast" in f.label)
+    path = write_summary(tmp_path, contradicted=False)
+    data = json.loads(path.read_text())
+    data["sections"][0]["statements"].append(
+        {
+            "id": "q1",
+            "text": "The breast cancer responded well to therapy.",
+            "evidence": [{"reference": condition.id}],
+        }
+    )
+    path.write_text(json.dumps(data))
+    requests: list[dict] = []
+
+    def respond(body: dict) -> tuple[int, dict, float]:
+        requests.append(body)
+        answer = {"label": "contradicted", "reason": "The evidence records remission, not a response."}
+        return 200, chat_completion(json.dumps(answer)), 0.0
+
+    for name in ("MEDBOARD_MODEL_URL", "MEDBOARD_MODEL", "MEDBOARD_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeOpenAIServer(respond, models=["fake-model"]) as server:
+        argv = [
+            "verify",
+            str(path),
+            "--record",
+            str(BUNDLE),
+            "--model",
+            server.base_url,
+            "--model-name",
+            "fake-model",
+        ]
+        rc = main([*argv, "--json"])
+    assert rc == 1
+    verdicts = {v["statement_id"]: v for v in json.loads(capsys.readouterr().out)["verdicts"]}
+    assert verdicts["w1"]["verdict"] == "supported" and verdicts["q1"]["verdict"] == "contradicted"
+    assert verdicts["q1"]["checks"][-1]["name"] == "entailment"
+    (request,) = requests  # only the statement the rules could not decide
+    assert request["response_format"]["json_schema"]["name"] == "EntailmentJudgement"
+    assert "responded well" in json.dumps(request["messages"])
