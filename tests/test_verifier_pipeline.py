@@ -286,3 +286,23 @@ def test_imaging_reader_vs_report_of_the_same_study() -> None:
     assert imaging_vs_report(record, [same_side]) == []
     (found,) = imaging_vs_report(record, [other_side])
     assert {s.reference for s in found.sources} == {study.evidence.reference, "DiagnosticReport/study-read"}
+
+
+async def test_image_evidence_resolves_against_the_case_series(jenny: PatientRecord) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Series:  # the one attribute the verifier reads from an ImageSeries
+        id: str
+
+    statement = Statement(
+        id="img",
+        text="Spiculated mass in the left breast.",
+        evidence=[EvidenceRef(reference="image:mammo#frame=0")],
+    )
+    summary = summary_with([statement], [])
+    known = await verify_summary(summary, jenny, images=[Series("mammo")])
+    assert known.verdicts[0].verdict == VerdictLabel.unverifiable  # rules cannot read images
+    unknown = await verify_summary(summary, jenny, images=[Series("ct-head")])
+    assert unknown.verdicts[0].verdict == VerdictLabel.unsupported
+    assert "image:mammo#frame=0" in unknown.verdicts[0].reason
