@@ -54,7 +54,8 @@ class VerifierAgent(BaseChatAgent):
             draft.summary,
             self.context.record,
             case_date=self.context.case.effective_date,
-            images=self.context.case.images,
+            # The series the imaging reader loaded (ids as cited in `image:<series>#frame=i`).
+            images=list(self.context.image_series.values()),
             caller=self.context.caller,
         )
         failing = {v.statement_id: v.reason for v in report.verdicts if v.verdict in FAILING}

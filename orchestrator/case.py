@@ -13,7 +13,16 @@ images:
   - path: ct/                  # DICOM folder, NRRD/NIfTI volume, PNG/JPEG, tile
     study: ImagingStudy/ct-1   # optional link when DICOM UIDs are absent
     recipe: ct                 # optional: ct | mri | cxr | wsi | image
+    series: 1.2.840...         # optional: the SeriesInstanceUID to pick in a mixed DICOM folder
+    date: 2024-04-20           # optional: acquisition date when the file carries none (PNG, NRRD)
+    modality: MR               # optional: DICOM modality code when the file carries none
+    body_site: brain           # optional: body part when the file carries none
+    mask: tumour_label.nrrd    # optional: label mask on the same grid (NRRD/NIfTI) or a DICOM SEG
+    label: 1                   # optional: the mask label to measure (default: every non-zero voxel)
 ```
+
+Dates, modality and body site let the longitudinal comparer pair prior and current images of the
+same modality and body site; a mask gives the imaging reader a measured lesion (RECIST input).
 
 A folder without `case.yaml` must hold exactly one record (a `.json` bundle or an NDJSON set).
 """
@@ -40,6 +49,11 @@ class ImageSpec(BaseModel):
     study: str | None = None
     recipe: str | None = None
     series: str | None = None
+    date: dt.date | str | None = None
+    modality: str | None = None
+    body_site: str | None = None
+    mask: str | None = None
+    label: int | None = None
 
 
 class CaseSpec(BaseModel):
@@ -90,8 +104,27 @@ def load_case(
                 source=str(spec_path),
                 location=f"images[{index}]",
             )
+        mask_path = None
+        if image.mask:
+            mask_path = (base / image.mask).resolve()
+            if not mask_path.exists():
+                raise CaseInputError(
+                    f"mask path {image.mask!r} does not exist",
+                    source=str(spec_path),
+                    location=f"images[{index}].mask",
+                )
         images.append(
-            {"path": str(image_path), "study": image.study, "recipe": image.recipe, "series": image.series}
+            {
+                "path": str(image_path),
+                "study": image.study,
+                "recipe": image.recipe,
+                "series": image.series,
+                "date": str(image.date) if image.date else None,
+                "modality": image.modality,
+                "body_site": image.body_site,
+                "mask": str(mask_path) if mask_path else None,
+                "label": image.label,
+            }
         )
         if image.study:
             links[image.study] = str(image_path)

@@ -15,6 +15,7 @@ from medboard.models import AgentRun
 if TYPE_CHECKING:
     from medboard.llm.calls import ModelCaller
     from medboard.tools.fhir.record import PatientRecord
+    from medboard.tools.imaging.series import ImageSeries
 
 
 @dataclass
@@ -44,6 +45,11 @@ class CaseContext:
     max_revise_rounds: int = 1
     agent_runs: dict[str, AgentRun] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: The case's images, loaded once (by `medboard.agents.imaging_core.case_images`), by series id:
+    #: the verifier resolves ``image:<series>#frame=i`` evidence against these ids.
+    image_series: dict[str, ImageSeries] = field(default_factory=dict)
+    #: The shared loading task (imaging and longitudinal agents both await the same one).
+    image_loading: Any = field(default=None, repr=False)
 
     @property
     def record(self) -> PatientRecord:

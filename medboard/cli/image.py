@@ -153,35 +153,11 @@ def measure_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Lesion voxel count, volume in mm³ and longest in-plane diameter in mm."""
-    import numpy as np
-
-    from medboard.errors import ImageInputError
     from medboard.tools.imaging.load import load_image
-    from medboard.tools.imaging.measure import measure_mask
-    from medboard.tools.imaging.seg import is_dicom_seg, seg_to_labels
+    from medboard.tools.imaging.masks import measure_mask_file
 
     volume = load_image(image)
-    if is_dicom_seg(mask):
-        values, _ = seg_to_labels(mask, volume)
-        spacing = volume.spacing
-    else:
-        labels = load_image(mask)
-        if tuple(labels.shape[:3]) != tuple(volume.shape[:3]):
-            raise ImageInputError(
-                f"mask shape {labels.shape} does not match image shape {volume.shape}", source=str(mask)
-            )
-        spacing = labels.spacing or volume.spacing
-        if volume.spacing and labels.spacing and not np.allclose(volume.spacing, labels.spacing, rtol=1e-3):
-            raise ImageInputError(
-                f"mask spacing {labels.spacing} differs from image spacing {volume.spacing}", source=str(mask)
-            )
-        values = labels.array
-    if spacing is None:
-        raise ImageInputError("no voxel spacing in mask or image; cannot measure in mm", source=str(mask))
-    if label is not None and not np.any(values == label):
-        present = [int(v) for v in np.unique(values) if v != 0][:10]
-        raise ImageInputError(f"label {label} not in mask (labels present: {present})", source=str(mask))
-    result = measure_mask(np.rint(values).astype(np.int64), spacing, label=label)
+    result = measure_mask_file(volume, mask, label=label)
     payload = {
         "voxels": result.voxels,
         "volume_mm3": round(result.volume_mm3, 3),
