@@ -131,7 +131,7 @@ def load_case_images(
     entries: Sequence[Any], facts: Sequence[Fact], *, case_map: Mapping[str, str] | None = None
 ) -> CaseImages:
     """Load, describe and link every case image; unreadable ones become named failures."""
-    from medboard.tools.imaging import default_recipe, link_series, load_image
+    from medboard.tools.imaging import default_recipe, link_series, load_image, reports_for_study
     from medboard.tools.imaging.layouts import RECIPES
     from medboard.tools.imaging.masks import measure_mask_file
 
@@ -182,21 +182,28 @@ def load_case_images(
             except (MedboardInputError, OSError, ValueError) as error:
                 image.mask_error = f"{_name(image.mask)}: {getattr(error, 'problem', None) or error}"[:300]
         out.images.append(image)
-    mapping = dict(case_map or {})
-    for image in out.images:
-        study = _entry_value(entries[image.index], "study")
-        if study:
-            mapping.setdefault(str(study), image.path)
-    links = {
-        link.series_id: link for link in link_series([i.series for i in out.images], facts, case_map=mapping)
+    # An entry's own `study:` wins; then DICOM UIDs; then a case-level path map (for entries that
+    # name no study: the same file listed twice must not inherit the other entry's study).
+    explicit = {i.series.id: str(_entry_value(entries[i.index], "study") or "") for i in out.images}
+    claimed = {str(Path(i.path).resolve()) for i in out.images if explicit[i.series.id]}
+    mapping = {
+        ref: path for ref, path in (case_map or {}).items() if str(Path(path).resolve()) not in claimed
     }
+    open_images = [i.series for i in out.images if not explicit[i.series.id]]
+    links: dict[str, tuple[str, tuple[str, ...]]] = {
+        link.series_id: (link.study, link.reports)
+        for link in link_series(open_images, facts, case_map=mapping)
+    }
+    for image in out.images:
+        if explicit[image.series.id]:
+            study = explicit[image.series.id]
+            links[image.series.id] = (study, tuple(reports_for_study(study, facts)))
     studies = {f.reference: f for f in facts if f.kind == FactKind.imaging_study}
     for image in out.images:
-        link = links.get(image.series.id)
-        if link is None:
+        if image.series.id not in links:
             continue
-        image.study, image.reports = link.study, link.reports
-        study = studies.get(link.study)
+        image.study, image.reports = links[image.series.id]
+        study = studies.get(image.study)
         if study is not None:
             if not image.series.modality and study.details.get("modalities"):
                 image.series.modality = str(study.details["modalities"][0])
