@@ -287,6 +287,23 @@ def test_imaging_reader_vs_report_of_the_same_study() -> None:
     (found,) = imaging_vs_report(record, [other_side])
     assert {s.reference for s in found.sources} == {study.evidence.reference, "DiagnosticReport/study-read"}
 
+    # The model's reading cites only a frame; the series finding ties that series to the study.
+    series_finding = Finding.create(
+        agent="imaging",
+        category="imaging",
+        text="CT chest series.",
+        evidence=[EvidenceRef(reference="image:ct1#frame=0"), study.evidence],
+    )
+    from_frame = Finding.create(
+        agent="imaging",
+        category="imaging",
+        text="Mass in the right upper lobe of the lung.",
+        evidence=[EvidenceRef(reference="image:ct1#frame=40", box=(100, 200, 300, 400))],
+        laterality="right",
+    )
+    (found,) = imaging_vs_report(record, [series_finding, from_frame])
+    assert "image:ct1#frame=40" in {s.reference for s in found.sources}
+
 
 async def test_image_evidence_resolves_against_the_case_series(jenny: PatientRecord) -> None:
     from dataclasses import dataclass

@@ -293,8 +293,25 @@ def conflicting_findings(record: PatientRecord, findings: Sequence[Finding] = ()
     return out
 
 
+def _study_of_series(record: PatientRecord, findings: Sequence[Finding]) -> dict[str, str]:
+    """Image series → ImagingStudy, from findings that cite both (the imaging reader's series finding)."""
+    mapping: dict[str, str] = {}
+    for finding in findings:
+        studies = [record.canonical(e.reference) or e.reference for e in finding.evidence if e.kind == "fhir"]
+        studies = [s for s in studies if s.startswith("ImagingStudy/")]
+        if len(studies) == 1:
+            for ref in finding.evidence:
+                if ref.series:
+                    mapping.setdefault(ref.series, studies[0])
+    return mapping
+
+
 def imaging_vs_report(record: PatientRecord, findings: Sequence[Finding] = ()) -> list[Discrepancy]:
-    """The imaging reader's finding vs the report on the same ImagingStudy (side, negation)."""
+    """The imaging reader's finding vs the radiology report of the same study (sides that clash).
+
+    A finding reaches its study by citing it, or by citing a frame of a series that another finding
+    ties to that study. Findings that cite the report itself (its restatements) are not compared.
+    """
     out: list[Discrepancy] = []
     reports_by_study: dict[str, list[Fact]] = defaultdict(list)
     for report in record.facts_of(FactKind.report):
@@ -304,26 +321,35 @@ def imaging_vs_report(record: PatientRecord, findings: Sequence[Finding] = ()) -
                 reports_by_study[canonical].append(report)
     if not reports_by_study:
         return out
+    series_study = _study_of_series(record, findings)
     for finding in findings:
         if finding.category.value != "imaging":
             continue
-        studies = {record.canonical(e.reference) for e in finding.evidence if e.kind == "fhir"}
-        for study in studies & reports_by_study.keys():
-            for report in reports_by_study[study or ""]:
+        cited = {record.canonical(e.reference) or e.reference for e in finding.evidence if e.kind == "fhir"}
+        if any(ref.startswith("DiagnosticReport/") for ref in cited):
+            continue
+        studies = {ref for ref in cited if ref.startswith("ImagingStudy/")}
+        studies |= {series_study[e.series] for e in finding.evidence if e.series in series_study}
+        f_sides = {finding.laterality} if finding.laterality else sides_in(finding.text)
+        if not f_sides:
+            continue
+        terms = concept_tokens(finding.text)
+        for study in sorted(studies & reports_by_study.keys()):
+            for report in reports_by_study[study]:
                 text = report.text or ""
-                f_sides = {finding.laterality} if finding.laterality else sides_in(finding.text)
                 r_sides = sides_in(text)
-                terms = concept_tokens(finding.text)
                 shared = overlap(terms, concept_tokens(text))
-                side_clash = f_sides and r_sides and not (f_sides & (r_sides | {"bilateral"}))
-                if shared and side_clash:
+                if shared and r_sides and not (f_sides & (r_sides | {"bilateral"})):
                     out.append(
                         make_discrepancy(
                             "imaging_vs_report",
-                            f"imaging reader says {'/'.join(sorted(f_sides))}; "
-                            f"{report.evidence.reference} says "
-                            f"{'/'.join(sorted(r_sides))} ({', '.join(sorted(shared)[:3])})",
-                            [*(e for e in finding.evidence), report.evidence],
+                            f"imaging reader says {'/'.join(sorted(f_sides))} ({finding.text[:80]}); "
+                            f"{report.evidence.reference} says {'/'.join(sorted(r_sides))} "
+                            f"({', '.join(sorted(shared)[:3])})",
+                            [
+                                *finding.evidence,
+                                EvidenceRef(reference=report.evidence.reference, path="conclusion"),
+                            ],
                         )
                     )
     return out
