@@ -66,17 +66,20 @@ ANSWER_FORMAT = (
 )
 
 
+class _ReadingFindingBase(BaseModel):
+    text: str = Field(max_length=300, description="The finding, in one sentence.")
+    box: Annotated[list[BoxCoord], Field(min_length=4, max_length=4)] | None = Field(
+        default=None, description="[y0, x0, y1, x1] on 0-1000 of that image, or null."
+    )
+    laterality: Literal["left", "right", "bilateral"] | None = None
+
+
 def reading_schema(labels: int) -> type[BaseModel]:
     """``ImagingReading``: findings whose ``slice`` is bounded to the ``labels`` images sent."""
     item = create_model(
         "ImagingReadingFinding",
-        text=(str, Field(max_length=300, description="The finding, in one sentence.")),
+        __base__=_ReadingFindingBase,
         slice=(int, Field(ge=1, le=max(1, labels), description="SLICE label (1-based image position).")),
-        box=(
-            Annotated[list[BoxCoord], Field(min_length=4, max_length=4)] | None,
-            Field(default=None, description="[y0, x0, y1, x1] on 0-1000 of that image, or null."),
-        ),
-        laterality=(Literal["left", "right", "bilateral"] | None, None),
     )
     return create_model(
         "ImagingReading",
@@ -259,7 +262,7 @@ def save_overlays(
     frames: dict[tuple[str, int], list[Box]] = defaultdict(list)
     for number, finding in enumerate(findings, start=1):
         for ref in finding.evidence:
-            if ref.box is None or ref.series not in series or ref.frame is None:
+            if ref.box is None or ref.series is None or ref.series not in series or ref.frame is None:
                 continue
             shape = series[ref.series].shape
             transform = square_transform(shape[1], shape[2])

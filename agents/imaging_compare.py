@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 
 from medboard.agents.imaging_core import CaseImage, CaseImages, map_box
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
@@ -279,21 +279,23 @@ def deterministic_comparisons(pairs: Sequence[ImagingPair]) -> list[Finding]:
 # --------------------------------------------------------------------------------- model
 
 
+class ImagingChangeItem(BaseModel):
+    text: str = Field(max_length=300, description="The change, in one sentence.")
+    change: Literal["new", "resolved", "improved", "worsened", "unchanged"]
+    box: Annotated[list[BoxCoord], Field(min_length=4, max_length=4)] | None = Field(
+        default=None, description="[y0, x0, y1, x1] on 0-1000 of the CURRENT image, or null."
+    )
+    laterality: Literal["left", "right", "bilateral"] | None = None
+
+
+class ImagingChange(BaseModel):
+    """The longitudinal answer: at most 6 changes, prior → current."""
+
+    changes: list[ImagingChangeItem] = Field(default_factory=list, max_length=MAX_CHANGES)
+
+
 def change_schema() -> type[BaseModel]:
-    item = create_model(
-        "ImagingChangeItem",
-        text=(str, Field(max_length=300, description="The change, in one sentence.")),
-        change=(Literal["new", "resolved", "improved", "worsened", "unchanged"], ...),
-        box=(
-            Annotated[list[BoxCoord], Field(min_length=4, max_length=4)] | None,
-            Field(default=None, description="[y0, x0, y1, x1] on 0-1000 of the CURRENT image, or null."),
-        ),
-        laterality=(Literal["left", "right", "bilateral"] | None, None),
-    )
-    return create_model(
-        "ImagingChange",
-        changes=(list[item], Field(default_factory=list, max_length=MAX_CHANGES)),  # type: ignore[valid-type]
-    )
+    return ImagingChange
 
 
 def comparison_layout(pair: ImagingPair, limits: EndpointLimits | None) -> RequestLayout | None:

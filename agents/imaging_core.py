@@ -195,15 +195,15 @@ def load_case_images(
         for link in link_series(open_images, facts, case_map=mapping)
     }
     for image in out.images:
-        if explicit[image.series.id]:
-            study = explicit[image.series.id]
-            links[image.series.id] = (study, tuple(reports_for_study(study, facts)))
+        named = explicit[image.series.id]
+        if named:
+            links[image.series.id] = (named, tuple(reports_for_study(named, facts)))
     studies = {f.reference: f for f in facts if f.kind == FactKind.imaging_study}
     for image in out.images:
         if image.series.id not in links:
             continue
         image.study, image.reports = links[image.series.id]
-        study = studies.get(image.study)
+        study = studies.get(image.study or "")
         if study is not None:
             if not image.series.modality and study.details.get("modalities"):
                 image.series.modality = str(study.details["modalities"][0])
