@@ -151,6 +151,45 @@ def reading_findings(reading: Any, layout: RequestLayout, image: CaseImage) -> l
     return findings
 
 
+_BOX_KEYS = ("box_2d", "box", "bbox")
+_LABEL_KEYS = ("label", "text", "finding")
+
+
+def parse_localisation(answer: str) -> tuple[list[tuple[str, tuple[int, int, int, int]]], list[str]]:
+    """Boxes from a schema-free localisation answer: a ```json list of ``{"box_2d": [y0, x0, y1, x1],
+    "label": ...}`` on 0–1000 (MedGemma's / Gemma's convention), thinking spans and fences removed.
+
+    Returns ``(label, box)`` pairs and, for every item left out, why (never silently dropped). The
+    boxes are on the padded model image: map them with `map_box` and the `ImagePart` they refer to.
+    """
+    import json
+
+    from medboard.llm.parsing import clean_answer, load_json
+
+    try:
+        data = load_json(clean_answer(answer))
+    except json.JSONDecodeError as error:
+        return [], [f"no JSON box list in the answer ({error.msg})"]
+    items = data if isinstance(data, list) else [data]
+    boxes: list[tuple[str, tuple[int, int, int, int]]] = []
+    skipped: list[str] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            skipped.append(f"item {index}: not an object")
+            continue
+        raw = next((item[k] for k in _BOX_KEYS if k in item), None)
+        label = next((str(item[k]).strip() for k in _LABEL_KEYS if item.get(k)), "")
+        if not (isinstance(raw, list) and len(raw) == 4 and all(isinstance(v, int | float) for v in raw)):
+            skipped.append(f"item {index}: no [y0, x0, y1, x1] box")
+            continue
+        y0, x0, y1, x1 = (round(float(v)) for v in raw)
+        if not all(0 <= v <= 1000 for v in (y0, x0, y1, x1)) or y0 > y1 or x0 > x1:
+            skipped.append(f"item {index}: box {raw} is not ordered within 0–1000")
+            continue
+        boxes.append((label, (y0, x0, y1, x1)))
+    return boxes, skipped
+
+
 def _reason(error: BaseException) -> str:
     text = getattr(error, "reason", None) or getattr(error, "problem", None) or str(error)
     return (text or type(error).__name__)[:200]

@@ -293,3 +293,27 @@ async def test_endpoint_without_image_slots_skips_reading(tmp_path: Path, images
         await caller.close()
         assert not imaging_requests(list(server.requests))
     assert report.status == "ok" and any("accepts no images" in w for w in context.warnings)
+
+
+def test_schema_free_localisation_answer_is_parsed_and_mapped() -> None:
+    from medboard.agents.imaging import parse_localisation
+    from medboard.agents.imaging_core import map_box
+    from medboard.tools.imaging import cxr_layout
+
+    answer = (
+        "<unused94>thinking about the lungs<unused95>Here are the findings:\n```json\n"
+        '[{"box_2d": [600, 100, 800, 400], "label": "right lower zone opacity"},\n'
+        ' {"box_2d": [900, 900, 100, 100], "label": "reversed"},\n'
+        ' {"label": "no box at all"}]\n```'
+    )
+    boxes, skipped = parse_localisation(answer)
+    assert boxes == [("right lower zone opacity", (600, 100, 800, 400))]
+    assert len(skipped) == 2 and "0–1000" in skipped[0] and "no [y0, x0, y1, x1] box" in skipped[1]
+    assert parse_localisation("I cannot localise anything.")[0] == []
+
+    series = load_image(dicom_testfile("RG1_UNCR.dcm"))
+    (part,) = cxr_layout(series).images
+    box, note = map_box(part, boxes[0][1])
+    rows, cols = series.shape[1:3]
+    assert box is not None and box[0] == 600 and box[2] == 800  # taller than wide: rows unpadded
+    assert box[1] == round((100 * rows / 1000 - (rows - cols) // 2) / cols * 1000) and "pixels" in note
