@@ -317,3 +317,32 @@ def test_schema_free_localisation_answer_is_parsed_and_mapped() -> None:
     rows, cols = series.shape[1:3]
     assert box is not None and box[0] == 600 and box[2] == 800  # taller than wide: rows unpadded
     assert box[1] == round((100 * rows / 1000 - (rows - cols) // 2) / cols * 1000) and "pixels" in note
+
+
+async def test_mri_reading_in_the_flow_lands_in_the_imaging_section(tmp_path: Path) -> None:
+    """Repo data only (runs where the shared CT is absent): the MRI recipe's order and the flow."""
+    reading = [{"text": "Enhancing mass in the left frontal lobe.", "slice": 4, "box": [300, 550, 500, 750]}]
+    case = load_case(write_case(tmp_path, [mr_entry()]))
+    with FakeOpenAIServer(vision_responder(reading=reading), models=["fake-vision"]) as server:
+        caller = caller_for(server.base_url, images_per_prompt=6)
+        summary = await run_case_flow(case, caller=caller)
+        await caller.close()
+        (body,) = imaging_requests(list(server.requests))
+
+    parts = user_parts(body)
+    assert parts[0]["type"] == "text" and "MRI series" in parts[0]["text"]
+    assert [p["type"] for p in parts[1:-1]] == ["image_url", "text"] * 6
+    assert [p["text"] for p in parts[2:-1:2]] == [f"SLICE {i}" for i in range(1, 7)]
+    assert "describe the key findings" in parts[-1]["text"] and "SLICE" in parts[-1]["text"]
+
+    mr = load_image(TEST_DATA / "brain1_image.nrrd")
+    finding = next(f for f in summary.findings if f.method == "model" and f.agent == "imaging")
+    assert finding.evidence[0].reference == mr.ref(sample_indices(mr.frame_count, 6)[3])
+    assert finding.evidence[0].box == (300, 550, 500, 750)  # square frames: same box on the source
+    imaging = summary.section(SectionKind.imaging)
+    assert imaging is not None and imaging.status == "ok"
+    statement = next(s for s in imaging.statements if finding.id in s.finding_ids)
+    assert statement.verdict is not None and statement.verdict.verdict == VerdictLabel.unverifiable
+    assert "image evidence only" in statement.verdict.reason  # resolved, but rules cannot read images
+    run = next(a for a in summary.run.agents if a.agent == "imaging")
+    assert run.model_calls == 1 and run.prompt_tokens > 0
