@@ -134,6 +134,10 @@ def reading_findings(reading: Any, layout: RequestLayout, image: CaseImage) -> l
             box, note = map_box(part, item.box)
             notes.append(note)
         notes.append(f"seen on SLICE {item.slice} of {count} = series frame {part.frame}")
+        origins = image.series.patch_origins
+        if origins and part.frame < len(origins):  # pathology: where the patch lies in the tile
+            y, x = origins[part.frame]
+            notes.append(f"patch {part.frame} starts at (row {y}, column {x}) px of the source tile")
         findings.append(
             Finding.create(
                 agent=AGENT,

@@ -346,3 +346,24 @@ async def test_mri_reading_in_the_flow_lands_in_the_imaging_section(tmp_path: Pa
     assert "image evidence only" in statement.verdict.reason  # resolved, but rules cannot read images
     run = next(a for a in summary.run.agents if a.agent == "imaging")
     assert run.model_calls == 1 and run.prompt_tokens > 0
+
+
+async def test_pathology_prompt_comes_first_then_the_patches(tmp_path: Path) -> None:
+    tile = TEST_DATA / "he_carcinoma_tile.jpg"
+    reading = [{"text": "Infiltrating glands of carcinoma.", "slice": 1, "box": None}]
+    entry = {"path": str(tile), "recipe": "wsi", "body_site": "breast"}
+    case = load_case(write_case(tmp_path, [entry]))
+    with FakeOpenAIServer(vision_responder(reading=reading), models=["fake-vision"]) as server:
+        caller = caller_for(server.base_url)
+        context, report = await run_imaging(case, caller)
+        await caller.close()
+        (body,) = imaging_requests(list(server.requests))
+
+    patches = load_image(tile, patches=True)
+    parts = user_parts(body)
+    assert [p["type"] for p in parts] == ["text"] + ["image_url"] * patches.frame_count
+    assert "tissue: breast" in parts[0]["text"] and "histopathology" in parts[0]["text"]
+    finding = next(f for f in report.findings if f.method == "model")
+    assert finding.evidence[0].reference == patches.ref(0)
+    assert any("source tile" in n for n in finding.notes)
+    assert patches.id in context.image_series and context.image_series[patches.id].kind == "patches"
