@@ -374,8 +374,8 @@ def unavailable_study_finding(study: Fact) -> Finding:
     if instances is None:
         instances = sum(int(s.get("instances") or 0) for s in series if isinstance(s, Mapping))
     text = (
-        f"Imaging study {study_summary(study)}: {len(series)} series, {instances} instances "
-        "(images not available to this summary)."
+        f"Imaging study {study_summary(study)}: {len(series)} series, {instances} "
+        f"instance{'' if instances == 1 else 's'} (images not available to this summary)."
     )
     return Finding.create(
         agent=AGENT,
