@@ -150,7 +150,12 @@ def draft_sections(
 ) -> list[Section]:
     """All sections from findings alone, in the canonical order."""
     by_section: dict[SectionKind, list[Statement]] = {kind: [] for kind in SECTION_ORDER}
+    data_quality: list[str] = []
     for finding in findings:
+        if "data-quality" in finding.tags:
+            # About the record's quality, not the patient: listed as an open question, not stated.
+            data_quality.append(finding.text)
+            continue
         kind = route(finding)
         by_section[kind].append(statement_for(kind, [finding]))
 
@@ -178,7 +183,7 @@ def draft_sections(
             status="ok" if statements else "empty",
         )
         if kind == SectionKind.discrepancies_and_open_questions:
-            section.open_questions = missing_information(findings)
+            section.open_questions = missing_information(findings) + data_quality
             section.status = "ok" if section.open_questions else "empty"
         sections.append(section)
     return sections

@@ -11,6 +11,7 @@ and the verifier strikes them).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -98,6 +99,7 @@ class SynthesizerAgent(BaseChatAgent):
     async def on_messages(
         self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
     ) -> Response:
+        started = time.perf_counter()
         verification = None
         for message in messages:
             content = getattr(message, "content", None)
@@ -109,6 +111,11 @@ class SynthesizerAgent(BaseChatAgent):
             draft = await self.first_draft()
         else:
             draft = await self.revise(verification)
+        run = self.context.agent_runs.get(AGENT) or AgentRun(agent=AGENT)
+        run.seconds = round(run.seconds + time.perf_counter() - started, 4)
+        if self._answer_failure:
+            run.status, run.error = "degraded", f"answer: {self._answer_failure}"
+        self.context.agent_runs[AGENT] = run
         return Response(chat_message=StructuredMessage[DraftSummary](content=draft, source=self.name))
 
     async def on_reset(self, cancellation_token: CancellationToken) -> None:
@@ -152,7 +159,6 @@ class SynthesizerAgent(BaseChatAgent):
             findings=self._findings,
             run=self._run_metadata(started),
         )
-        self.context.agent_runs.setdefault(AGENT, AgentRun(agent=AGENT))
         return DraftSummary(summary=summary, round=0, model_statement_ids=model_ids)
 
     async def revise(self, verification: VerificationResult) -> DraftSummary:

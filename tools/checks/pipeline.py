@@ -282,6 +282,9 @@ def _verify_statement(
     subject = by_name.get(SUBJECT_MENTIONED)
     if subject is not None and subject.outcome == "fail":
         return verdict(VerdictLabel.unsupported, subject.detail), cited
+    if subject is not None and subject.outcome == "skip" and not claims_present(claims):
+        # "a", "yes", "see above": citations dressed on a sentence that claims nothing.
+        return verdict(VerdictLabel.unsupported, "the statement says nothing that can be checked"), cited
     failed = [by_name[name] for name in CONTRADICTING if name in by_name and by_name[name].outcome == "fail"]
     if failed:
         return verdict(VerdictLabel.contradicted, "; ".join(c.detail for c in failed)), cited
@@ -295,6 +298,13 @@ def _verify_statement(
         c.name for c in checks if c.outcome == "pass" and c.name not in {FINDINGS_EXIST, "evidence_exists"}
     ]
     return verdict(VerdictLabel.supported, f"cited evidence agrees ({', '.join(passed)})"), cited
+
+
+def claims_present(claims: Any) -> bool:
+    """Whether the extracted claims hold anything checkable (a number, a date or an age)."""
+    return bool(
+        getattr(claims, "quantities", None) or getattr(claims, "dates", None) or getattr(claims, "ages", None)
+    )
 
 
 # ----------------------------------------------------------------------------------- summary

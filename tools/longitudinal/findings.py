@@ -77,6 +77,10 @@ def trend_finding(trend: AnalyteTrend) -> Finding | None:
     """A finding for a series of ≥ 2 values, or for a series whose values were skipped; else None."""
     if len(trend.points) < 2 and not trend.skipped:
         return None
+    if not trend.points and all(s.category == "non_numeric" for s in trend.skipped):
+        # Coded results (ER "Positive", margins "Uninvolved") are not a series to trend; the EHR
+        # parser reports them as they are.
+        return None
     evidence = [p.evidence for p in trend.points] + [p.evidence for p in trend.censored]
     if len(trend.points) < 2:
         evidence += [EvidenceRef(reference=s.reference) for s in trend.skipped]
@@ -89,6 +93,7 @@ def trend_finding(trend: AnalyteTrend) -> Finding | None:
         unit=trend.unit if latest else None,
         date=latest.date if latest else None,
         notes=_skipped_notes(trend.skipped),
+        tags=[] if trend.points else ["data-quality"],
     )
 
 
@@ -203,7 +208,11 @@ def recist_findings(assessment: RecistAssessment, notes: list[str] | None = None
 def timeline_findings(timeline: Timeline) -> list[Finding]:
     findings = []
     for line in timeline.lines:
-        evidence = line.evidence + [ref for marker in line.marker_trends for ref in marker.evidence]
+        evidence = (
+            line.evidence
+            + line.end_evidence
+            + [ref for marker in line.marker_trends for ref in marker.evidence]
+        )
         findings.append(
             _finding(FindingCategory.medication, line.describe(), evidence, date=line.start, notes=line.notes)
         )
@@ -253,6 +262,7 @@ def longitudinal_findings(record: RecordLike) -> list[Finding]:
                 f"{len(trends.unassigned)} measurement(s) carry no LOINC code and were not trended.",
                 [EvidenceRef(reference=s.reference) for s in trends.unassigned],
                 notes=_skipped_notes(trends.unassigned),
+                tags=["data-quality"],
             )
         )
 

@@ -283,6 +283,9 @@ class TherapyLine(BaseModel):
     ongoing: bool
     episodes: list[DrugEpisode]
     notes: list[str] = Field(default_factory=list)
+    end_evidence: list[EvidenceRef] = Field(
+        default_factory=list, description="What dates the end when it is inferred (the next line's start)."
+    )
     marker_trends: list[LineMarkerTrend] = Field(default_factory=list)
     responses: list[tuple[str, str]] = Field(
         default_factory=list, description="(date, RECIST response) of assessments during the line."
@@ -493,6 +496,7 @@ def _lines(episodes: list[DrugEpisode]) -> list[TherapyLine]:
             if current.ongoing:
                 current.ongoing = False
                 current.end = episode.start
+                current.end_evidence = list(episode.evidence)
                 current.notes.append(
                     f"no stop recorded; taken to end when line {len(lines) + 1} started on {episode.start}"
                 )
