@@ -35,6 +35,12 @@ class SpecialistReport(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     error: str | None = None
 
+    def __repr__(self) -> str:
+        # No patient data: autogen-core formats published messages into its INFO log.
+        return (
+            f"SpecialistReport(agent={self.agent!r}, status={self.status!r}, findings={len(self.findings)})"
+        )
+
 
 class SpecialistOutput(BaseModel):
     """What `analyse` returns; the base class adds timing and model-call accounting."""

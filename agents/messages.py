@@ -16,6 +16,9 @@ class DraftSummary(BaseModel):
         default_factory=list, description="Statements the model wrote (revisable); the rest are templated."
     )
 
+    def __repr__(self) -> str:
+        return _short_repr(self, statements=len(self.summary.statements()))
+
 
 class VerificationResult(BaseModel):
     """The verifier's answer: verdicts on the draft, and whether the synthesizer should revise."""
@@ -28,3 +31,26 @@ class VerificationResult(BaseModel):
     failing: dict[str, str] = Field(
         default_factory=dict, description="statement id → reason, for statements that failed."
     )
+
+    def __repr__(self) -> str:
+        return _short_repr(self, verdicts=len(self.verdicts), needs_revision=self.needs_revision)
+
+
+class PublishedSummary(BaseModel):
+    """The flow's final message: the sealed summary."""
+
+    summary: CaseSummary
+
+    def __repr__(self) -> str:
+        return f"PublishedSummary(case={self.summary.case_id!r}, statements={len(self.summary.statements())})"
+
+
+def _short_repr(message: BaseModel, **counts: object) -> str:
+    """A repr without patient data.
+
+    autogen-core formats every published message into an INFO log line (and does so eagerly, even
+    when INFO is off): a default pydantic repr would put the whole record there, and cost a
+    noticeable share of a case's run time on large records.
+    """
+    shown = ", ".join(f"{k}={v}" for k, v in counts.items())
+    return f"{type(message).__name__}(round={getattr(message, 'round', '-')}, {shown})"

@@ -14,7 +14,7 @@ from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
 
-from medboard.agents.messages import VerificationResult
+from medboard.agents.messages import PublishedSummary, VerificationResult
 from medboard.models import CaseSummary
 from medboard.orchestrator.context import CaseContext
 
@@ -28,7 +28,7 @@ class PublisherAgent(BaseChatAgent):
 
     @property
     def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
-        return (StructuredMessage[CaseSummary],)
+        return (StructuredMessage[PublishedSummary],)
 
     async def on_messages(
         self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
@@ -39,7 +39,11 @@ class PublisherAgent(BaseChatAgent):
             if isinstance(getattr(m, "content", None), VerificationResult)
         )
         summary = seal(result.summary, self.context)
-        return Response(chat_message=StructuredMessage[CaseSummary](content=summary, source=self.name))
+        return Response(
+            chat_message=StructuredMessage[PublishedSummary](
+                content=PublishedSummary(summary=summary), source=self.name
+            )
+        )
 
     async def on_reset(self, cancellation_token: CancellationToken) -> None:
         """Stateless."""

@@ -51,6 +51,8 @@ def responder(latency: float):
             }
         elif name == "TextReading":
             content = {"findings": []}
+        elif name == "EntailmentJudgement":
+            content = {"label": "neutral", "reason": "benchmark"}
         else:
             content = {}
         time.sleep(latency)
@@ -174,6 +176,14 @@ async def main() -> None:
     )
     if args.local:
         await local_prefix(case)
+
+
+def _prompt(body: dict[str, Any]) -> str:
+    return "".join(str(m["content"]) for m in body["messages"])
+
+
+def _schema_name(body: dict[str, Any]) -> str | None:
+    return ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
 
 
 def shared_prefix_fraction(prompts: list[str]) -> float:

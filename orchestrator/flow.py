@@ -25,7 +25,7 @@ from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_agentchat.teams import DiGraphBuilder, GraphFlow
 from autogen_core import CancellationToken
 
-from medboard.agents.messages import VerificationResult
+from medboard.agents.messages import PublishedSummary, VerificationResult
 from medboard.agents.publisher import PublisherAgent
 from medboard.agents.synthesizer import SynthesizerAgent
 from medboard.agents.verifier_agent import VerifierAgent
@@ -42,6 +42,21 @@ DEFAULT_TIMEOUT_S = 900.0
 
 class CaseFlowError(MedboardError):
     """The flow ended without a verified summary (timeout, guard tripped)."""
+
+
+#: autogen-core logs every published message, payload included, at INFO: patient data.
+AUTOGEN_MESSAGE_LOGGERS = ("autogen_core", "autogen_core.events", "autogen_agentchat.events")
+
+
+def quiet_autogen_logs() -> None:
+    """Keep patient data out of INFO logs: autogen's message loggers default to WARNING here.
+
+    Only loggers nobody configured (level NOTSET) are changed; set them explicitly to opt back in.
+    """
+    for name in AUTOGEN_MESSAGE_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 def _needs_revision(message: BaseChatMessage) -> bool:
@@ -89,6 +104,7 @@ async def run_case_flow(
     progress: ProgressCallback | None = None,
 ) -> CaseSummary:
     """Run one case through the graph and return the verified summary."""
+    quiet_autogen_logs()
     context = CaseContext(case=case, caller=caller, max_revise_rounds=max_revise_rounds)  # type: ignore[arg-type]
     flow = build_flow(context, specialists)
     token = CancellationToken()
@@ -100,8 +116,8 @@ async def run_case_flow(
             if isinstance(event, TaskResult):
                 continue
             if isinstance(event, StructuredMessage):
-                if isinstance(event.content, CaseSummary):
-                    final = event.content
+                if isinstance(event.content, PublishedSummary):
+                    final = event.content.summary
                 if progress is not None:
                     progress(event.source, _status_of(event))
 
@@ -122,6 +138,6 @@ def _status_of(event: StructuredMessage) -> str:
         return str(status)
     if isinstance(content, VerificationResult):
         return "revise" if content.needs_revision else "verified"
-    if isinstance(content, CaseSummary):
+    if isinstance(content, PublishedSummary):
         return "done"
     return "drafted"

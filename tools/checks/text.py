@@ -10,6 +10,7 @@ are deliberately small and conservative: a missing synonym makes a statement *un
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -195,13 +196,20 @@ def tokens(text: str) -> list[str]:
 
 def concept_tokens(text: str) -> set[str]:
     """Content tokens of `text`: folded, stemmed, generic words and pure numbers removed."""
+    return set(_concept_tokens(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _concept_tokens(text: str) -> frozenset[str]:
+    # Cached: the same evidence text is folded once per statement that cites it, and folding
+    # runs the whole phrase table (the verifier's hottest path on large records).
     out: set[str] = set()
     for token in tokens(text):
         for part in token.split("-"):
             if len(part) < 2 or part in GENERIC_WORDS or part.isdigit():
                 continue
             out.add(stem(part))
-    return out
+    return frozenset(out)
 
 
 def tokens_match(a: str, b: str) -> bool:
