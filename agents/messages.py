@@ -1,4 +1,10 @@
-"""Structured messages the case flow's agents exchange (pydantic, never prose to re-parse)."""
+"""Structured messages the case flow's agents exchange (pydantic, never prose to re-parse).
+
+The summary a draft or verification carries is excluded from serialization: the flow runs in one
+process and hands the objects over as they are, while autogen-core serializes every published
+message for its event log — eagerly, on every publish. Excluding it keeps patient data out of that
+log and keeps a large record's summary from being serialized a dozen times per case.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from medboard.models import CaseSummary, Discrepancy, Verdict
 class DraftSummary(BaseModel):
     """The synthesizer's draft (round 0) or revision (round ≥ 1)."""
 
-    summary: CaseSummary
+    summary: CaseSummary = Field(exclude=True)
     round: int = 0
     model_statement_ids: list[str] = Field(
         default_factory=list, description="Statements the model wrote (revisable); the rest are templated."
@@ -23,7 +29,7 @@ class DraftSummary(BaseModel):
 class VerificationResult(BaseModel):
     """The verifier's answer: verdicts on the draft, and whether the synthesizer should revise."""
 
-    summary: CaseSummary
+    summary: CaseSummary = Field(exclude=True)
     round: int
     verdicts: list[Verdict] = Field(default_factory=list)
     discrepancies: list[Discrepancy] = Field(default_factory=list)
@@ -39,7 +45,7 @@ class VerificationResult(BaseModel):
 class PublishedSummary(BaseModel):
     """The flow's final message: the sealed summary."""
 
-    summary: CaseSummary
+    summary: CaseSummary = Field(exclude=True)
 
     def __repr__(self) -> str:
         return f"PublishedSummary(case={self.summary.case_id!r}, statements={len(self.summary.statements())})"

@@ -51,7 +51,7 @@ class PublisherAgent(BaseChatAgent):
 
 def seal(summary: CaseSummary, context: CaseContext) -> CaseSummary:
     """Final run metadata: one `AgentRun` per agent with its model usage, and their warnings."""
-    result = summary.model_copy(deep=True)
+    result = summary  # the verifier's copy is the flow's own: sealed in place
     runs = sorted(context.agent_runs.values(), key=lambda r: r.agent)
     caller = context.caller
     if caller is not None:

@@ -57,6 +57,8 @@ class VerifierAgent(BaseChatAgent):
             # The series the imaging reader loaded (ids as cited in `image:<series>#frame=i`).
             images=list(self.context.image_series.values()),
             caller=self.context.caller,
+            # Entailment checks are independent: let as many fly as the endpoint allows.
+            max_concurrency=_endpoint_concurrency(self.context.caller),
         )
         failing = {v.statement_id: v.reason for v in report.verdicts if v.verdict in FAILING}
         revisable = failing.keys() & set(draft.model_statement_ids)
@@ -79,3 +81,8 @@ class VerifierAgent(BaseChatAgent):
 
     async def on_reset(self, cancellation_token: CancellationToken) -> None:
         """Stateless between runs."""
+
+
+def _endpoint_concurrency(caller: object | None, default: int = 4) -> int:
+    endpoint = getattr(caller, "endpoint", None)
+    return int(getattr(endpoint, "max_concurrency", default) or default)
