@@ -283,3 +283,37 @@ async def test_specialists_model_calls_are_in_flight_together() -> None:
     earliest_end = min(e for _, e in intervals.values())
     assert latest_start < earliest_end, f"calls did not overlap: {intervals}"
     assert wall < 3 * 0.6, f"a sequential run would take ≥ 1.8 s; took {wall:.2f} s"
+
+
+async def test_revise_loop_re_asks_once_then_strikes_what_stays_contradicted() -> None:
+    asked: list[str] = []
+
+    def respond(body: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
+        name = body["response_format"]["json_schema"]["name"]
+        if name == "BoardAnswer":
+            prompt = "\n".join(str(m["content"]) for m in body["messages"])
+            asked.append(prompt)
+            er = _finding_id_for("Estrogen receptor", body, _enum_ids(schema_of(body)))
+            wrong = "Estrogen receptor is negative."  # the record says Positive: wrong, twice
+            answer = {
+                "answer": wrong,
+                "supporting": [{"text": wrong, "finding_ids": [er]}],
+                "not_in_record": [],
+            }
+            return 200, chat_completion(json.dumps(answer)), 0.0
+        return clinical_responder()(body)
+
+    with FakeOpenAIServer(respond, models=["fake-model"]) as server:
+        caller = caller_for(server.base_url)
+        case = CaseInput(case_id="tiny", record=tiny_record(), question=QUESTION)
+        summary = await run_case_flow(case, caller=caller)
+        await caller.close()
+
+    assert len(asked) == 2, "one draft and exactly one revision"
+    assert "rejected" in asked[1] and "is negative" in asked[1], "the revision carries the verifier's reasons"
+    struck = [s for s in summary.struck if s.statement.text == "Estrogen receptor is negative."]
+    assert struck and all(s.reason.startswith("contradicted") for s in struck)
+    assert all(s.section == SectionKind.answer for s in struck)
+    assert "Estrogen receptor is negative." not in {s.text for s in summary.statements()}, "struck = removed"
+    history = summary.section(SectionKind.oncologic_history)
+    assert history is not None and any("Positive" in s.text for s in history.statements)
