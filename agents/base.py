@@ -21,6 +21,7 @@ from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
 from pydantic import BaseModel, Field
 
+from medboard.llm.errors import CassetteMissError
 from medboard.models import AgentRun, Finding
 from medboard.orchestrator.context import CaseContext
 
@@ -81,6 +82,9 @@ class SpecialistAgent(BaseChatAgent):
         calls_before = self._call_count()
         try:
             output = await self.analyse()
+        except CassetteMissError as error:  # strict replay: a changed prompt must fail the run
+            self.context.fatal = error
+            raise
         except Exception as error:  # a specialist must never take the case down with it
             log.warning("specialist %s failed: %s", self.name, type(error).__name__)
             report = SpecialistReport(agent=self.name, status="failed", error=_one_line(error))

@@ -33,7 +33,7 @@ from medboard.agents.synthesis_template import (
     relevant_to_question,
     statement_for,
 )
-from medboard.llm.errors import ModelCallError
+from medboard.llm.errors import CassetteMissError, ModelCallError
 from medboard.models import (
     AgentRun,
     CaseSummary,
@@ -107,10 +107,11 @@ class SynthesizerAgent(BaseChatAgent):
                 self._reports[content.agent] = content
             elif isinstance(content, VerificationResult):
                 verification = content
-        if verification is None:
-            draft = await self.first_draft()
-        else:
-            draft = await self.revise(verification)
+        try:
+            draft = await (self.first_draft() if verification is None else self.revise(verification))
+        except CassetteMissError as error:
+            self.context.fatal = error
+            raise
         run = self.context.agent_runs.get(AGENT) or AgentRun(agent=AGENT)
         run.seconds = round(run.seconds + time.perf_counter() - started, 4)
         if self._answer_failure:

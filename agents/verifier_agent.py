@@ -17,6 +17,7 @@ from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
 
 from medboard.agents.messages import DraftSummary, VerificationResult
+from medboard.llm.errors import CassetteMissError
 from medboard.models import AgentRun, VerdictLabel
 from medboard.orchestrator.context import CaseContext
 from medboard.tools.checks.pipeline import apply_verdicts, verify_summary
@@ -45,7 +46,11 @@ class VerifierAgent(BaseChatAgent):
         )
         if draft is None:  # pragma: no cover - graph wiring guarantees a draft
             raise RuntimeError("verifier activated without a draft summary")
-        result = await self.verify(draft)
+        try:
+            result = await self.verify(draft)
+        except CassetteMissError as error:
+            self.context.fatal = error
+            raise
         return Response(chat_message=StructuredMessage[VerificationResult](content=result, source=self.name))
 
     async def verify(self, draft: DraftSummary) -> VerificationResult:

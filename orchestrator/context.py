@@ -45,6 +45,9 @@ class CaseContext:
     max_revise_rounds: int = 1
     agent_runs: dict[str, AgentRun] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: An error that must end the run as itself (a strict-replay cassette miss): autogen reports an
+    #: agent's exception only as text, so the agent parks the original here for the flow to raise.
+    fatal: BaseException | None = None
     #: The case's images, loaded once (by `medboard.agents.imaging_core.case_images`), by series id:
     #: the verifier resolves ``image:<series>#frame=i`` evidence against these ids.
     image_series: dict[str, ImageSeries] = field(default_factory=dict)

@@ -123,9 +123,17 @@ async def run_case_flow(
 
     try:
         await asyncio.wait_for(consume(), timeout=timeout_s)
-    except TimeoutError as error:
-        token.cancel()
-        raise CaseFlowError(f"case {case.case_id}: no verified summary within {timeout_s:.0f} s") from error
+    except Exception as error:
+        if context.fatal is not None:
+            raise context.fatal from None
+        if isinstance(error, TimeoutError):
+            token.cancel()
+            raise CaseFlowError(
+                f"case {case.case_id}: no verified summary within {timeout_s:.0f} s"
+            ) from error
+        raise
+    if context.fatal is not None:
+        raise context.fatal
     if final is None:
         raise CaseFlowError(f"case {case.case_id}: the flow ended without a verified summary")
     return final
