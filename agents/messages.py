@@ -8,6 +8,9 @@ log and keeps a large record's summary from being serialized a dozen times per c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 from pydantic import BaseModel, Field
 
 from medboard.models import CaseSummary, Discrepancy, Verdict
@@ -49,6 +52,18 @@ class PublishedSummary(BaseModel):
 
     def __repr__(self) -> str:
         return f"PublishedSummary(case={self.summary.case_id!r}, statements={len(self.summary.statements())})"
+
+
+ContentT = TypeVar("ContentT", bound=BaseModel)
+
+
+def latest_content(messages: Sequence[object], kind: type[ContentT]) -> ContentT | None:
+    """The newest structured message content of type `kind` among the messages an agent received."""
+    for message in reversed(messages):
+        content = getattr(message, "content", None)
+        if isinstance(content, kind):
+            return content
+    return None
 
 
 def _short_repr(message: BaseModel, **counts: object) -> str:

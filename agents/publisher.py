@@ -14,7 +14,7 @@ from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
 
-from medboard.agents.messages import PublishedSummary, VerificationResult
+from medboard.agents.messages import PublishedSummary, VerificationResult, latest_content
 from medboard.models import CaseSummary
 from medboard.orchestrator.context import CaseContext
 
@@ -33,11 +33,9 @@ class PublisherAgent(BaseChatAgent):
     async def on_messages(
         self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
     ) -> Response:
-        result = next(
-            m.content
-            for m in reversed(messages)
-            if isinstance(getattr(m, "content", None), VerificationResult)
-        )
+        result = latest_content(messages, VerificationResult)
+        if result is None:  # pragma: no cover - graph wiring guarantees a verification
+            raise RuntimeError("publisher activated without a verification result")
         summary = seal(result.summary, self.context)
         return Response(
             chat_message=StructuredMessage[PublishedSummary](

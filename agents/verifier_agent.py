@@ -16,7 +16,7 @@ from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
 
-from medboard.agents.messages import DraftSummary, VerificationResult
+from medboard.agents.messages import DraftSummary, VerificationResult, latest_content
 from medboard.llm.errors import CassetteMissError
 from medboard.models import AgentRun, VerdictLabel
 from medboard.orchestrator.context import CaseContext
@@ -40,10 +40,7 @@ class VerifierAgent(BaseChatAgent):
     async def on_messages(
         self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
     ) -> Response:
-        draft = next(
-            (m.content for m in reversed(messages) if isinstance(getattr(m, "content", None), DraftSummary)),
-            None,
-        )
+        draft = latest_content(messages, DraftSummary)
         if draft is None:  # pragma: no cover - graph wiring guarantees a draft
             raise RuntimeError("verifier activated without a draft summary")
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
+from typing import Any
 
 
 class ProgressView:
@@ -13,7 +14,7 @@ class ProgressView:
         self.interactive = enabled and sys.stderr.isatty()
         self._started = time.perf_counter()
         self._status: dict[str, str] = {}
-        self._live = None
+        self._live: Any = None
 
     def __enter__(self) -> ProgressView:
         if self.interactive:
