@@ -184,5 +184,6 @@ def _patient_id(patient: str | None) -> str | None:
 
 
 def _default_case_id(path: Path, patient_id: str | None) -> str:
+    """The record file's stem (or folder name); a folder of many patients adds the patient id."""
     stem = path.stem if path.is_file() else path.name
-    return stem if not patient_id or patient_id in stem else f"{stem}"
+    return f"{stem}-{patient_id}" if path.is_dir() and patient_id else stem
