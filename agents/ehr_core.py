@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
 from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.fhir.selection import latest_per_code
 
 AGENT = "ehr"
 
@@ -252,16 +253,6 @@ def ehr_findings(record: PatientRecord) -> list[Finding]:
     ):
         out.extend(extractor(record))
     return _dedupe(out)
-
-
-def latest_per_code(facts: Iterable[Fact]) -> list[Fact]:
-    """The most recent fact for each code (first coding, else label)."""
-    latest: dict[str, Fact] = {}
-    for fact in facts:
-        key = f"{fact.codes[0].system}|{fact.codes[0].code}" if fact.codes else fact.label
-        if key not in latest or (fact.date or "") > (latest[key].date or ""):
-            latest[key] = fact
-    return list(latest.values())
 
 
 def _scalar(fact: Fact) -> float | int | str | None:

@@ -12,10 +12,9 @@ instructions (prompt injection is expected in the wild).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from medboard.models import Fact, FactKind
 from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.fhir.selection import latest_per_code
 
 SYSTEM_PREAMBLE = (
     "You are a clinical specialist agent inside medboard, a tool that prepares cross-checked case "
@@ -68,22 +67,13 @@ def fact_line(fact: Fact) -> str:
     return " ".join(parts)
 
 
-def _latest_per_code(facts: Iterable[Fact]) -> list[Fact]:
-    latest: dict[str, Fact] = {}
-    for fact in facts:
-        key = fact.codes[0].code if fact.codes and fact.codes[0].code else fact.label
-        if key not in latest or (fact.date or "") > (latest[key].date or ""):
-            latest[key] = fact
-    return sorted(latest.values(), key=lambda f: (f.label, f.id))
-
-
 def context_facts(record: PatientRecord) -> list[Fact]:
     """The facts the context shows: everything, except only the latest value per lab/vital code."""
     chosen: list[Fact] = []
     for kind in _KIND_ORDER:
         facts = record.facts_of(kind)
         if kind in (FactKind.lab, FactKind.vital, FactKind.observation):
-            facts = _latest_per_code(facts)
+            facts = sorted(latest_per_code(facts), key=lambda f: (f.label, f.id))
         else:
             facts = sorted(facts, key=lambda f: (f.date or "", f.id), reverse=True)
         chosen.extend(facts)
