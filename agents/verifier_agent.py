@@ -58,7 +58,7 @@ class VerifierAgent(BaseChatAgent):
             case_date=self.context.case.effective_date,
             # The series the imaging reader loaded (ids as cited in `image:<series>#frame=i`).
             images=list(self.context.image_series.values()),
-            caller=self.context.caller,
+            caller=self.context.caller if self.context.model_entailment else None,
             # Entailment checks are independent: let as many fly as the endpoint allows.
             max_concurrency=_endpoint_concurrency(self.context.caller),
         )

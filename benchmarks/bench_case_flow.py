@@ -204,7 +204,7 @@ async def main() -> None:
         f"{shared_prefix_fraction(everything):.2f}"
     )
     if args.local:
-        await local_prefix(prefix_case)
+        await local_prefix(prefix_case, bodies)
 
 
 def _prompt(body: dict[str, Any]) -> str:
@@ -215,7 +215,7 @@ def _schema_name(body: dict[str, Any]) -> str | None:
     return ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
 
 
-def shared_prefix_fraction(prompts: list[str]) -> float:
+def shared_prefix_fraction(prompts: list[Any]) -> float:
     """Share of all prompt characters that repeat a prefix another prompt of the case already sent."""
     if len(prompts) < 2:
         return 0.0
@@ -233,27 +233,48 @@ def shared_prefix_fraction(prompts: list[str]) -> float:
     return cached / sum(len(p) for p in prompts[1:])
 
 
-async def local_prefix(case: CaseInput) -> None:
-    """Token figures on the real local server: Gemma tokenizer counts, prefix-cache hits from /metrics."""
+async def local_prefix(case: CaseInput, bodies: list[dict[str, Any]]) -> None:
+    """Token figures on the real local server: the shared prefix in Gemma tokens (vLLM /tokenize)
+    and the prefix-cache hit rate from /metrics, over a whole case and over its text agents only."""
+    import httpx
+
     from medboard.llm.local_server import LocalServer
 
     with LocalServer() as server:
-        endpoint = ModelEndpoint(
-            base_url=server.base_url, model=server.model, vision=False, max_concurrency=4
-        )
-        caller = ModelCaller(make_chat_client(endpoint), endpoint)
-        before = _metrics(server.base_url)
-        await run_case_flow(case, caller=caller)
-        await caller.close()
-        after = _metrics(server.base_url)
-        hits = after.get("hits", 0) - before.get("hits", 0)
-        queries = after.get("queries", 0) - before.get("queries", 0)
-        rate = hits / queries if queries else float("nan")
-        tokens = sum(r.prompt_tokens for r in caller.records)
+        root = server.base_url.removesuffix("/v1")
+        token_prompts = []
+        for body in bodies:
+            if _schema_name(body) in ("TextReading", "BoardAnswer"):
+                reply = httpx.post(
+                    f"{root}/tokenize", json={"model": server.model, "messages": body["messages"]}, timeout=60
+                )
+                reply.raise_for_status()
+                token_prompts.append(reply.json()["tokens"])
         print(
-            f"[prefix/local] {len(caller.records)} calls, {tokens} prompt tokens (Gemma tokenizer); "
-            f"vLLM prefix-cache hit rate {rate:.2f} ({hits:.0f}/{queries:.0f} tokens) (target ≥ 0.6)"
+            f"[prefix/local] shared-prefix fraction of the text agents' prompts in Gemma tokens: "
+            f"{shared_prefix_fraction(token_prompts):.2f} over {len(token_prompts)} prompts (target ≥ 0.6)"
         )
+        # Each run asks its own question: the question heads the shared case context, so no run is
+        # served from a cache the previous run warmed.
+        for index, (label, entail) in enumerate(
+            (("text agents (rules-only verifier)", False), ("whole case", True))
+        ):
+            case.question = f"{QUESTION} (run {index})"
+            endpoint = ModelEndpoint(
+                base_url=server.base_url, model=server.model, vision=False, max_concurrency=4
+            )
+            caller = ModelCaller(make_chat_client(endpoint), endpoint)
+            before = _metrics(server.base_url)
+            await run_case_flow(case, caller=caller, model_entailment=entail)
+            await caller.close()
+            after = _metrics(server.base_url)
+            hits = after.get("hits", 0) - before.get("hits", 0)
+            queries = after.get("queries", 0) - before.get("queries", 0)
+            rate = hits / queries if queries else float("nan")
+            print(
+                f"[prefix/local] {label}: {len(caller.records)} calls; vLLM prefix-cache hit rate {rate:.2f} "
+                f"({hits:.0f}/{queries:.0f} prompt tokens) (target ≥ 0.6)"
+            )
 
 
 def _metrics(base_url: str) -> dict[str, float]:

@@ -43,6 +43,8 @@ class CaseContext:
     case: CaseInput
     caller: ModelCaller | None = None
     max_revise_rounds: int = 1
+    #: Whether the verifier may ask the model to judge what its rules cannot decide.
+    model_entailment: bool = True
     agent_runs: dict[str, AgentRun] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     #: An error that must end the run as itself (a strict-replay cassette miss): autogen reports an

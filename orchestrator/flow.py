@@ -100,12 +100,15 @@ async def run_case_flow(
     caller: object | None = None,
     specialists: list | None = None,
     max_revise_rounds: int = 1,
+    model_entailment: bool = True,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: ProgressCallback | None = None,
 ) -> CaseSummary:
     """Run one case through the graph and return the verified summary."""
     quiet_autogen_logs()
-    context = CaseContext(case=case, caller=caller, max_revise_rounds=max_revise_rounds)  # type: ignore[arg-type]
+    context = CaseContext(
+        case=case, caller=caller, max_revise_rounds=max_revise_rounds, model_entailment=model_entailment
+    )  # type: ignore[arg-type]
     flow = build_flow(context, specialists)
     token = CancellationToken()
     final: CaseSummary | None = None
