@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from medboard.agents.base import SpecialistAgent, SpecialistOutput
 from medboard.agents.ehr_core import AGENT, ehr_findings
-from medboard.agents.prompting import build_case_context, data_block, shared_messages
+from medboard.agents.prompting import build_case_context, data_block, shared_messages, warm_shared_prefix
 from medboard.llm.errors import ModelCallError
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
 
@@ -82,6 +82,8 @@ class EhrAgent(SpecialistAgent):
         if not sources:
             return SpecialistOutput(findings=findings)
         context_text = build_case_context(record, question=self.context.case.question)
+        if len(sources) > 1:
+            await warm_shared_prefix(caller, context_text, agent=self.name)
         results = await asyncio.gather(
             *(self._read(context_text, source) for source in sources), return_exceptions=True
         )

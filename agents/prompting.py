@@ -12,6 +12,8 @@ instructions (prompt injection is expected in the wild).
 
 from __future__ import annotations
 
+from typing import Any
+
 from medboard.models import Fact, FactKind
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.fhir.selection import latest_per_code
@@ -119,3 +121,20 @@ def shared_messages(context_text: str, instruction: str) -> list[object]:
         SystemMessage(content=SYSTEM_PREAMBLE),
         UserMessage(content=f"{context_text}\n\nTASK:\n{instruction}", source="medboard"),
     ]
+
+
+async def warm_shared_prefix(caller: Any, context_text: str, *, agent: str) -> None:
+    """Prefill the shared prefix once before several calls that share it go out together.
+
+    vLLM's prefix cache only serves blocks whose prefill has finished: requests sent at the same
+    moment all miss it and each prefills the whole case context. One 1-token request first makes
+    the concurrent ones that follow hit the cache. Best effort: a failure here costs nothing.
+    """
+    from medboard.llm.errors import ModelCallError
+
+    try:
+        await caller.text(
+            messages=shared_messages(context_text, ""), agent=agent, purpose="prefix warm-up", max_tokens=1
+        )
+    except ModelCallError:
+        return

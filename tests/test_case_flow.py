@@ -317,3 +317,47 @@ async def test_revise_loop_re_asks_once_then_strikes_what_stays_contradicted() -
     assert "Estrogen receptor is negative." not in {s.text for s in summary.statements()}, "struck = removed"
     history = summary.section(SectionKind.oncologic_history)
     assert history is not None and any("Positive" in s.text for s in history.statements)
+
+
+async def test_shared_prefix_is_prefilled_once_before_concurrent_reads() -> None:
+    """Concurrent requests miss vLLM's prefix cache; a 1-token warm-up goes first, alone."""
+    from pathlib import Path
+
+    from medboard.orchestrator.case import load_case
+
+    events: list[tuple[str, float, float]] = []
+    lock = threading.Lock()
+
+    def respond(body: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
+        start = time.perf_counter()
+        kind = (body.get("response_format") or {}).get("json_schema", {}).get("name", "text")
+        if kind == "text":
+            time.sleep(0.2)
+            reply = chat_completion("ok", completion_tokens=1)
+        elif kind == "BoardAnswer":
+            first = _enum_ids(schema_of(body))[0]
+            answer = {"answer": "See the record.", "supporting": [], "not_in_record": []}
+            reply = chat_completion(
+                json.dumps(answer | {"supporting": [{"text": "x", "finding_ids": [first]}]})
+            )
+        else:
+            if kind == "TextReading":
+                time.sleep(0.3)
+            reply = clinical_responder()(body)[1]
+        with lock:
+            events.append((kind, start, time.perf_counter()))
+        return 200, reply, 0.0
+
+    case = load_case(Path(__file__).parent / "data" / "fhir" / "notes_bundle.json", question=QUESTION)
+    with FakeOpenAIServer(respond, models=["fake-model"]) as server:
+        caller = caller_for(server.base_url, max_concurrency=8)
+        await run_case_flow(case, caller=caller)
+        await caller.close()
+        warm_ups = [b for b in server.requests if "response_format" not in b]
+
+    assert len(warm_ups) == 1 and warm_ups[0]["max_tokens"] == 1
+    (warm,) = [e for e in events if e[0] == "text"]
+    reads = [e for e in events if e[0] == "TextReading"]
+    assert len(reads) >= 2 and all(start >= warm[2] for _, start, _ in reads), "reads wait for the warm-up"
+    latest_start = max(s for _, s, _ in reads)
+    assert latest_start < min(e for _, _, e in reads), "and then fly together"
