@@ -361,3 +361,19 @@ async def test_shared_prefix_is_prefilled_once_before_concurrent_reads() -> None
     assert len(reads) >= 2 and all(start >= warm[2] for _, start, _ in reads), "reads wait for the warm-up"
     latest_start = max(s for _, s, _ in reads)
     assert latest_start < min(e for _, _, e in reads), "and then fly together"
+
+
+async def test_no_patient_data_reaches_info_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Patient data never goes to logs at INFO — autogen's own message logging included."""
+    import logging
+
+    caplog.set_level(logging.INFO)  # root at INFO: whatever any library logs at INFO is captured
+    with FakeOpenAIServer(clinical_responder(), models=["fake-model"]) as server:
+        caller = caller_for(server.base_url)
+        case = CaseInput(case_id="tiny", record=tiny_record(note=NOTE), question=QUESTION)
+        await run_case_flow(case, caller=caller)
+        await caller.close()
+
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno <= logging.INFO)
+    for secret in ("Ann", "Example", "1965-03-02", "margins clear", "10.1", "Infiltrating duct carcinoma"):
+        assert secret not in logged, f"{secret!r} leaked into an INFO log line"
