@@ -462,15 +462,15 @@ def pipeline_statements(records: list[tuple[str, PatientRecord]]) -> tuple[int, 
     """The EHR and longitudinal specialists' deterministic findings as the template synthesizer
     words them (what `medboard run` writes without a model)."""
     from medboard.agents.ehr_core import ehr_findings
-    from medboard.agents.synthesis_template import route, statement_for
+    from medboard.agents.synthesis_template import draft_sections
     from medboard.tools.longitudinal.findings import longitudinal_findings
 
     total = flagged = supported = 0
     examples: list[str] = []
     for name, record in records:
         findings = ehr_findings(record) + longitudinal_findings(record)
-        for finding in findings:
-            statement = statement_for(route(finding), [finding])
+        statements = [st for section in draft_sections(findings) for st in section.statements]
+        for statement in statements:
             verdict = verify_statement(statement, findings, record, record.latest_date())
             total += 1
             supported += verdict.verdict == VerdictLabel.supported
