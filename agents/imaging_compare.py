@@ -258,9 +258,12 @@ def recist_from_masks(pair: ImagingPair) -> list[Finding]:
             Finding.create(
                 agent=AGENT,
                 category=FindingCategory.response,
-                text="No RECIST response could be computed from the mask measurements.",
+                text="No RECIST response could be computed from the mask measurements: "
+                f"{str(error).rstrip('.')}.",
                 evidence=refs,
                 notes=[note, f"RECIST not assessed: {error}"],
+                # About the data, not the patient: an open question, not a summary statement.
+                tags=["data-quality"],
             )
         ]
     return recist_findings(assessment, [note])

@@ -24,7 +24,8 @@ images:
 Dates, modality and body site let the longitudinal comparer pair prior and current images of the
 same modality and body site; a mask gives the imaging reader a measured lesion (RECIST input).
 
-A folder without `case.yaml` must hold exactly one record (a `.json` bundle or an NDJSON set).
+A folder without `case.yaml` holds the record: one `.json` bundle, or several resource files /
+an NDJSON set read together as one source (as `medboard record FOLDER` reads it).
 """
 
 from __future__ import annotations
@@ -167,16 +168,19 @@ def _read_spec(path: Path) -> CaseSpec:
 
 
 def _single_record(folder: Path) -> Path:
-    candidates = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".json", ".ndjson"))
-    if any(p.suffix.lower() == ".ndjson" for p in candidates):
-        return folder
-    if len(candidates) != 1:
-        names = ", ".join(p.name for p in candidates[:5]) or "none"
+    """The record of a folder without case.yaml: its one `.json` file, else the folder itself
+    (NDJSON files, or a folder of resource files, which `load_record` reads as one source)."""
+    candidates = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in (".json", ".ndjson") and not p.name.startswith(".")
+    )
+    if not candidates:
         raise CaseInputError(
-            f"a case folder without case.yaml must hold exactly one .json record (found: {names})",
+            "a case folder without case.yaml must hold a .json record, resource files or NDJSON files",
             source=str(folder),
         )
-    return candidates[0]
+    if len(candidates) == 1 and candidates[0].suffix.lower() == ".json":
+        return candidates[0]
+    return folder
 
 
 def _patient_id(patient: str | None) -> str | None:

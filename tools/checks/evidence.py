@@ -209,7 +209,8 @@ def _strings(value: Any, key: str = "") -> Iterator[str]:
 
 def fact_words(fact: Fact) -> list[str]:
     """The words a fact carries: label, code and value displays, body site, text, gene."""
-    words = [fact.label, fact.body_site or "", fact.text or ""]
+    # The status code too: "(status in-progress)" quotes the record, it does not interpret it.
+    words = [fact.label, fact.body_site or "", fact.text or "", fact.status or ""]
     if fact.kind == FactKind.staging:  # what a T/N/M category is about, in words
         words.append(
             {"T": "primary tumor", "N": "regional lymph nodes", "M": "distant metastasis"}.get(

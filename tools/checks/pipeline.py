@@ -60,9 +60,18 @@ from medboard.tools.checks.status import (
     _SAYS_ACTIVE,
     _SAYS_INACTIVE,
     check_status,
+    fact_names,
 )
 from medboard.tools.checks.subject import SUBJECT_MENTIONED, check_subject, evidence_terms
-from medboard.tools.checks.text import concept_tokens, laterality_mentions, negated_spans, overlap, stem
+from medboard.tools.checks.text import (
+    concept_tokens,
+    fold,
+    laterality_mentions,
+    name_spans,
+    negated_spans,
+    overlap,
+    stem,
+)
 from medboard.tools.fhir.record import PatientRecord
 
 if TYPE_CHECKING:
@@ -200,7 +209,10 @@ def _uncovered(
     ]
     evidence_text = " ".join(evidence_words(cited)).lower()
     unquoted = [word for word in said if word not in evidence_text]  # "fully active" quoted from the record
-    if (unquoted or negated_spans(text)) and not passed & {"status_agrees", "staging_agrees"}:
+    folded = fold(text)
+    cited_names = fact_names(*(f for c in cited for f in c.facts))
+    negated = negated_spans(folded, protected=name_spans(folded, cited_names))
+    if (unquoted or negated) and not passed & {"status_agrees", "staging_agrees"}:
         left.append("status/negation")
     rest, cursor = [], 0
     for start, end in sorted(spans):

@@ -19,14 +19,16 @@ from datetime import date
 from medboard.models import CheckResult, EvidenceRef, Fact, FactKind
 from medboard.tools.checks.evidence import CitedEvidence, Scope, parse_fhir_date
 from medboard.tools.checks.extract import Claims, extract_claims
-from medboard.tools.checks.text import concept_tokens, fold, negated_concepts, negated_spans
+from medboard.tools.checks.text import concept_tokens, fold, name_spans, negated_concepts, negated_spans
 from medboard.tools.fhir.record import PatientRecord
 
 STATUS_AGREES = "status_agrees"
 
 ACTIVE_CONDITION = {"active", "recurrence", "relapse"}
 INACTIVE_CONDITION = {"inactive", "remission", "resolved"}
-NOT_CURRENT_MEDICATION = {"stopped", "completed", "cancelled", "entered-in-error", "not-taken"}
+NOT_CURRENT_MEDICATION = {"stopped", "completed", "cancelled", "entered-in-error", "not-taken", "declined"}
+# Request/Statement `active`; a dispense or administration `in-progress` (R4 value sets).
+CURRENT_MEDICATION = {"active", "in-progress"}
 
 _SAYS_INACTIVE = re.compile(
     r"\b(?:resolved|in (?:complete |partial )?remission|remission|inactive|cured|healed|abated|"
@@ -92,13 +94,15 @@ def medication_state(fact: Fact, case_date: date | None = None) -> str | None:
     status = (fact.status or "").lower()
     resource_type = str(fact.details.get("resource_type") or fact.evidence.resource_type or "")
     if resource_type == "MedicationAdministration":
-        return "not_given" if status in {"not-done", "entered-in-error"} else None
+        if status in {"not-done", "entered-in-error"}:
+            return "not_given"
+        return "current" if status == "in-progress" and not fact.end_date else None
     if status in NOT_CURRENT_MEDICATION:
         return "not_current"
     end = parse_fhir_date(fact.end_date)
     if end and case_date and end[1] < case_date:
         return "not_current"
-    if status == "active":
+    if status in CURRENT_MEDICATION:
         return "current"
     return None
 
@@ -118,7 +122,13 @@ def _value_polarity(fact: Fact) -> str | None:
 
 
 def _subject(fact: Fact) -> set[str]:
-    return concept_tokens(" ".join([fact.label, *(c.display or "" for c in fact.codes)]))
+    return concept_tokens(" ".join(fact_names(fact)))
+
+
+def fact_names(*facts: Fact) -> list[str]:
+    """The record's own names for the facts (label, code displays): quoted whole in a statement,
+    their words, negation words included ("... without heart failure"), are the name's."""
+    return [name for fact in facts for name in (fact.label, *(c.display or "" for c in fact.codes)) if name]
 
 
 def _settle(
@@ -138,7 +148,7 @@ def _check_conditions(text: str, facts: list[Fact], case_date: date | None) -> l
     says_active = bool(_SAYS_ACTIVE.search(text)) and not says_inactive
     for fact in facts:
         state = condition_state(fact, case_date)
-        mentioned, negated = negated_concepts(text, _subject(fact))
+        mentioned, negated = negated_concepts(text, _subject(fact), fact_names(fact))
         if not mentioned:
             continue  # status words about something else in the sentence
         evidence = [fact.evidence]
@@ -171,7 +181,7 @@ def _check_medications(text: str, facts: list[Fact], case_date: date | None) -> 
     says_current = bool(_MED_CURRENT.search(text)) and not says_stopped
     says_given = bool(_MED_GIVEN.search(text))
     for fact in facts:
-        mentioned, _ = negated_concepts(text, _subject(fact))
+        mentioned, _ = negated_concepts(text, _subject(fact), fact_names(fact))
         if not mentioned:
             continue  # status words about something else in the sentence
         state = medication_state(fact, case_date)
@@ -210,7 +220,7 @@ def _check_qualitative(text: str, facts: list[Fact], *, markers_named: bool) -> 
         polarity = _value_polarity(fact)
         if polarity is None:
             continue
-        _, negated = negated_concepts(text, _subject(fact))
+        _, negated = negated_concepts(text, _subject(fact), fact_names(fact))
         negative = says_negative or negated
         if negative == says_positive:
             continue  # no polarity words, or both: not decidable here
@@ -224,10 +234,10 @@ def _check_qualitative(text: str, facts: list[Fact], *, markers_named: bool) -> 
 
 
 def _denies_metastasis(
-    text: str, claims: Claims, record: PatientRecord, case_date: date | None
+    text: str, claims: Claims, record: PatientRecord, case_date: date | None, names: Sequence[str] = ()
 ) -> CheckResult | None:
     folded = fold(text)
-    negations = negated_spans(folded)
+    negations = negated_spans(folded, protected=name_spans(folded, names))
     hit = next(
         (m for m in re.finditer(r"\bmetastasis\b", folded) if any(s <= m.start() <= e for s, e in negations)),
         None,
@@ -265,7 +275,7 @@ def check_status(
     facts = Scope.of([c for c in cited if c.exists]).facts
     own = [f for c in cited for f in c.facts]
     results: list[CheckResult] = []
-    metastasis = _denies_metastasis(statement_text, claims, record, case_date)
+    metastasis = _denies_metastasis(statement_text, claims, record, case_date, fact_names(*own))
     if metastasis:
         results.append(metastasis)
     results += _check_conditions(statement_text, [f for f in own if f.kind == FactKind.condition], case_date)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 # British → American spellings, applied to lowercase text before tokenising.
 _SPELLING = (
@@ -234,15 +234,24 @@ _META_WORD = re.compile(
 )
 
 
-def negated_spans(text: str, window: int = 6) -> list[tuple[int, int]]:
+def negated_spans(
+    text: str, window: int = 6, *, protected: Sequence[tuple[int, int]] = ()
+) -> list[tuple[int, int]]:
     """Character spans of `text` under a negation cue (NegEx-style, forward window of words).
 
     A cue negates up to `window` following words, stopping at a scope breaker (punctuation that
     ends a clause, "but", "however"). Post-positioned cues ("ruled out", "absent") negate the
-    preceding words of their clause.
+    preceding words of their clause. Cues inside a `protected` span are part of a quoted name
+    ("Hypertensive heart disease without heart failure") and negate nothing.
     """
+
+    def quoted(cue: re.Match[str]) -> bool:
+        return any(s <= cue.start() and cue.end() <= e for s, e in protected)
+
     spans: list[tuple[int, int]] = []
     for cue in _NEG_CUE_RE.finditer(text):
+        if quoted(cue):
+            continue
         start = cue.end()
         stop = _SCOPE_BREAK_RE.search(text, start)
         limit = stop.start() if stop else len(text)
@@ -252,6 +261,8 @@ def negated_spans(text: str, window: int = 6) -> list[tuple[int, int]]:
         if words:
             spans.append((start, start + words[-1].end()))
     for cue in _NEG_POST_RE.finditer(text):
+        if quoted(cue):
+            continue
         clause_start = 0
         for brk in _SCOPE_BREAK_RE.finditer(text, 0, cue.start()):
             clause_start = brk.end()
@@ -318,12 +329,31 @@ def folded_tokens(text: str) -> tuple[str, list[tuple[str, int, int]]]:
     return folded, out
 
 
-def negated_concepts(text: str, concept: set[str]) -> tuple[bool, bool]:
-    """(mentioned, negated): does `text` mention any of `concept`'s tokens, and under a negation?"""
+def name_spans(folded: str, names: Iterable[str]) -> list[tuple[int, int]]:
+    """Where the (folded) `names` occur verbatim in the folded text: record labels quoted whole,
+    whose own negation words ("without", "no") belong to the name, not to the sentence."""
+    found: list[tuple[int, int]] = []
+    for name in names:
+        needle = fold(name).strip()
+        if len(needle) < 4 or not _NEG_CUE_RE.search(needle):
+            continue  # only names that carry a cue need protecting
+        start = folded.find(needle)
+        while start != -1:
+            found.append((start, start + len(needle)))
+            start = folded.find(needle, start + 1)
+    return found
+
+
+def negated_concepts(text: str, concept: set[str], names: Iterable[str] = ()) -> tuple[bool, bool]:
+    """(mentioned, negated): does `text` mention any of `concept`'s tokens, and under a negation?
+
+    `names` are the concept's own record labels: a negation cue inside a quoted label is part of
+    the name and does not negate the concept.
+    """
     folded, spans = folded_tokens(text)
     hits = [(s, e) for token, s, e in spans if overlap([token], concept)]
     if not hits:
         return False, False
-    negations = negated_spans(folded)
+    negations = negated_spans(folded, protected=name_spans(folded, names))
     negated = any(ns <= s and e <= ne + 1 for s, e in hits for ns, ne in negations)
     return True, negated

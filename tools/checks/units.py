@@ -42,6 +42,7 @@ _ALIASES: dict[str, str] = {
     "mmhg": "mmHg",
     "mm[hg]": "mmHg",
     "cmh2o": "cmH2O",
+    "cm[h2o]": "cmH2O",
     "bpm": "beat/minute",
     "beats/min": "beat/minute",
     "beats per minute": "beat/minute",
@@ -94,6 +95,8 @@ def _pint_expression(unit: str) -> str | None:
     low = text.lower()
     if low in _ALIASES:
         return _ALIASES[low]
+    if re.sub(r"\s+", "", low) in _ALIASES:  # "mm Hg", "cm H2O": pressure units written spaced
+        return _ALIASES[re.sub(r"\s+", "", low)]
     if low in _DIMENSIONLESS or re.fullmatch(r"\{[^}]*\}", low):
         return "dimensionless"
     text = re.sub(r"/\s*\{?1[.,]73\s*_?\s*m(?:\^?2|\*\*2|²)\}?", "", text)  # per 1.73 m2 BSA

@@ -1,9 +1,10 @@
 """Flattening parsed documents into resource entries: Bundles of every type, single resources.
 
 A Bundle (collection, transaction, batch, searchset, document, history, ...) contributes one entry
-per ``entry[i].resource``; a Bundle nested in a Bundle is flattened too. Entries with no resource
-(a transaction DELETE, a searchset that only carries links) are skipped; an OperationOutcome from
-a search is kept as a resource like any other.
+per ``entry[i].resource``; a Bundle nested in a Bundle is flattened too (an empty nested one, a
+search that matched nothing in a batch-response, adds nothing). Entries with no resource (a
+transaction DELETE, a searchset that only carries links) are skipped; an OperationOutcome from a
+search is kept as a resource like any other.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def _bundle_entries(bundle: dict[str, Any], origin: str, prefix: str | None) -> 
         raise FhirInputError(problem, source=origin, location=where)
     entries = bundle.get("entry") or []
     if not any(isinstance(e, dict) and e.get("resource") for e in entries):
+        if prefix:  # a nested search with no match (in a batch-response): nothing to add, not an error
+            return
         kind = bundle.get("type", "")
         raise FhirInputError(
             f"empty {kind} bundle: no entry has a resource".replace("  ", " "), source=origin, location=where

@@ -24,7 +24,7 @@ from medboard.tools.fhir.patients import select_patient
 from medboard.tools.fhir.record import PatientRecord, SkippedEntry
 from medboard.tools.fhir.references import contained_aliases, find_dangling, reference_type_and_id
 from medboard.tools.fhir.sources import DEFAULT_MAX_BYTES, Reader
-from medboard.tools.fhir.validation import validate_resource
+from medboard.tools.fhir.validation import R4_ONLY_TYPES, model_class, validate_resource
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,15 @@ def load_record(
 
     label = name or _source_label(source)
     if not indexer.resources:
-        reason = " (all entries were skipped)" if indexer.skipped else ""
+        reason = ""
+        if indexer.skipped:
+            count, first = len(indexer.skipped), indexer.skipped[0]
+            where = first.location.removeprefix(f"{label}: ")
+            reason = (
+                f": the only entry was skipped ({where}: {first.problem})"
+                if count == 1
+                else f": all {count} entries were skipped (first: {where}: {first.problem})"
+            )
         raise FhirInputError(f"no resource could be loaded{reason}", source=label)
     record = PatientRecord(
         source=label,
@@ -107,6 +115,26 @@ def _source_label(source: Any) -> str:
     return str(Path(source))
 
 
+def _version(resource: dict[str, Any]) -> str | None:
+    meta = resource.get("meta")
+    return meta.get("versionId") if isinstance(meta, dict) else None
+
+
+def _later_version(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any] | None:
+    """The later of two versions of one resource (by meta.lastUpdated, else meta.versionId), or
+    None when they are not versions: no version metadata, or the same version with other content."""
+    meta_a, meta_b = a.get("meta") or {}, b.get("meta") or {}
+    updated_a, updated_b = meta_a.get("lastUpdated"), meta_b.get("lastUpdated")
+    version_a, version_b = meta_a.get("versionId"), meta_b.get("versionId")
+    if updated_a and updated_b and updated_a != updated_b:
+        return a if updated_a > updated_b else b
+    if version_a and version_b and version_a != version_b:
+        if version_a.isdigit() and version_b.isdigit():
+            return a if int(version_a) > int(version_b) else b
+        return a if version_a > version_b else b
+    return None
+
+
 class _Indexer:
     """Validates entries one by one and indexes them by ``Type/id``."""
 
@@ -118,6 +146,7 @@ class _Indexer:
         self.warnings: list[str] = []
         self.attachment_text: dict[tuple[str, str], str] = {}
         self._where: dict[str, str] = {}
+        self._full_urls: dict[str, str | None] = {}
         self._identical_duplicates = 0
 
     def skip(self, problem: str, location: str) -> None:
@@ -138,8 +167,14 @@ class _Indexer:
             keys = ", ".join(list(resource)[:5]) or "none"
             return self.fail(entry, f"not a FHIR resource: no resourceType (keys: {keys})")
         label = f"{resource_type}/{resource['id']}" if isinstance(resource.get("id"), str) else None
-        problem = validate_resource(resource)
-        if problem:
+        if resource_type in R4_ONLY_TYPES and model_class(resource_type) is None:
+            if not isinstance(resource.get("id", ""), str):
+                return self.fail(entry, f"invalid {resource_type}: id must be a string", label)
+            self.warnings.append(
+                f"{entry.origin}: {entry.where()}: {resource_type} is an R4 resource type without an "
+                "R4B model: kept unvalidated (no facts are extracted from it)"
+            )
+        elif problem := validate_resource(resource):
             return self.fail(entry, problem, label)
         if not label:
             resource = self._with_id(entry, resource)
@@ -156,10 +191,21 @@ class _Indexer:
             if existing == resource:
                 self._identical_duplicates += 1
                 return None
-            problem = f"duplicate id {label}: differs from the resource at {self._where[label]}"
-            return self.fail(entry, problem, label)
+            newer = _later_version(existing, resource)
+            if newer is None or self._full_urls.get(label) != entry.full_url:
+                problem = f"duplicate id {label}: differs from the resource at {self._where[label]}"
+                return self.fail(entry, problem, label)
+            # Two versions of one resource (a history bundle): the record holds the latest.
+            self.warnings.append(
+                f"{where}: {label} appears in several versions; keeping version "
+                f"{_version(newer) or '(latest)'}"
+            )
+            if newer is existing:
+                return None
+            self.attachment_text = {k: v for k, v in self.attachment_text.items() if k[0] != label}
         self.resources[label] = resource
         self._where[label] = where
+        self._full_urls[label] = entry.full_url
         for path, text in texts.items():
             self.attachment_text[(label, path)] = text
         if entry.full_url and entry.full_url != label:

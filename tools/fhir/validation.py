@@ -91,6 +91,32 @@ def describe_validation_error(resource_type: str, error: ValidationError) -> str
     return problem
 
 
+#: FHIR R4 (4.0.1) resource types that R4B replaced or dropped, so `fhir.resources` has no model
+#: for them. They are valid R4 (not "unknown"); medboard extracts no facts from any of them.
+R4_ONLY_TYPES = frozenset(
+    {
+        "EffectEvidenceSynthesis",
+        "MedicinalProduct",
+        "MedicinalProductAuthorization",
+        "MedicinalProductContraindication",
+        "MedicinalProductIndication",
+        "MedicinalProductIngredient",
+        "MedicinalProductInteraction",
+        "MedicinalProductManufactured",
+        "MedicinalProductPackaged",
+        "MedicinalProductPharmaceutical",
+        "MedicinalProductUndesirableEffect",
+        "RiskEvidenceSynthesis",
+        "SubstanceNucleicAcid",
+        "SubstancePolymer",
+        "SubstanceProtein",
+        "SubstanceReferenceInformation",
+        "SubstanceSourceMaterial",
+        "SubstanceSpecification",
+    }
+)
+
+
 def validate_resource(resource: dict[str, Any]) -> str | None:
     """Validate one resource dict; return the problem as one line, or None when it is valid."""
     resource_type = resource.get("resourceType")
@@ -102,8 +128,67 @@ def validate_resource(resource: dict[str, Any]) -> str | None:
     try:
         cls.model_validate(resource)
     except ValidationError as error:
+        if _has_extension_primitive_extensions(error):
+            try:  # valid FHIR the R4B models reject; the record keeps the source as it is
+                cls.model_validate(_without_extension_primitive_extensions(resource))
+            except ValidationError as retry_error:
+                return describe_validation_error(resource_type, retry_error)
+            return None
         return describe_validation_error(resource_type, error)
     return None
+
+
+_PRIMITIVE_TYPES = frozenset(
+    [
+        "Base64Binary",
+        "Boolean",
+        "Canonical",
+        "Code",
+        "Date",
+        "DateTime",
+        "Decimal",
+        "Id",
+        "Instant",
+        "Integer",
+        "Markdown",
+        "Oid",
+        "PositiveInt",
+        "String",
+        "Time",
+        "UnsignedInt",
+        "Uri",
+        "Url",
+        "Uuid",
+    ]
+)
+
+
+def _is_choice_primitive_extension(key: object) -> bool:
+    return isinstance(key, str) and key.startswith("_value") and key[6:] in _PRIMITIVE_TYPES
+
+
+def _has_extension_primitive_extensions(error: ValidationError) -> bool:
+    """True when a problem is an ``extension[i]._valueString``-style key: an extension on an
+    extension's primitive value (e.g. a translation of a valueString), which FHIR R4 JSON allows
+    but the `fhir.resources` R4B Extension model forbids (then validate again without them)."""
+    return any(
+        e.get("type") == "extra_forbidden" and _is_choice_primitive_extension((e.get("loc") or ("",))[-1])
+        for e in error.errors(include_url=False)
+    )
+
+
+def _without_extension_primitive_extensions(value: Any) -> Any:
+    """A copy without the ``_value[x]`` keys of extensions (dicts with a ``url``)."""
+    if isinstance(value, dict):
+        is_extension = "url" in value
+        return {
+            key: _without_extension_primitive_extensions(child)
+            for key, child in value.items()
+            if not (is_extension and _is_choice_primitive_extension(key))
+        }
+    if isinstance(value, list):
+        return [_without_extension_primitive_extensions(child) for child in value]
+    return value
 
 
 def validate_bundle_shell(bundle: dict[str, Any]) -> str | None:

@@ -288,12 +288,17 @@ def longitudinal_findings(record: RecordLike) -> list[Finding]:
     if recist_notes:
         refs = [ref for tp in timepoints for lesion in tp.lesions for ref in lesion.evidence]
         if refs:
+            # About the record's data, not the patient (a sentence that only denies claims nothing
+            # the verifier could check): the reason is listed as an open question, the measurements
+            # stay cited in the finding.
+            reasons = "; ".join(n.removeprefix("RECIST not assessed: ").rstrip(".") for n in recist_notes)
             findings.append(
                 _finding(
                     FindingCategory.response,
-                    "No RECIST response could be computed.",
+                    f"No RECIST response could be computed: {reasons}.",
                     refs,
                     notes=recist_notes,
+                    tags=["data-quality"],
                 )
             )
 

@@ -1,0 +1,178 @@
+"""Regressions found by sweeping every official FHIR R4 example (and the shared records) through
+the loader and the no-model case flow. Each test uses real example files, unchanged (see
+tests/data/fhir/r4examples/SOURCE.md), and asserts what any record of the same shape must get.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from medboard.errors import FhirInputError
+from medboard.models import CaseSummary, VerdictLabel
+from medboard.orchestrator.case import load_case
+from medboard.orchestrator.flow import run_case_flow
+from medboard.tools.fhir import load_record
+
+DATA = Path(__file__).parent / "data" / "fhir"
+R4 = DATA / "r4examples"
+
+
+async def summarise(path: Path) -> CaseSummary:
+    return await run_case_flow(load_case(path), caller=None)
+
+
+def flagged(summary: CaseSummary) -> list[str]:
+    """Statements the verifier did not accept, and everything struck: none expected from facts."""
+    bad = [
+        f"{s.text} -> {s.verdict.reason}"
+        for s in summary.statements()
+        if s.verdict and s.verdict.verdict in {VerdictLabel.contradicted, VerdictLabel.unsupported}
+    ]
+    return bad + [f"struck: {s.statement.text} -> {s.reason}" for s in summary.struck]
+
+
+# --- verifier false alarms on correct deterministic statements ------------------------------------
+
+
+async def test_condition_named_with_a_negation_word_is_not_negated() -> None:
+    """'... heart disease without congestive heart failure': the 'without' is the name's."""
+    summary = await summarise(DATA / "mcode" / "Condition-us-core-condition-hypertension-jenny-m.json")
+    assert flagged(summary) == []
+    problems = [s for s in summary.statements() if "without" in s.text]
+    assert problems and all(s.verdict.verdict == VerdictLabel.supported for s in problems)
+
+
+def test_negating_a_condition_named_with_a_negation_word_is_still_caught() -> None:
+    from medboard.tools.checks.evidence import resolve_citations
+    from medboard.tools.checks.status import check_status
+
+    record = load_record(DATA / "mcode" / "Condition-us-core-condition-hypertension-jenny-m.json")
+    (fact,) = record.facts_of("condition")
+    assert "without" in fact.label and fact.status == "active"
+    cited = resolve_citations([fact.evidence], record)
+    assert check_status(f"Active problem: {fact.label}.", cited, record).outcome == "pass"
+    assert check_status(f"No {fact.label}.", cited, record).outcome == "fail"
+
+
+async def test_pressure_written_mm_space_hg_is_read_as_one_unit() -> None:
+    """valueQuantity.unit 'mm Hg' (UCUM code mm[Hg]) quoted in the statement: the same unit."""
+    summary = await summarise(R4 / "Observation-map-sitting.json")
+    assert flagged(summary) == []
+    assert any("mm Hg" in s.text for s in summary.statements())
+
+    from medboard.tools.checks.extract import extract_claims
+    from medboard.tools.checks.units import compare
+
+    (quantity,) = extract_claims("Mean blood pressure: 60 mm Hg on 2018-04-02.", None).quantities
+    assert (quantity.value, quantity.unit) == (60.0, "mm Hg")
+    assert compare(60, "60", "mm Hg", 60, "mm[Hg]").agrees
+    assert compare(60, "60", "mm Hg", 8, "kPa").agrees  # 8 kPa = 60.0 mmHg
+    assert not compare(60, "60", "mm Hg", 60, "kPa").agrees
+
+
+async def test_recist_not_computable_is_an_open_question_not_a_struck_statement() -> None:
+    summary = await summarise(DATA / "mcode" / "Observation-tumor-size-pathology.json")
+    assert flagged(summary) == []
+    (finding,) = [f for f in summary.findings if f.text.startswith("No RECIST response")]
+    assert "one time point" in finding.text and finding.evidence  # says why, still cites the measurement
+    open_questions = [q for s in summary.sections for q in s.open_questions]
+    assert finding.text in open_questions
+    assert all(finding.id not in s.finding_ids for s in summary.statements())
+
+
+@pytest.mark.parametrize(
+    "name", ["MedicationAdministration-medadmin0301.json", "MedicationDispense-meddisp0301.json"]
+)
+async def test_in_progress_administration_or_dispense_called_current_is_supported(name: str) -> None:
+    summary = await summarise(R4 / name)
+    assert flagged(summary) == []
+    (statement,) = [s for s in summary.statements() if s.text.startswith("Current medication")]
+    assert "in-progress" in statement.text
+    assert statement.verdict.verdict == VerdictLabel.supported, statement.verdict.reason
+
+
+def test_in_progress_medication_called_stopped_is_contradicted() -> None:
+    from medboard.tools.checks.evidence import resolve_citations
+    from medboard.tools.checks.status import check_status
+
+    record = load_record(R4 / "MedicationAdministration-medadmin0301.json")
+    (fact,) = record.facts_of("medication")
+    cited = resolve_citations([fact.evidence], record)
+    assert check_status(f"{fact.label} was discontinued.", cited, record).outcome == "fail"
+
+
+# --- loader ---------------------------------------------------------------------------------------
+
+
+def test_empty_nested_search_in_a_batch_response_adds_nothing() -> None:
+    record = load_record(R4 / "Bundle-bundle-response.json")
+    assert record.patient is not None and record.patient_id
+    assert not record.skipped
+
+
+def test_r4_only_resource_type_loads_unvalidated_with_a_warning() -> None:
+    record = load_record(R4 / "MedicinalProduct-example.json")
+    assert "MedicinalProduct/example" in record.resources
+    assert any("MedicinalProduct is an R4 resource type" in w for w in record.warnings)
+    assert any("demographics are missing" in w for w in record.warnings)
+
+
+def test_misspelt_type_is_still_unknown() -> None:
+    data = json.loads((R4 / "MedicinalProduct-example.json").read_text())
+    data["resourceType"] = "MedicinalProducts"
+    with pytest.raises(FhirInputError, match="unknown resourceType 'MedicinalProducts'"):
+        load_record(data)
+
+
+def test_translation_extension_on_an_extension_value_is_valid() -> None:
+    """``extension[i]._valueString`` (FHIR JSON primitive extension) that the R4B models reject."""
+    source = json.loads((R4 / "CodeSystem-v2-0061.json").read_text())
+    assert "_valueString" in json.dumps(source)
+    record = load_record(R4 / "CodeSystem-v2-0061.json")
+    assert record.resources["CodeSystem/v2-0061"] == source  # kept as the source wrote it
+
+    broken = copy.deepcopy(source)
+    broken["concept"][0]["extension"][0]["_valueStrin"] = {"id": "x"}
+    with pytest.raises(FhirInputError, match="_valueStrin: unknown element"):
+        load_record(broken)
+
+
+def test_versions_of_one_resource_keep_the_latest() -> None:
+    """Bundle-bundle-references carries Patient/45 twice (versionId 1 and 2) under one fullUrl."""
+    record = load_record(R4 / "Bundle-bundle-references.json", lenient=True, patient="45")
+    assert record.patient["meta"]["versionId"] == "2"
+    assert any("several versions; keeping version 2" in w for w in record.warnings)
+
+
+def test_same_id_on_two_servers_is_a_clean_duplicate_error() -> None:
+    """Observation/14 from http://example.org/fhir and …/fhir-2: ambiguous as ``Type/id``."""
+    with pytest.raises(FhirInputError, match=r"entry\[6\] \(Observation/14\): duplicate id Observation/14"):
+        load_record(R4 / "Bundle-bundle-references.json", patient="45")
+
+
+def test_lenient_load_with_nothing_left_says_why() -> None:
+    data = json.loads((R4 / "Observation-map-sitting.json").read_text())
+    data["valueQuantity"]["value"] = "sixty"
+    with pytest.raises(FhirInputError) as error:
+        load_record(data, lenient=True)
+    assert "the only entry was skipped" in str(error.value)
+    assert "Observation.valueQuantity.value" in str(error.value)
+
+
+# --- case folders ---------------------------------------------------------------------------------
+
+
+async def test_case_folder_of_resource_files_is_one_record(tmp_path: Path) -> None:
+    for name in ("MedicationAdministration-medadmin0301.json", "MedicationDispense-meddisp0301.json"):
+        (tmp_path / name).write_bytes((R4 / name).read_bytes())
+    case = load_case(tmp_path)
+    assert case.record.patient_id == "pat1"
+    assert {"MedicationAdministration/medadmin0301", "MedicationDispense/meddisp0301"} <= set(
+        case.record.resources
+    )
+    summary = await run_case_flow(case, caller=None)
+    assert flagged(summary) == []
