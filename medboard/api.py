@@ -119,8 +119,12 @@ async def run_case(
     model_overrides: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     max_revise_rounds: int = 1,
+    overlay_dir: Path | None = None,
 ) -> CaseSummary:
-    """Run one case end to end and return its verified `CaseSummary`."""
+    """Run one case end to end and return its verified `CaseSummary`.
+
+    `overlay_dir`: where to write key frames with the imaging reader's boxes drawn (PNG).
+    """
     from medboard.orchestrator.case import load_case
     from medboard.orchestrator.flow import run_case_flow
 
@@ -131,7 +135,11 @@ async def run_case(
         case_input.question = question
     async with open_caller(model, cassette=cassette, replay=replay, overrides=model_overrides) as caller:
         return await run_case_flow(
-            case_input, caller=caller, progress=progress, max_revise_rounds=max_revise_rounds
+            case_input,
+            caller=caller,
+            progress=progress,
+            max_revise_rounds=max_revise_rounds,
+            overlay_dir=overlay_dir,
         )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from autogen_agentchat.base import TaskResult
 from autogen_agentchat.conditions import MaxMessageTermination
@@ -101,6 +102,7 @@ async def run_case_flow(
     specialists: list | None = None,
     max_revise_rounds: int = 1,
     model_entailment: bool = True,
+    overlay_dir: Path | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: ProgressCallback | None = None,
 ) -> CaseSummary:
@@ -139,6 +141,11 @@ async def run_case_flow(
         raise context.fatal
     if final is None:
         raise CaseFlowError(f"case {case.case_id}: the flow ended without a verified summary")
+    if overlay_dir is not None and context.image_series:
+        from medboard.agents.imaging import save_overlays
+
+        # Key frames with the imaging reader's boxes (only boxed findings: a vision model's).
+        save_overlays(final.findings, context.image_series, overlay_dir)
     return final
 
 

@@ -367,3 +367,22 @@ async def test_pathology_prompt_comes_first_then_the_patches(tmp_path: Path) -> 
     assert finding.evidence[0].reference == patches.ref(0)
     assert any("source tile" in n for n in finding.notes)
     assert patches.id in context.image_series and context.image_series[patches.id].kind == "patches"
+
+
+def test_run_cli_writes_key_images_with_boxes_next_to_the_report(tmp_path: Path) -> None:
+    """`medboard run --out` puts boxed key frames in images/ and links them from summary.md."""
+    from medboard.cli.main import main
+
+    reading = [{"text": "Opacity in the right lower zone.", "slice": 1, "box": [600, 100, 800, 400]}]
+    case = write_case(tmp_path, [{"path": dicom_testfile("RG1_UNCR.dcm")}])
+    out = tmp_path / "out"
+    with FakeOpenAIServer(vision_responder(reading=reading), models=["fake-vision"]) as server:
+        code = main(
+            ["run", str(case), "--model", server.base_url, "--model-name", "fake-vision", "--out", str(out)]
+        )
+    assert code == 0
+    images = sorted((out / "images").glob("*.png"))
+    assert len(images) == 1
+    markdown = (out / "summary.md").read_text()
+    assert "## Key images" in markdown and f"images/{images[0].name}" in markdown
+    assert not list(tmp_path.glob(".medboard-*")), "the staging folder is gone"

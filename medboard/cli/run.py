@@ -38,24 +38,39 @@ def register(app: typer.Typer) -> None:
             case = DEFAULT_CASE
             typer.echo(f"No CASE given: running the embedded example {DEFAULT_CASE.parent.name}.", err=True)
         overrides = {"model": model_name} if model_name else {}
-        with ProgressView(enabled=not json_out) as view:
-            summary = asyncio.run(
-                run_case(
-                    case,
-                    model=model,
-                    question=question,
-                    patient=patient,
-                    cassette=cassette,
-                    replay=replay,
-                    model_overrides=overrides,
-                    progress=view.update,
-                )
-            )
-        payload = summary.model_dump_json(indent=2)
+        staging = None
         if out is not None:
-            _write_atomically(out, {"summary.json": payload, "summary.md": render_markdown(summary)})
+            import tempfile
+
+            out.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".medboard-", dir=out.parent))
+        try:
+            with ProgressView(enabled=not json_out) as view:
+                summary = asyncio.run(
+                    run_case(
+                        case,
+                        model=model,
+                        question=question,
+                        patient=patient,
+                        cassette=cassette,
+                        replay=replay,
+                        model_overrides=overrides,
+                        progress=view.update,
+                        overlay_dir=staging / "images" if staging else None,
+                    )
+                )
+            if out is not None and staging is not None:
+                images = sorted(p.name for p in (staging / "images").glob("*.png"))
+                (staging / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+                (staging / "summary.md").write_text(render_markdown(summary, images=images), encoding="utf-8")
+                _publish(staging, out)
+        finally:
+            if staging is not None and staging.exists():
+                import shutil
+
+                shutil.rmtree(staging, ignore_errors=True)
         if json_out:
-            sys.stdout.write(payload + "\n")
+            sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
         else:
             statements = summary.statements()
             supported = sum(1 for s in statements if s.verdict and s.verdict.verdict.value == "supported")
@@ -66,13 +81,14 @@ def register(app: typer.Typer) -> None:
             )
 
 
-def _write_atomically(folder: Path, files: dict[str, str]) -> None:
-    """Write every file to a temporary name first, then rename: never a half-written output."""
-    folder.mkdir(parents=True, exist_ok=True)
-    temporary = []
-    for name, text in files.items():
-        tmp = folder / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        temporary.append((tmp, folder / name))
-    for tmp, final in temporary:
-        tmp.replace(final)
+def _publish(staging: Path, out: Path) -> None:
+    """Move a finished run's files into `out`: everything is written before anything is replaced,
+    so a failed run never leaves a half-written output."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in staging.iterdir():
+        target = out / item.name
+        if target.is_dir():
+            import shutil
+
+            shutil.rmtree(target)
+        item.replace(target)

@@ -21,7 +21,8 @@ def _cite(statement: Statement) -> str:
     return f"{shown} (+{len(refs) - 4})" if len(refs) > 4 else shown
 
 
-def render_markdown(summary: CaseSummary) -> str:
+def render_markdown(summary: CaseSummary, *, images: list[str] | None = None) -> str:
+    """The summary as Markdown; `images` are key-frame PNGs (in `images/` next to the file)."""
     from jinja2 import Environment, FileSystemLoader
 
     env = Environment(
@@ -32,4 +33,4 @@ def render_markdown(summary: CaseSummary) -> str:
         lstrip_blocks=True,
     )
     template = env.get_template("summary.md.j2")
-    return template.render(s=summary, badge=_badge, cite=_cite)
+    return template.render(s=summary, badge=_badge, cite=_cite, images=images or [])
