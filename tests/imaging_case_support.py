@@ -150,6 +150,8 @@ def vision_responder(
     from fake_openai import chat_completion
 
     def respond(body: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
+        if "response_format" not in body:  # free text, e.g. the EHR reader's prefix warm-up
+            return 200, chat_completion("ok", completion_tokens=1), 0.0
         name = body["response_format"]["json_schema"]["name"]
         if name == fail:
             return 500, {"error": {"message": "boom"}}, 0.0

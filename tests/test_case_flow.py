@@ -48,6 +48,8 @@ def clinical_responder(obey_injection: bool = False):
     """A fake MedGemma that answers each schema sensibly (and, if asked, obeys the injected note)."""
 
     def respond(body: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
+        if "response_format" not in body:  # free text, e.g. the EHR reader's prefix warm-up
+            return 200, chat_completion("ok", completion_tokens=1), 0.0
         name = body["response_format"]["json_schema"]["name"]
         if name == "TextReading":
             findings = [
