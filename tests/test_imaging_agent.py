@@ -61,7 +61,11 @@ async def run_imaging(
 
 
 def imaging_requests(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [b for b in bodies if b["response_format"]["json_schema"]["name"] == "ImagingReading"]
+    return [
+        b
+        for b in bodies
+        if b.get("response_format", {}).get("json_schema", {}).get("name") == "ImagingReading"
+    ]
 
 
 # ------------------------------------------------------------------------------ no model

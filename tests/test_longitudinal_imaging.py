@@ -158,7 +158,9 @@ async def test_model_compares_prior_then_current_and_cites_both_frames(tmp_path:
         context, report = await run_longitudinal(case, caller)
         await caller.close()
         bodies = [
-            b for b in server.requests if b["response_format"]["json_schema"]["name"] == "ImagingChange"
+            b
+            for b in server.requests
+            if b.get("response_format", {}).get("json_schema", {}).get("name") == "ImagingChange"
         ]
 
     (body,) = bodies
@@ -188,7 +190,9 @@ async def test_text_only_or_too_small_endpoints_keep_the_deterministic_compariso
         _, squeezed = await run_longitudinal(case, one_image)
         await one_image.close()
         assert not [
-            b for b in server.requests if b["response_format"]["json_schema"]["name"] == "ImagingChange"
+            b
+            for b in server.requests
+            if b.get("response_format", {}).get("json_schema", {}).get("name") == "ImagingChange"
         ]
 
     assert report.status == "ok" and any(f.method == "deterministic" for f in comparisons(report))
