@@ -16,8 +16,10 @@ Why it is shaped like this:
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,14 +52,105 @@ class SliceHeader:
     description: str | None
 
 
-def _read_header(path: Path) -> Any:
+#: Deflated Explicit VR Little Endian: the whole dataset is zlib-compressed, so frames cannot be
+#: read from the file one by one (pydicom's path-based decoder does not inflate).
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+@contextlib.contextmanager
+def _quiet(notes: list[str] | None = None) -> Iterator[None]:
+    """pydicom warns and logs (on stderr) the quirks it reads past ("Expected explicit VR, but found
+    implicit VR"); they become notes of the series (or DEBUG logs), not noise around a CLI line."""
+    logged: list[str] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        logged.append(record.getMessage())
+        return False
+
+    pydicom_log = logging.getLogger("pydicom")
+    pydicom_log.addFilter(keep)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        pydicom_log.removeFilter(keep)
+    for message in dict.fromkeys([*logged, *(str(w.message) for w in caught)]):
+        text = message.splitlines()[0][:200] if message else ""
+        if not text:
+            continue
+        log.debug("pydicom: %s", text)
+        if notes is not None and text not in notes:
+            notes.append(text)
+
+
+def _converted(ds: Any) -> Any:
+    """Convert every raw element now (pydicom converts lazily, on first access), so that value
+    warnings ("Invalid value for VR IS") surface inside `_quiet`, not later in a CLI's output."""
+    for tag in list(ds.keys()):
+        try:
+            element = ds[tag]
+        except Exception:  # a value that does not convert stays as read; only its use can fail
+            continue
+        if element.VR == "SQ" and element.value:
+            for item in element.value:
+                _converted(item)
+    return ds
+
+
+def _with_transfer_syntax(ds: Any) -> Any:
+    """A dataset read without File Meta Information (no preamble, no 'DICM') gets the transfer
+    syntax it was actually encoded in, which pydicom needs to decode its (native) pixels."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return ds
+    implicit, little = getattr(ds, "original_encoding", (True, True))
+    if meta is None:
+        ds.file_meta = meta = FileMetaDataset()
+    meta.TransferSyntaxUID = (
+        ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    )
+    return ds
+
+
+def _read_forced(path: Path | str, *, stop_before_pixels: bool) -> Any | None:
+    """A DICOM dataset stored without its 128-byte preamble and File Meta header (ACR-NEMA style,
+    or written by a tool that skipped them), or None when the bytes do not hold an image."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+    except Exception:  # force=True on arbitrary bytes fails in arbitrary ways
+        return None
+    try:
+        if "Rows" not in ds or "Columns" not in ds or _int(ds.get("Rows")) is None:
+            return None
+        return _with_transfer_syntax(_converted(ds))
+    except Exception:  # garbage elements read under force=True
+        return None
+
+
+def _read_header(path: Path, notes: list[str] | None = None) -> Any:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
+        with _quiet(notes):
+            return _converted(pydicom.dcmread(path, stop_before_pixels=True))
     except InvalidDicomError as error:
-        raise ImageInputError(f"not a DICOM file ({error})", source=str(path)) from error
+        with _quiet(notes):
+            forced = _read_forced(path, stop_before_pixels=True)
+        if forced is None:
+            raise ImageInputError(
+                "not a DICOM file (no DICOM preamble/header, and no image dataset without one)",
+                source=str(path),
+            ) from error
+        if notes is not None:
+            notes.append("no DICOM File Meta header (read as a bare dataset)")
+        return forced
     except _HEADER_ERRORS as error:
         raise ImageInputError(
             f"unreadable or truncated DICOM header ({type(error).__name__}: {error})", source=str(path)
@@ -131,10 +224,14 @@ def scan_folder(folder: Path) -> tuple[dict[str, list[SliceHeader]], dict[str, A
     skipped: list[str] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            with _quiet():
+                ds = _converted(pydicom.dcmread(path, stop_before_pixels=True))
         except InvalidDicomError:
-            skipped.append(f"{path.name}: not DICOM")
-            continue
+            with _quiet():
+                ds = _read_forced(path, stop_before_pixels=True)
+            if ds is None:
+                skipped.append(f"{path.name}: not DICOM")
+                continue
         except _HEADER_ERRORS as error:
             skipped.append(f"{path.name}: unreadable ({type(error).__name__})")
             continue
@@ -164,10 +261,10 @@ def _decode(path: str, index: int | None = None) -> tuple[np.ndarray, Any]:
 
     header = Dataset()
     try:
-        return pixel_array(path, index=index, ds_out=header), header
+        with _quiet():
+            return pixel_array(path, index=index, ds_out=header), _converted(header)
     except (RuntimeError, NotImplementedError) as error:
-        ts = getattr(getattr(header, "file_meta", None), "TransferSyntaxUID", None)
-        name = getattr(ts, "name", None) or "this transfer syntax"
+        name = _transfer_syntax_name(header, path)
         missing = "; ".join(line.strip() for line in str(error).splitlines()[1:] if line.strip())
         raise ImageInputError(
             f"cannot decode {name} pixel data: no usable pydicom pixel-data plugin"
@@ -175,9 +272,52 @@ def _decode(path: str, index: int | None = None) -> tuple[np.ndarray, Any]:
             source=path,
         ) from error
     except Exception as error:  # truncated or corrupt pixel data surfaces as many error types
+        whole = _decode_whole_file(path, index)
+        if whole is not None:
+            return whole
         raise ImageInputError(
             f"pixel data unreadable or truncated ({type(error).__name__}: {error})", source=path
         ) from error
+
+
+def _transfer_syntax_name(header: Any, path: str) -> str:
+    import pydicom
+
+    ts = getattr(getattr(header, "file_meta", None), "TransferSyntaxUID", None)
+    if ts is None:
+        try:
+            with _quiet():
+                ts = pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID
+        except Exception:
+            ts = None
+    return str(getattr(ts, "name", None) or "this transfer syntax")
+
+
+def _decode_whole_file(path: str, index: int | None) -> tuple[np.ndarray, Any] | None:
+    """Frames of a file the frame-by-frame reader cannot serve: a deflated dataset, or one without
+    File Meta header. Reads the whole file (these are rare, and usually small); None otherwise."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    from pydicom.pixels import pixel_array
+
+    try:
+        with _quiet():
+            ds = pydicom.dcmread(path)
+    except InvalidDicomError:
+        with _quiet():
+            ds = _read_forced(path, stop_before_pixels=False)
+        if ds is None or "PixelData" not in ds:
+            return None
+    except Exception:
+        return None
+    else:
+        if str(getattr(ds.file_meta, "TransferSyntaxUID", "")) != DEFLATED:
+            return None
+    try:
+        with _quiet():
+            return pixel_array(ds, index=index), _converted(ds)
+    except Exception:
+        return None
 
 
 def _transfer_syntax_check(ds: Any, path: str) -> None:
@@ -240,6 +380,8 @@ def to_display(arr: np.ndarray, ds: Any, frame: int = 0) -> np.ndarray:
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    if photometric == "PALETTE COLOR" and arr.ndim == 2:
+        return _palette_rgb(arr, ds)
     if arr.ndim == 3 and arr.shape[-1] == 3:  # colour (pydicom already converted YBR → RGB)
         if arr.dtype == np.uint8:
             return arr
@@ -252,6 +394,23 @@ def to_display(arr: np.ndarray, ds: Any, frame: int = 0) -> np.ndarray:
     if photometric == "MONOCHROME1":
         out = 255 - out
     return out
+
+
+def _palette_rgb(arr: np.ndarray, ds: Any) -> np.ndarray:
+    """PALETTE COLOR stores indices into the header's red/green/blue lookup tables: the image is
+    the looked-up RGB (8- or 16-bit entries), not the indices."""
+    from pydicom.pixels import apply_color_lut
+
+    try:
+        rgb = apply_color_lut(arr, ds)
+    except Exception as error:  # missing or malformed LUT elements
+        raise ImageInputError(
+            f"PALETTE COLOR image without a usable colour lookup table ({type(error).__name__}: {error})",
+            source=str(getattr(ds, "filename", "") or "") or None,
+        ) from error
+    if rgb.dtype.itemsize > 1 and int(rgb.max(initial=0)) > 255:  # 16-bit entries (some 8-bit
+        return np.round(rgb.astype(np.float32) * (255.0 / 65535.0)).astype(np.uint8)  # LUTs say 16)
+    return rgb.astype(np.uint8)
 
 
 def _minmax_u8(values: np.ndarray) -> np.ndarray:
@@ -331,14 +490,17 @@ def _series_from(
 
 def _frame_shape(ds: Any) -> tuple[int, ...]:
     rows, cols = int(ds.Rows), int(ds.Columns)
-    colour = int(ds.get("SamplesPerPixel", 1) or 1) == 3
+    colour = int(ds.get("SamplesPerPixel", 1) or 1) == 3 or (
+        str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR"
+    )
     return (rows, cols, 3) if colour else (rows, cols)
 
 
 def load_dicom_file(path: str | Path, *, series_id: str | None = None) -> ImageSeries:
     """One DICOM file: a single image, or every frame of a multi-frame object."""
     path = Path(path)
-    ds = _read_header(path)
+    notes: list[str] = []
+    ds = _read_header(path, notes)
     if "Rows" not in ds or "Columns" not in ds:
         raise ImageInputError(
             "no image in this DICOM object (no Rows/Columns: a truncated header or a non-image object, "
@@ -358,7 +520,7 @@ def load_dicom_file(path: str | Path, *, series_id: str | None = None) -> ImageS
             out.append(to_display(stored, ds, order[i]) if display else to_physical(stored, ds, order[i]))
         return np.stack(out)
 
-    return _series_from(
+    result = _series_from(
         ds,
         source=str(path),
         files=[str(path)],
@@ -369,6 +531,8 @@ def load_dicom_file(path: str | Path, *, series_id: str | None = None) -> ImageS
         instance_numbers=None,
         series_id=series_id,
     )
+    result.notes.extend(notes)
+    return result
 
 
 def _multiframe_order(ds: Any, n_frames: int) -> tuple[list[int], list[float] | None]:
