@@ -176,3 +176,16 @@ async def test_case_folder_of_resource_files_is_one_record(tmp_path: Path) -> No
     )
     summary = await run_case_flow(case, caller=None)
     assert flagged(summary) == []
+
+
+# --- CLIs -------------------------------------------------------------------------------------------
+
+
+def test_trends_picks_one_patient_of_a_multi_patient_source(capsys: pytest.CaptureFixture[str]) -> None:
+    from medboard.cli.main import main
+
+    bulk = DATA / "bulk"
+    assert main(["trends", str(bulk), "--json"]) == 2
+    assert "--patient" in capsys.readouterr().err
+    assert main(["trends", str(bulk), "--patient", "p1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["patient"] == "Patient/p1"

@@ -104,6 +104,9 @@ def register(app: typer.Typer) -> None:
             "(default: the most recent recorded treatment change, else all values).",
         ),
         json_out: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+        patient: str = typer.Option(
+            None, "--patient", help="Patient id when the source holds several (Bulk Data NDJSON)."
+        ),
     ) -> None:
         """Lab and tumour-marker trends: change, direction, nadir, peak, PSA doubling time and velocity."""
         from medboard.errors import MedboardInputError
@@ -119,7 +122,7 @@ def register(app: typer.Typer) -> None:
                 since_day = date.fromisoformat(since)
             except ValueError:
                 raise MedboardInputError(f"--since {since!r} is not a YYYY-MM-DD date") from None
-        record = load_record(bundle)
+        record = load_record(bundle, patient=patient)
         report = compute_trends(record.facts, loinc=loinc)
         if since_day is not None:
             window_start, window_reason = since_day, "given with --since"
