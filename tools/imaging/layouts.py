@@ -220,8 +220,8 @@ def _fit(
 def _require_volume(series: ImageSeries, recipe: str) -> None:
     if not series.is_volume:
         raise ImageInputError(
-            f"the {recipe} recipe needs a volume (a series of slices); this is a {series.kind} "
-            f"of shape {series.shape}",
+            f"the {recipe} recipe needs a volume (a series of slices); this is "
+            f"{'an image' if series.kind == 'image' else series.kind} of shape {series.shape}",
             source=series.source,
         )
 
