@@ -189,3 +189,24 @@ def test_trends_picks_one_patient_of_a_multi_patient_source(capsys: pytest.Captu
     assert "--patient" in capsys.readouterr().err
     assert main(["trends", str(bulk), "--patient", "p1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["patient"] == "Patient/p1"
+
+
+async def test_synthea_bundle_split_into_ndjson_keeps_its_urn_uuid_references(tmp_path: Path) -> None:
+    """Resources out of a Synthea bundle, as Bulk-Data-style NDJSON (no fullUrls left): their
+    ``urn:uuid:<id>`` references still name the resources with those ids."""
+    bundle_path = DATA / "synthea" / "loyd_connelly.json"
+    bundle = json.loads(bundle_path.read_text())
+    by_type: dict[str, list[str]] = {}
+    for entry in bundle["entry"]:
+        by_type.setdefault(entry["resource"]["resourceType"], []).append(json.dumps(entry["resource"]))
+    for resource_type, lines in by_type.items():
+        (tmp_path / f"{resource_type}.ndjson").write_text("\n".join(lines))
+
+    original, split = load_record(bundle_path), load_record(tmp_path)
+    assert split.patient_id == original.patient_id
+    assert not split.dangling or len(split.dangling) == len(original.dangling)
+    assert sorted((f.id, str(f.value), f.date) for f in split.facts) == sorted(
+        (f.id, str(f.value), f.date) for f in original.facts
+    )
+    summary = await run_case_flow(load_case(tmp_path), caller=None)
+    assert flagged(summary) == [] and len(summary.statements()) > 20

@@ -22,7 +22,12 @@ from medboard.tools.fhir.entries import Entry, flatten
 from medboard.tools.fhir.facts import extract_facts
 from medboard.tools.fhir.patients import select_patient
 from medboard.tools.fhir.record import PatientRecord, SkippedEntry
-from medboard.tools.fhir.references import contained_aliases, find_dangling, reference_type_and_id
+from medboard.tools.fhir.references import (
+    contained_aliases,
+    find_dangling,
+    reference_type_and_id,
+    uuid_id_aliases,
+)
 from medboard.tools.fhir.sources import DEFAULT_MAX_BYTES, Reader
 from medboard.tools.fhir.validation import R4_ONLY_TYPES, model_class, validate_resource
 
@@ -82,6 +87,7 @@ def load_record(
         skipped=indexer.skipped,
         warnings=indexer.warnings,
     )
+    record.aliases.update(uuid_id_aliases(record.resources, record.aliases))
     record.patient_id = select_patient(record, patient)
     record.aliases.update(contained_aliases(record))
     record.dangling = find_dangling(record)

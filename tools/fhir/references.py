@@ -1,7 +1,8 @@
 """References between resources: finding them, resolving them, reporting the dangling ones.
 
 A reference resolves when it names a resource of the record by relative ``Type/id``, by a
-bundle ``fullUrl`` (``urn:uuid:…`` as Synthea writes, or an absolute URL), by an absolute URL
+bundle ``fullUrl`` (``urn:uuid:…`` as Synthea writes, or an absolute URL; without a fullUrl, a
+``urn:uuid:<id>`` names the resource whose id is that UUID), by an absolute URL
 whose tail is ``Type/id`` (optionally ``/_history/n``), or — for ``#id`` — a resource contained in
 the referring resource. Contained resources are not indexed on their own (their ids are only
 unique inside the container); evidence about them cites the container with a ``contained[i]``
@@ -11,6 +12,7 @@ path. What does not resolve (a Practitioner outside the bundle, a conditional
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -52,6 +54,22 @@ def find_dangling(record: PatientRecord) -> list[DanglingReference]:
                 dangling.append(DanglingReference(source=key, path=path, target=reference))
     dangling.sort(key=lambda d: (d.source, d.path))
     return dangling
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def uuid_id_aliases(resources: Mapping[str, Any], aliases: Mapping[str, str]) -> dict[str, str]:
+    """``urn:uuid:<id>`` -> ``Type/<id>`` for resources whose id is a UUID and that no fullUrl
+    already claims: a Synthea-style record split out of its bundle (NDJSON, a folder of files)
+    keeps ``urn:uuid:`` references that meant exactly these resources (UUIDs do not collide)."""
+    out: dict[str, str] = {}
+    for key in resources:
+        resource_id = key.split("/", 1)[1]
+        alias = f"urn:uuid:{resource_id}"
+        if _UUID.match(resource_id) and alias not in aliases:
+            out[alias] = key
+    return out
 
 
 def contained_aliases(record: PatientRecord) -> dict[str, str]:
