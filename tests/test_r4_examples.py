@@ -210,3 +210,45 @@ async def test_synthea_bundle_split_into_ndjson_keeps_its_urn_uuid_references(tm
     )
     summary = await run_case_flow(load_case(tmp_path), caller=None)
     assert flagged(summary) == [] and len(summary.statements()) > 20
+
+
+# --- what the rules can decide on deterministic statements ------------------------------------------
+
+
+async def test_imaging_study_series_and_instance_counts_are_checked() -> None:
+    summary = await summarise(R4 / "ImagingStudy-example-xr.json")
+    (statement,) = [s for s in summary.statements() if s.text.startswith("Imaging study")]
+    assert "1 series, 2 instances" in statement.text and "not available" in statement.text
+    assert statement.verdict.verdict == VerdictLabel.supported, statement.verdict.reason
+
+    from medboard.tools.checks.arithmetic import check_counts
+    from medboard.tools.checks.evidence import resolve_citations
+
+    record = load_record(R4 / "ImagingStudy-example-xr.json")
+    cited = resolve_citations(statement.evidence, record)
+    assert check_counts(statement.text, cited, record).outcome == "pass"
+    wrong = statement.text.replace("2 instances", "5 instances")
+    assert check_counts(wrong, cited, record).outcome != "pass"
+
+
+async def test_a_missing_value_said_not_recorded_is_not_a_negation() -> None:
+    """'gender not recorded' is about the record's data, like 'no LOINC code'."""
+    summary = await summarise(R4 / "Patient-ihe-pcd.json")
+    (statement,) = [s for s in summary.statements() if "not recorded" in s.text]
+    assert statement.verdict.verdict == VerdictLabel.supported, statement.verdict.reason
+
+
+def test_a_negative_quoted_from_the_cited_value_is_the_records_own() -> None:
+    """'Not Applicable' quoted from a staging value, 'negative for …' from a valueString."""
+    from medboard.models import Statement
+    from medboard.tools.checks.pipeline import verify_statement
+
+    data = json.loads((R4 / "Observation-map-sitting.json").read_text())
+    data.pop("valueQuantity")
+    data["valueString"] = "not elevated"
+    record = load_record(data)
+    (fact,) = record.facts_of("vital", "observation", "lab")
+    text = f"{fact.label}: not elevated on {fact.date[:10]}."
+    statement = Statement(id="s1", text=text, evidence=[fact.evidence])
+    verdict = verify_statement(statement, {}, record)
+    assert verdict.verdict == VerdictLabel.supported, verdict.reason

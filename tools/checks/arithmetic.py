@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from medboard.models import CheckResult
+from medboard.models import CheckResult, Fact, FactKind
 from medboard.tools.checks.evidence import CitedEvidence
 from medboard.tools.checks.extract import Claims, Expression, extract_claims
 from medboard.tools.fhir.record import PatientRecord
@@ -208,6 +208,17 @@ _COUNTED_TYPES = {
 }
 
 
+def _study_count(study: Fact, noun: str) -> int:
+    """Series or instances of one ImagingStudy fact (numberOfInstances, else the series' sum)."""
+    series = [s for s in study.details.get("series") or () if isinstance(s, dict)]
+    if noun == "series":
+        return len(series)
+    total = study.details.get("number_of_instances")
+    if isinstance(total, int):
+        return total
+    return sum(int(s.get("instances") or 0) for s in series)
+
+
 def check_counts(
     statement_text: str,
     cited: Sequence[CitedEvidence],
@@ -227,8 +238,18 @@ def check_counts(
     if not counts:
         return CheckResult(name=COUNTS_AGREE, outcome="skip", detail="no counts stated")
     references = {c.reference for c in cited if c.reference}
+    studies = [f for c in cited for f in c.facts if f.kind == FactKind.imaging_study]
     for quantity in counts:
         noun = (quantity.count_of or "").rstrip("s") if quantity.count_of != "series" else "series"
+        if noun in {"series", "instance"} and studies:
+            recorded = sum(_study_count(study, noun) for study in studies)
+            if recorded != quantity.value:
+                return CheckResult(
+                    name=COUNTS_AGREE,
+                    outcome="skip",
+                    detail=f"{quantity.text.strip()} vs {recorded} {noun} in the cited imaging studies",
+                )
+            continue
         types = _COUNTED_TYPES.get(noun, _COUNTED_TYPES.get(quantity.count_of or "", ()))
         if types == ():
             return CheckResult(

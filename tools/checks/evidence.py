@@ -224,6 +224,8 @@ def fact_words(fact: Fact) -> list[str]:
         words.append("surgery surgical operation")
     if fact.details.get("radiotherapy"):
         words.append("radiotherapy radiation")
+    if fact.kind == FactKind.imaging_study:  # what an ImagingStudy is, in words
+        words.append("imaging study series instances images")
     if fact.details.get("cancer"):
         words.append(f"{fact.details['cancer']} cancer")
     keys = ("gene", "hgvs_c", "hgvs_p", "modality", "category", "name", "gender", "histology")

@@ -66,7 +66,7 @@ class Quantity:
 # Nouns that make a bare number a count ("3 medication records", "6 values", "2 lines of therapy").
 _COUNT_RE = re.compile(
     r"\s+(?:[A-Za-z-]+\s+){0,2}?(?P<noun>records?|values?|measurements?|results?|observations?|procedures?|"
-    r"lines?|cycles?|doses?|courses?|administrations?|resources?|reports?|studies|study|series|images?|"
+    r"lines?|cycles?|doses?|courses?|administrations?|resources?|reports?|studies|study|series|images?|instances?|"
     r"lesions?|sites?|times|visits?|encounters?|entries|entry)(?:\(s\))?\b",
     re.I,
 )

@@ -60,7 +60,7 @@ from medboard.tools.checks.status import (
     _SAYS_ACTIVE,
     _SAYS_INACTIVE,
     check_status,
-    fact_names,
+    quoted_texts,
 )
 from medboard.tools.checks.subject import SUBJECT_MENTIONED, check_subject, evidence_terms
 from medboard.tools.checks.text import (
@@ -210,7 +210,7 @@ def _uncovered(
     evidence_text = " ".join(evidence_words(cited)).lower()
     unquoted = [word for word in said if word not in evidence_text]  # "fully active" quoted from the record
     folded = fold(text)
-    cited_names = fact_names(*(f for c in cited for f in c.facts))
+    cited_names = quoted_texts(*(f for c in cited for f in c.facts))
     negated = negated_spans(folded, protected=name_spans(folded, cited_names))
     if (unquoted or negated) and not passed & {"status_agrees", "staging_agrees"}:
         left.append("status/negation")

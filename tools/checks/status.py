@@ -131,6 +131,14 @@ def fact_names(*facts: Fact) -> list[str]:
     return [name for fact in facts for name in (fact.label, *(c.display or "" for c in fact.codes)) if name]
 
 
+def quoted_texts(*facts: Fact) -> list[str]:
+    """Names plus the record's own value texts ("Not Applicable", "negative for presence of
+    cancer"): a negation quoted verbatim from the cited value is the record's, already compared."""
+    values = [fact.value for fact in facts if isinstance(fact.value, str)]
+    values += [c.display for fact in facts for c in fact.value_codes if c.display]
+    return fact_names(*facts) + values
+
+
 def _settle(
     hard: list[CheckResult], word_fails: list[CheckResult], word_passes: list[CheckResult]
 ) -> list[CheckResult]:

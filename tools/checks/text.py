@@ -229,7 +229,7 @@ def overlap(statement_tokens: Iterable[str], evidence_tokens: Iterable[str]) -> 
 # Words that make a negation about the record's data rather than the patient.
 _META_WORD = re.compile(
     r"(?:usable|numeric|value|values|loinc|code|coded|data|date|dated|unit|units|result|results|"
-    r"measurements?|record|records|information|change|trend|kinetics)\b",
+    r"measurements?|record|records|recorded|documented|available|information|change|trend|kinetics)\b",
     re.I,
 )
 
