@@ -197,7 +197,11 @@ def medications(record: PatientRecord) -> list[Finding]:
         if status not in CURRENT_MEDICATION_STATUSES or fact.end_date:
             continue
         since = f" since {fact.date[:10]}" if fact.date else ""
-        text = f"Current medication: {fact.label}{since} (status {status})."
+        # On hold or only intended is on the medication list, but not being taken: say so.
+        heading = {"on-hold": "Medication on hold", "intended": "Intended medication"}.get(
+            status, "Current medication"
+        )
+        text = f"{heading}: {fact.label.strip()}{since} (status {status})."
         findings.append(_finding(fact, FindingCategory.medication, text, tags=["current"]))
     return findings
 

@@ -252,3 +252,10 @@ def test_a_negative_quoted_from_the_cited_value_is_the_records_own() -> None:
     statement = Statement(id="s1", text=text, evidence=[fact.evidence])
     verdict = verify_statement(statement, {}, record)
     assert verdict.verdict == VerdictLabel.supported, verdict.reason
+
+
+async def test_medication_on_hold_is_not_called_current() -> None:
+    summary = await summarise(R4 / "MedicationDispense-meddisp0312.json")
+    (statement,) = [s for s in summary.statements() if "(status on-hold)" in s.text]
+    assert statement.text.startswith("Medication on hold: ")
+    assert statement.verdict.verdict == VerdictLabel.supported, statement.verdict.reason
