@@ -121,3 +121,20 @@ def test_palette_frames_cli_writes_colour_png(tmp_path: Path) -> None:
     assert not (
         np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 1], pixels[..., 2])
     )
+
+
+def test_concurrent_decoding_leaves_the_warning_machinery_as_it_was() -> None:
+    """Frames are decoded in worker threads; muting pydicom must not leak process-wide state."""
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    filters, showwarning = list(warnings.filters), warnings.showwarning
+    names = ["image_dfl.dcm", "examples_palette.dcm", "MR_small.dcm", "CT_small.dcm"] * 4
+
+    def frame(name: str) -> tuple[int, ...]:
+        return load_image(dicom_file(name)).read_frames([0])[0].shape
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        shapes = list(pool.map(frame, names))
+    assert shapes[:4] == [(512, 512), (350, 800, 3), (64, 64), (128, 128)]
+    assert warnings.filters == filters and warnings.showwarning is showwarning

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -57,10 +58,30 @@ class SliceHeader:
 DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
+#: `warnings.catch_warnings` swaps process-wide state: frames are decoded in worker threads (one
+#: per image of a case), so the swaps are serialised.
+_QUIET_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _quiet(notes: list[str] | None = None) -> Iterator[None]:
     """pydicom warns and logs (on stderr) the quirks it reads past ("Expected explicit VR, but found
     implicit VR"); they become notes of the series (or DEBUG logs), not noise around a CLI line."""
+    with _QUIET_LOCK, _captured() as messages:
+        yield
+    for message in messages:
+        text = message.splitlines()[0][:200] if message else ""
+        if not text:
+            continue
+        log.debug("pydicom: %s", text)
+        if notes is not None and text not in notes:
+            notes.append(text)
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[list[str]]:
+    """pydicom's warnings and pydicom-logger records raised inside the block, in order."""
+    messages: list[str] = []
     logged: list[str] = []
 
     def keep(record: logging.LogRecord) -> bool:
@@ -72,16 +93,10 @@ def _quiet(notes: list[str] | None = None) -> Iterator[None]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            yield
+            yield messages
     finally:
         pydicom_log.removeFilter(keep)
-    for message in dict.fromkeys([*logged, *(str(w.message) for w in caught)]):
-        text = message.splitlines()[0][:200] if message else ""
-        if not text:
-            continue
-        log.debug("pydicom: %s", text)
-        if notes is not None and text not in notes:
-            notes.append(text)
+    messages.extend(dict.fromkeys([*logged, *(str(w.message) for w in caught)]))
 
 
 def _converted(ds: Any) -> Any:
