@@ -315,6 +315,7 @@ def _decode_whole_file(path: str, index: int | None) -> tuple[np.ndarray, Any] |
     from pydicom.errors import InvalidDicomError
     from pydicom.pixels import pixel_array
 
+    ds: Any
     try:
         with _quiet():
             ds = pydicom.dcmread(path)
