@@ -259,3 +259,12 @@ async def test_medication_on_hold_is_not_called_current() -> None:
     (statement,) = [s for s in summary.statements() if "(status on-hold)" in s.text]
     assert statement.text.startswith("Medication on hold: ")
     assert statement.verdict.verdict == VerdictLabel.supported, statement.verdict.reason
+
+
+async def test_a_lone_non_patient_resource_loads_and_runs_with_a_warning() -> None:
+    record = load_record(R4 / "Organization-hl7.json")
+    assert record.patient_id is None and record.facts == []
+    assert any("demographics are missing" in w for w in record.warnings)
+    summary = await summarise(R4 / "Organization-hl7.json")
+    assert summary.patient is None and flagged(summary) == []
+    assert all(run.status != "failed" for run in summary.run.agents)
