@@ -260,5 +260,7 @@ class SynthesizerAgent(BaseChatAgent):
             medboard_version=medboard.__version__,
             started_at=started,
             model=model,
-            warnings=list(self.context.warnings) + list(self.context.record.warnings),
+            warnings=list(self.context.warnings)
+            + list(self.context.record.warnings)
+            + [f"skipped {s.location}: {s.problem}" for s in self.context.record.skipped],
         )

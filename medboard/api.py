@@ -120,16 +120,21 @@ async def run_case(
     progress: ProgressCallback | None = None,
     max_revise_rounds: int = 1,
     overlay_dir: Path | None = None,
+    lenient: bool = False,
 ) -> CaseSummary:
     """Run one case end to end and return its verified `CaseSummary`.
 
     `overlay_dir`: where to write key frames with the imaging reader's boxes drawn (PNG).
+    `lenient`: load the rest of a bundle when an entry is bad; what was skipped shows in the run
+    warnings.
     """
     from medboard.orchestrator.case import load_case
     from medboard.orchestrator.flow import run_case_flow
 
     case_input = (
-        case if not isinstance(case, (str, Path)) else load_case(case, patient=patient, question=question)
+        case
+        if not isinstance(case, (str, Path))
+        else load_case(case, patient=patient, question=question, lenient=lenient)
     )
     if question and not case_input.question:
         case_input.question = question

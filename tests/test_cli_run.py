@@ -114,3 +114,15 @@ def test_replay_of_a_changed_prompt_fails_loudly(
     assert code != 0
     err = capsys.readouterr().err
     assert "cassette" in err.lower() and "Traceback" not in err
+
+
+def test_lenient_run_skips_a_bad_entry_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = DATA.parent / "fhir_bad" / "invalid_resource.json"
+    assert main(["run", str(bad), "--model", "none", "--out", str(tmp_path / "strict")]) == 2
+    capsys.readouterr()
+    assert main(["run", str(bad), "--model", "none", "--lenient", "--out", str(tmp_path / "o")]) == 0
+    summary = CaseSummary.model_validate_json((tmp_path / "o" / "summary.json").read_text())
+    skipped = [w for w in summary.run.warnings if w.startswith("skipped ")]
+    assert len(skipped) == 1 and "entry" in skipped[0]

@@ -21,6 +21,11 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the summary JSON to stdout."),
         question: str = typer.Option(None, "--question", "-q", help="Board question (overrides the case's)."),
         patient: str = typer.Option(None, "--patient", help="Patient id when the record holds several."),
+        lenient: bool = typer.Option(
+            False,
+            "--lenient",
+            help="Skip bad bundle entries (listed in the run warnings) instead of failing.",
+        ),
         model_name: str = typer.Option(None, "--model-name", help="Served model name (default from env)."),
         cassette: Path = typer.Option(None, "--record-cassette", help="Record model traffic to this JSONL."),
         replay: Path = typer.Option(None, "--replay", help="Replay model traffic from this cassette."),
@@ -57,6 +62,7 @@ def register(app: typer.Typer) -> None:
                         model_overrides=overrides,
                         progress=view.update,
                         overlay_dir=staging / "images" if staging else None,
+                        lenient=lenient,
                     )
                 )
             if out is not None and staging is not None:
