@@ -13,7 +13,7 @@ import logging
 import time
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
@@ -79,7 +79,6 @@ class SpecialistAgent(BaseChatAgent):
     async def run_specialist(self) -> SpecialistReport:
         """Run `analyse` with accounting; never raises for a model or tool fault."""
         started = time.perf_counter()
-        calls_before = self._call_count()
         try:
             output = await self.analyse()
         except CassetteMissError as error:  # strict replay: a changed prompt must fail the run
@@ -106,24 +105,9 @@ class SpecialistAgent(BaseChatAgent):
             seconds=round(time.perf_counter() - started, 4),
             findings=len(report.findings),
             error=report.error,
-            **self._usage_since(calls_before),
+            **model_usage(self.context.caller, self.name),
         )
         return report
-
-    def _call_count(self) -> int:
-        caller = self.context.caller
-        return len(caller.records) if caller is not None else 0
-
-    def _usage_since(self, start: int) -> dict[str, int]:
-        caller = self.context.caller
-        if caller is None:
-            return {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
-        mine = [r for r in caller.records[start:] if r.agent == self.name]
-        return {
-            "model_calls": len(mine),
-            "prompt_tokens": sum(r.prompt_tokens or 0 for r in mine),
-            "completion_tokens": sum(r.completion_tokens or 0 for r in mine),
-        }
 
     async def on_reset(self, cancellation_token: CancellationToken) -> None:
         """Specialists are stateless between runs: nothing to reset."""
@@ -132,3 +116,15 @@ class SpecialistAgent(BaseChatAgent):
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
+
+
+def model_usage(caller: Any, agent: str) -> dict[str, int]:
+    """An agent's model calls and tokens so far, from the caller's per-agent totals."""
+    totals = caller.totals().get(agent) if caller is not None else None
+    if totals is None:
+        return {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    return {
+        "model_calls": totals.calls,
+        "prompt_tokens": totals.prompt_tokens,
+        "completion_tokens": totals.completion_tokens,
+    }

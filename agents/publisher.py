@@ -14,6 +14,7 @@ from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
 
+from medboard.agents.base import model_usage
 from medboard.agents.messages import PublishedSummary, VerificationResult, latest_content
 from medboard.models import CaseSummary
 from medboard.orchestrator.context import CaseContext
@@ -51,13 +52,9 @@ def seal(summary: CaseSummary, context: CaseContext) -> CaseSummary:
     """Final run metadata: one `AgentRun` per agent with its model usage, and their warnings."""
     result = summary  # the verifier's copy is the flow's own: sealed in place
     runs = sorted(context.agent_runs.values(), key=lambda r: r.agent)
-    caller = context.caller
-    if caller is not None:
-        for run in runs:
-            mine = [r for r in caller.records if r.agent == run.agent]
-            run.model_calls = len(mine)
-            run.prompt_tokens = sum(r.prompt_tokens or 0 for r in mine)
-            run.completion_tokens = sum(r.completion_tokens or 0 for r in mine)
+    for run in runs:  # the synthesizer's and verifier's calls are counted here, once, at the end
+        for field, value in model_usage(context.caller, run.agent).items():
+            setattr(run, field, value)
     result.run.agents = runs
     result.run.finished_at = datetime.now(UTC)
     for run in runs:

@@ -18,14 +18,13 @@ from autogen_core import CancellationToken
 
 from medboard.agents.messages import DraftSummary, VerificationResult, latest_content
 from medboard.llm.errors import CassetteMissError
-from medboard.models import AgentRun, VerdictLabel
+from medboard.models import AgentRun
 from medboard.orchestrator.context import CaseContext
-from medboard.tools.checks.pipeline import apply_verdicts, verify_summary
+from medboard.tools.checks.pipeline import apply_verdicts, revision_feedback, verify_summary
 
 log = logging.getLogger(__name__)
 
 AGENT = "verifier"
-FAILING = {VerdictLabel.unsupported, VerdictLabel.contradicted}
 
 
 class VerifierAgent(BaseChatAgent):
@@ -62,7 +61,7 @@ class VerifierAgent(BaseChatAgent):
             # Entailment checks are independent: let as many fly as the endpoint allows.
             max_concurrency=_endpoint_concurrency(self.context.caller),
         )
-        failing = {v.statement_id: v.reason for v in report.verdicts if v.verdict in FAILING}
+        failing = revision_feedback(report)
         revisable = failing.keys() & set(draft.model_statement_ids)
         last_round = draft.round >= self.context.max_revise_rounds
         needs_revision = bool(revisable) and not last_round

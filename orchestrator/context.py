@@ -59,7 +59,3 @@ class CaseContext:
     @property
     def record(self) -> PatientRecord:
         return self.case.record
-
-    @property
-    def has_model(self) -> bool:
-        return self.caller is not None

@@ -54,11 +54,6 @@ def _candidates(facts: Sequence[Fact]) -> list[_Candidate]:
     return out
 
 
-def numeric_facts(cited: Sequence[CitedEvidence]) -> list[Fact]:
-    """Cited facts with a number to compare against."""
-    return [c.fact for c in _candidates(Scope.of(cited).facts) if c.what in {"value", "dose"}]
-
-
 def _describe(candidate: _Candidate) -> str:
     unit = f" {candidate.unit}" if candidate.unit else ""
     return f"{candidate.fact.id} {candidate.what} {candidate.value:g}{unit}"

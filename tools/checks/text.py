@@ -270,11 +270,6 @@ def negated_spans(
     return spans
 
 
-def is_negated(text: str, start: int, end: int) -> bool:
-    """True when the span [start, end) lies under a negation cue."""
-    return any(s <= start and end <= e + 1 for s, e in negated_spans(text))
-
-
 LATERALITY_RE = re.compile(
     r"\b(?P<side>left|right|bilateral|bilaterally|both)(?:[- ]sided)?\b"
     r"(?=\s*(?:-?\s*sided\b|\)|,|\.|$|[a-z]))",

@@ -39,7 +39,6 @@ from medboard.tools.longitudinal.units import UnitConversionError, convert
 
 AGENT = "longitudinal"
 
-TUMOR_SIZE_LOINC = "21889-1"
 TUMOR_MAX_DIMENSION_LOINC = "33728-7"
 
 
