@@ -1,5 +1,3 @@
-import sys
+from medboard.cli.main import run
 
-from medboard.cli.main import main
-
-sys.exit(main())
+run()

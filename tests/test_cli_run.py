@@ -34,7 +34,8 @@ def test_run_writes_summary_json_and_markdown(tmp_path: Path, capsys: pytest.Cap
     assert summary.statements() and all(s.verdict for s in summary.statements())
     markdown = (out / "summary.md").read_text()
     assert markdown.startswith("# Case summary") and "Not a diagnostic device" in markdown
-    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "summary.md"], "no temporary leftovers"
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [".medboard-manifest.json", "summary.json", "summary.md"], "no temporary leftovers"
     assert "statements" in capsys.readouterr().out
 
 

