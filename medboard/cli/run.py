@@ -105,7 +105,11 @@ def _run(
         publish.check_out_folder(out, case_inputs(case), other_files=[cassette] if cassette else [])
     case_input = load_case(case, patient=patient, question=question, lenient=lenient)
     with contextlib.ExitStack() as stack:
-        staging = stack.enter_context(publish.staging_folder(out)) if out is not None else None
+        staging = (
+            stack.enter_context(publish.staging_folder(out, cleanup_guard=signals_deferred))
+            if out is not None
+            else None
+        )
         with ProgressView(enabled=not json_out) as view:
             summary = run_interruptible(
                 run_case(
@@ -122,7 +126,13 @@ def _run(
                 detail="nothing was published" if out is not None else "",
             )
         if out is not None and staging is not None:
-            _write_outputs(summary, staging)
+            try:
+                _write_outputs(summary, staging)
+            except OSError as exc:  # disk full, the folder removed under the run
+                reason = exc.strerror or type(exc).__name__
+                raise publish.OutputFolderError(
+                    f"cannot write the outputs ({reason}); nothing was published", source=f"--out {out}"
+                ) from None
             with signals_deferred():
                 publish.publish(staging, out)
     return summary
@@ -147,15 +157,14 @@ def case_inputs(case: Path) -> list[Path]:
     """
     from medboard.orchestrator.case import _case_file, _read_spec
 
-    paths: list[Path] = [case]
-    if not case.exists():
-        return paths
-    spec_path = _case_file(case)
+    if "\x00" in str(case):
+        return [case]  # no such path can exist; the case loader says so
+    spec_path = _case_file(case) if case.exists() else None
     if spec_path is None:
-        return paths
+        return [case]
     spec = _read_spec(spec_path)
     base = spec_path.parent
-    paths += [spec_path, base / spec.record]
+    paths = [spec_path, base / spec.record]
     for image in spec.images:
         paths.append(base / image.path)
         if image.mask:

@@ -33,12 +33,13 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ LOCK_TIMEOUT_S = 30.0
 #: A manifest is small (a few entries); anything larger is not one.
 MANIFEST_MAX_BYTES = 4 * 1024 * 1024
 _MANIFEST_FORMAT = "medboard-manifest/1"
+
+log = logging.getLogger(__name__)
 
 
 class OutputFolderError(MedboardInputError):
@@ -90,19 +93,17 @@ def check_out_folder(out: Path, inputs: Iterable[Path], *, other_files: Iterable
     if not existing.is_dir():
         raise _error(out, f"lies under {_show(existing)}, which is a file, not a folder")
     for item in inputs:
+        if "\x00" in str(item):
+            continue  # not a path the system can hold; the case loader reports it
         source = Path(os.path.realpath(item))
         if target == source:
             raise _error(out, f"is the case input {_show(item)}; name a folder outside the case's inputs")
         if source.is_relative_to(target):
-            raise _error(
-                out, f"holds the case input {_show(item)}; name a folder outside the case's inputs"
-            )
+            raise _error(out, f"holds the case input {_show(item)}; name a folder outside the case's inputs")
         if source.is_dir() and target.is_relative_to(source):
-            raise _error(
-                out, f"lies inside the case input folder {_show(item)}; name a folder outside it"
-            )
+            raise _error(out, f"lies inside the case input folder {_show(item)}; name a folder outside it")
     for item in other_files:
-        if target == Path(os.path.realpath(item)):
+        if "\x00" not in str(item) and target == Path(os.path.realpath(item)):
             raise _error(out, f"is also the file {_show(item)} this run writes; name another folder")
     _probe_writable(out, existing)
     if target.is_dir():
@@ -133,16 +134,25 @@ def _probe_writable(out: Path, location: Path) -> None:
 
 
 @contextlib.contextmanager
-def staging_folder(out: Path) -> Iterator[Path]:
+def staging_folder(
+    out: Path, *, cleanup_guard: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+) -> Iterator[Path]:
     """A private folder for the run's files, on the filesystem of `--out` (inside it when it
     exists, else in its nearest existing parent), removed on every way out: success, error,
-    Ctrl-C, SIGTERM."""
+    Ctrl-C, SIGTERM. `cleanup_guard` wraps the removal (the CLI defers signals there, so a second
+    Ctrl-C cannot cut it short)."""
     location = out if out.is_dir() else _nearest_existing(out)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=location))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=location))
+    except OSError as exc:
+        raise _error(
+            out, f"cannot write in {_show(location)} ({exc.strerror or type(exc).__name__})"
+        ) from None
     try:
         yield staging
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with cleanup_guard():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------- manifest
@@ -277,7 +287,12 @@ def _locked(out: Path, timeout_s: float) -> Iterator[None]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
-            except BlockingIOError:
+            except OSError as exc:
+                if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                    log.warning("--out %s: the filesystem offers no locks; publishing unlocked", _show(out))
+                    break
+                if not isinstance(exc, BlockingIOError):
+                    raise
                 if time.monotonic() >= deadline:
                     raise _error(
                         out, f"another medboard run is writing to {_show(out)}; try again when it is done"
@@ -292,11 +307,15 @@ def publish(staging: Path, out: Path, *, lock_timeout_s: float = LOCK_TIMEOUT_S)
     """Move the staged files into `out` (created if needed) by the rules above; returns the
     published paths relative to `out`. Raises `OutputFolderError` before touching anything if a
     path to write is not medboard's."""
-    staged = _staged_files(staging)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _error(out, f"cannot create the folder ({exc.strerror or type(exc).__name__})") from None
+        return _publish(staging, out, lock_timeout_s)
+    except OSError as exc:  # the folder changed under the run (removed, made read-only, disk full)
+        raise _error(out, f"cannot publish ({exc.strerror or type(exc).__name__})") from None
+
+
+def _publish(staging: Path, out: Path, lock_timeout_s: float) -> list[str]:
+    staged = _staged_files(staging)
+    out.mkdir(parents=True, exist_ok=True)
     with _locked(out, lock_timeout_s):
         manifest = _read_manifest(out)
         _check_not_foreign(out, manifest, files=staged)
