@@ -96,8 +96,8 @@ def test_out_that_is_a_file_or_under_one(tmp_path: Path, capsys: pytest.CaptureF
     notes = tmp_path / "notes.txt"
     notes.write_text("the user's own notes\n")
     before = snapshot(tmp_path)
-    refused(capsys, [str(bundle), "--out", str(bundle)], "is an existing file")
-    refused(capsys, [str(bundle), "--out", str(notes)], "is an existing file")
+    refused(capsys, [str(bundle), "--out", str(bundle)], "exists and is not a folder")
+    refused(capsys, [str(bundle), "--out", str(notes)], "exists and is not a folder")
     refused(capsys, [str(bundle), "--out", str(notes / "sub" / "deeper")], "lies under", "notes.txt")
     assert snapshot(tmp_path) == before
 
@@ -125,7 +125,7 @@ def test_out_is_checked_before_the_case_is_loaded(tmp_path: Path, capsys: pytest
     """A broken record and a bad --out: the --out error comes first (no load, no run)."""
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    refused(capsys, [str(broken), "--out", str(broken)], "--out", "is an existing file")
+    refused(capsys, [str(broken), "--out", str(broken)], "--out", "exists and is not a folder")
 
 
 def test_refused_runs_leave_no_staging_and_create_nothing(
@@ -378,3 +378,55 @@ def test_four_concurrent_runs_to_one_out_all_succeed(tmp_path: Path) -> None:
         assert record["size"] == (out / rel).stat().st_size
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "summary.json", "summary.md"]
     assert not staging_left(tmp_path, out)
+
+
+# --------------------------------------------------------- more hostile shapes of the same kind
+
+
+def test_a_forged_manifest_cannot_reach_outside_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manifest naming "../victim.txt" with its true digest would make it "stale": refused whole."""
+    import hashlib
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not medboard's\n")
+    record = {"size": victim.stat().st_size, "sha256": hashlib.sha256(victim.read_bytes()).hexdigest()}
+    out = tmp_path / "out"
+    out.mkdir()
+    for forged in ("../victim.txt", str(victim), "images/../../victim.txt"):
+        body = {"format": "medboard-manifest/1", "files": {forged: [record]}, "dirs": []}
+        (out / MANIFEST).write_text(json.dumps(body))
+        before = snapshot(tmp_path)
+        refused(capsys, [str(JENNY), "--out", str(out)], "is not a medboard manifest")
+        assert snapshot(tmp_path) == before and victim.exists()
+    body = {"format": "medboard-manifest/1", "files": {}, "dirs": [".."]}
+    (out / MANIFEST).write_text(json.dumps(body))
+    refused(capsys, [str(JENNY), "--out", str(out)], "is not a medboard manifest")
+
+
+def test_out_through_a_symlink_or_dots_to_the_case_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = case_folder_with_images(tmp_path / "case")
+    (tmp_path / "link").symlink_to(case)
+    before = snapshot(tmp_path)
+    refused(capsys, [str(case), "--out", str(tmp_path / "link")], "holds the case input")
+    refused(capsys, [str(case), "--out", str(case / "images" / ".." / ".")], "holds the case input")
+    refused(capsys, [str(tmp_path / "link"), "--out", str(case)], "holds the case input")
+    refused(capsys, [str(case), "--out", "/"], "holds the case input")
+    assert snapshot(tmp_path) == before
+
+
+def test_out_that_is_a_device_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    refused(capsys, [str(JENNY), "--out", "/dev/null"], "exists and is not a folder")
+
+
+def test_a_cassette_recorded_where_medboard_writes_is_refused_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = [str(JENNY), "--record-cassette", str(out / "summary.json"), "--out", str(out)]
+    refused(capsys, args, "summary.json", "is where medboard writes its outputs")
+    refused(capsys, [str(JENNY), "--record-cassette", str(out), "--out", str(out)], "is also the file")
+    assert not out.exists()

@@ -88,7 +88,7 @@ def check_out_folder(out: Path, inputs: Iterable[Path], *, other_files: Iterable
         raise _error(Path(str(out).replace("\x00", "\\0")), "path contains a NUL character")
     target = Path(os.path.realpath(out))
     if target.exists() and not target.is_dir():
-        raise _error(out, "is an existing file, not a folder; name a folder for the outputs")
+        raise _error(out, "exists and is not a folder (a file or device); name a folder for the outputs")
     existing = _nearest_existing(target)
     if not existing.is_dir():
         raise _error(out, f"lies under {_show(existing)}, which is a file, not a folder")
@@ -103,8 +103,19 @@ def check_out_folder(out: Path, inputs: Iterable[Path], *, other_files: Iterable
         if source.is_dir() and target.is_relative_to(source):
             raise _error(out, f"lies inside the case input folder {_show(item)}; name a folder outside it")
     for item in other_files:
-        if "\x00" not in str(item) and target == Path(os.path.realpath(item)):
+        if "\x00" in str(item):
+            continue
+        other = Path(os.path.realpath(item))
+        if target == other:
             raise _error(out, f"is also the file {_show(item)} this run writes; name another folder")
+        if other.is_relative_to(target) and other.relative_to(target).parts[0] in (
+            *OUTPUT_FILES,
+            *OUTPUT_FOLDERS,
+            MANIFEST,
+        ):
+            raise _error(
+                out, f"{_show(item)}, which this run also writes, is where medboard writes its outputs"
+            )
     _probe_writable(out, existing)
     if target.is_dir():
         with contextlib.suppress(PermissionError):  # an unreadable folder fails the probe above
@@ -213,7 +224,18 @@ def _read_manifest(folder: Path) -> Manifest:
     for versions in files.values():
         if not isinstance(versions, list) or not all(isinstance(v, dict) for v in versions):
             raise not_ours
+    # Entries are paths medboard may remove: only plain relative paths inside `--out`, so a forged
+    # or garbled manifest can never reach outside it ("../x", "/etc/x", "a/../../x").
+    if not all(_inside(rel) for rel in [*files, *dirs]):
+        raise not_ours
     return Manifest(files=files, dirs={str(d) for d in dirs})
+
+
+def _inside(rel: object) -> bool:
+    if not isinstance(rel, str) or not rel or "\x00" in rel or "\\" in rel:
+        return False
+    parts = rel.split("/")
+    return not rel.startswith("/") and all(part not in ("", ".", "..") for part in parts)
 
 
 def _write_manifest(folder: Path, manifest: Manifest) -> None:
