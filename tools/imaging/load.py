@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medboard.errors import ImageInputError
+from medboard.tools.imaging.guards import check_path
 from medboard.tools.imaging.series import ImageSeries
 
 PICTURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
@@ -25,9 +26,7 @@ def load_image(
     modality: str | None = None,
 ) -> ImageSeries:
     """Load ``path``; ``series`` picks a SeriesInstanceUID in a mixed DICOM folder."""
-    path = Path(path)
-    if not path.exists():
-        raise ImageInputError("no such file or folder", source=str(path))
+    path = check_path(path)  # NUL, missing, device/FIFO/socket, over max_image_bytes: refused here
     if path.is_dir():
         from medboard.tools.imaging.dicom import load_dicom_folder
 
