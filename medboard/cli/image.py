@@ -110,6 +110,7 @@ def frames_command(
 
     if recipe is not None and recipe not in RECIPES:
         raise ImageInputError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+    _check_out_folder(out)
     image = load_image(path, series=series, patches=recipe == "wsi")
     chosen = recipe or default_recipe(image)
     options: dict[str, object] = {}
@@ -128,21 +129,44 @@ def frames_command(
             raise ImageInputError("--prior is only used by the cxr recipe (longitudinal comparison)")
         options["prior"] = load_image(prior)
     layout = build_layout(chosen, image, **options)
-    out.mkdir(parents=True, exist_ok=True)
     files = []
-    for n, part in enumerate(layout.images):
-        name = f"{n:03d}_{part.role}_frame{part.frame:04d}.png"
-        part.image.save(out / name, format="PNG")
-        files.append(name)
-    description = layout.describe(files)
-    description["series"] = image.describe()
-    (out / "request.json").write_text(json.dumps(description, indent=2), encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for n, part in enumerate(layout.images):
+            name = f"{n:03d}_{part.role}_frame{part.frame:04d}.png"
+            part.image.save(out / name, format="PNG")
+            files.append(name)
+        description = layout.describe(files)
+        description["series"] = image.describe()
+        (out / "request.json").write_text(json.dumps(description, indent=2), encoding="utf-8")
+    except OSError as error:
+        raise ImageInputError(
+            f"cannot write the frames ({error.strerror or type(error).__name__})", source=str(out)
+        ) from None
     typer.echo(
         f"{chosen}: {len(files)} frame(s) of 896×896 and {len(layout.parts) - len(files)} text part(s) "
         f"→ {out / 'request.json'} (~{layout.prompt_tokens} prompt tokens)"
     )
-    for note in layout.notes:
+    for note in dict.fromkeys([*image.notes, *layout.notes]):
         typer.echo(f"note: {note}")
+
+
+def _check_out_folder(out: Path) -> None:
+    """``--out`` must be (or become) a writable folder; checked before any image is decoded."""
+    import os
+
+    from medboard.errors import ImageInputError
+
+    name = os.fspath(out)
+    if "\x00" in name:
+        raise ImageInputError("path contains a NUL character", source=repr(name.replace("\x00", "\\0")))
+    if out.exists() and not out.is_dir():
+        raise ImageInputError("--out exists and is not a folder", source=name)
+    parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ImageInputError(
+            f"--out cannot be created or written ({parent} is not a writable folder)", source=name
+        )
 
 
 @image_app.command("measure")
@@ -165,6 +189,7 @@ def measure_command(
         "diameter_frame": result.diameter_frame,
         "spacing_mm": list(result.spacing_mm),
         "label": label,
+        "notes": list(result.notes),
     }
     if as_json:
         typer.echo(json.dumps(payload, indent=2))
@@ -174,3 +199,5 @@ def measure_command(
     typer.echo(
         f"max_inplane_diameter_mm: {payload['max_inplane_diameter_mm']} (frame {result.diameter_frame})"
     )
+    for note in [*volume.notes, *result.notes]:
+        typer.echo(f"note: {note}")

@@ -52,7 +52,9 @@ def check_path(path: str | os.PathLike[str]) -> Path:
     except FileNotFoundError:
         raise ImageInputError("no such file or folder", source=name) from None
     except OSError as error:
-        raise ImageInputError(f"cannot read ({error.strerror or type(error).__name__})", source=name) from None
+        raise ImageInputError(
+            f"cannot read ({error.strerror or type(error).__name__})", source=name
+        ) from None
     if not stat.S_ISDIR(info.st_mode):
         kind = describe_kind(info.st_mode)
         if kind is not None:
@@ -63,12 +65,13 @@ def check_path(path: str | os.PathLike[str]) -> Path:
 
 
 def check_declared(
-    shape: Sequence[int], itemsize: int, source: str, *, what: str = "header declares"
+    shape: Sequence[int], itemsize: int, source: str, *, what: str = "header declares", whole: bool = True
 ) -> None:
     """Refuse a (frames, rows, cols[, samples]) shape over the caps, before allocating it.
 
     ``itemsize`` is the bytes per sample of the largest array the loader will make from it
-    (float32 frames: 4).
+    (float32 frames: 4). ``whole=False``: the loader never holds all frames at once (a DICOM
+    series decodes only the frames a recipe samples), so ``max_image_bytes`` applies per frame.
     """
     caps = limits()
     dims = [int(d) for d in shape]
@@ -82,7 +85,7 @@ def check_declared(
         raise ImageLimitError(
             f"{what} {cols}×{rows} = {rows * cols} pixels per frame", "max_pixels", source=source
         )
-    total = math.prod(dims) * max(1, itemsize)
+    total = math.prod(dims if whole else dims[1:]) * max(1, itemsize)
     if total > caps.max_image_bytes:
         raise ImageLimitError(f"{what} {shown}, {total} bytes decoded", "max_image_bytes", source=source)
     ratio = max(rows, cols) / min(rows, cols)
@@ -119,8 +122,9 @@ def _pending(decoder: Any) -> bytes:
 def inflate_into(handle: BinaryIO, out: np.ndarray, encoding: str, source: str, *, skip: int = 0) -> bool:
     """Decompress ``handle`` into the preallocated ``out`` (its bytes), chunk by chunk.
 
-    Stops as soon as ``out`` is full: extra data (the bomb's remainder) is never decoded.
-    Returns True when data remained beyond ``out``. Truncated or corrupt data → `ImageInputError`.
+    Stops as soon as ``out`` is full: the rest (a bomb's remainder) is never decoded; if the stream
+    would inflate further the file is refused. Returns True when undecodable trailing bytes
+    remained. Truncated or corrupt data → `ImageInputError`.
     """
     target = memoryview(out.reshape(-1).view(np.uint8))
     need, filled = target.nbytes, 0
@@ -148,7 +152,19 @@ def inflate_into(handle: BinaryIO, out: np.ndarray, encoding: str, source: str, 
         raise ImageInputError(
             f"{encoding} data truncated: {filled} of the {need} bytes the header declares", source=source
         )
-    return bool(data) or not getattr(decoder, "eof", True)
+    if getattr(decoder, "eof", False):
+        return False
+    try:  # one more piece tells a stream that ends here from one that goes on (a bomb)
+        more = _feed(decoder, data or handle.read(CHUNK), CHUNK)
+    except (zlib.error, OSError, EOFError, ValueError):
+        return True
+    if more:
+        raise ImageInputError(
+            f"{encoding} data inflates past the {need} bytes the header declares (a decompression "
+            "bomb or a corrupt file); decoding stopped there",
+            source=source,
+        )
+    return bool(data)
 
 
 def inflate_count(handle: BinaryIO, encoding: str, cap: int, *, keep: int = 0) -> tuple[int, bytes]:
@@ -202,8 +218,10 @@ def finite_frames(frames: np.ndarray, notes: list[str], source: str) -> np.ndarr
     lo, hi = float(good.min()), float(good.max())
     fixed = np.nan_to_num(frames, nan=lo, posinf=hi, neginf=lo)
     if not any("non-finite voxel values" in n for n in notes):
-        notes.append(f"non-finite voxel values (NaN/Inf) in the image ({count} in frames read): "
-                     "shown as the lowest/highest finite value")
+        notes.append(
+            f"non-finite voxel values (NaN/Inf) in the image ({count} in frames read): "
+            "shown as the lowest/highest finite value"
+        )
     return fixed
 
 

@@ -57,7 +57,7 @@ def _open(path: Path) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(path)
-    except Image.DecompressionBombError as error:
+    except Image.DecompressionBombError:
         raise ImageLimitError(
             f"picture declares more than {2 * Image.MAX_IMAGE_PIXELS} pixels (only JPEG can be "
             "down-sampled while decoding; convert it to JPEG or tile it)",
@@ -120,7 +120,11 @@ def decode_picture(path: str | Path, *, max_pixels: int | None = None) -> tuple[
     if width * height > max_pixels:
         scale = draft_scale(width, height, max_pixels) if image.format == "JPEG" else 0
         if not scale:
-            how = "even at 1/8 scale" if image.format == "JPEG" else f"{image.format} cannot be decoded at reduced scale"
+            how = (
+                "even at 1/8 scale"
+                if image.format == "JPEG"
+                else f"{image.format} cannot be decoded at reduced scale"
+            )
             raise ImageLimitError(
                 f"picture is {width}×{height} ({width * height / 1e6:.0f} Mpx; {how}; convert it to JPEG "
                 "or tile it)",

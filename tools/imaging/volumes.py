@@ -92,7 +92,9 @@ def _nrrd_sizes(header: dict[str, Any], source: str) -> list[int]:
             f"NRRD with {dimension} dimensions; only scalar 2D/3D volumes are supported", source=source
         )
     if len(sizes) != dimension:
-        raise ImageInputError(f"NRRD 'sizes' has {len(sizes)} values for dimension {dimension}", source=source)
+        raise ImageInputError(
+            f"NRRD 'sizes' has {len(sizes)} values for dimension {dimension}", source=source
+        )
     if any(s <= 0 for s in sizes):
         raise ImageInputError(
             f"NRRD 'sizes' {' '.join(map(str, sizes))} has a zero or negative size", source=source
@@ -203,7 +205,9 @@ def load_nrrd(path: str | Path, *, series_id: str | None = None, modality: str |
         size = data_path.stat().st_size
         start = size - need if skip == -1 else offset + max(skip, 0)
         if start < 0 or size < start + need:
-            raise ImageInputError(f"NRRD data truncated: {size} bytes, header needs {offset + need}", source=source)
+            raise ImageInputError(
+                f"NRRD data truncated: {size} bytes, header needs {offset + need}", source=source
+            )
         volume = np.memmap(data_path, dtype=dtype, mode="r", offset=start, shape=shape)
     elif encoding in ("gzip", "gz", "bzip2", "bz2"):
         volume = _allocate(shape, dtype, source)
@@ -211,7 +215,7 @@ def load_nrrd(path: str | Path, *, series_id: str | None = None, modality: str |
             fh.seek(offset)
             extra = inflate_into(fh, volume, encoding, source, skip=max(skip, 0))
         if extra:
-            notes.append(f"{encoding} data continues past the {need} bytes the header declares: ignored")
+            notes.append(f"bytes after the end of the {encoding} stream: ignored")
         notes.append(f"{encoding}-encoded NRRD decoded whole (not memory-mapped)")
     elif encoding in ("ascii", "text", "txt", "hex"):
         try:
@@ -228,7 +232,9 @@ def load_nrrd(path: str | Path, *, series_id: str | None = None, modality: str |
         try:
             return np.asarray(volume[list(indices)], dtype=np.float32)
         except OSError as error:
-            raise ImageInputError(f"NRRD data unreadable ({error.strerror or error})", source=source) from None
+            raise ImageInputError(
+                f"NRRD data unreadable ({error.strerror or error})", source=source
+            ) from None
 
     if dtype.kind == "f":
         note_nonfinite(lambda ks: volume[list(ks)], k, notes)
