@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from medboard.errors import ImageInputError
+from medboard.errors import ImageInputError, MedboardInputError
 from medboard.limits import LimitExceededError, limits
 from medboard.safeio import describe_kind
 
@@ -40,6 +40,25 @@ CHUNK = 1 << 20
 class ImageLimitError(LimitExceededError, ImageInputError):
     """An image over one of the caps: both a `LimitExceededError` (names the cap and its variable)
     and an `ImageInputError` (so every imaging caller that handles bad images handles it too)."""
+
+
+def as_input_error(error: BaseException, source: str, what: str = "image") -> MedboardInputError:
+    """The one-line error for a failure a loader library raised on malformed bytes.
+
+    pydicom, nibabel, pynrrd and Pillow raise dozens of exception types on a corrupt header
+    (NotImplementedError for an unknown VR, struct errors, zlib.error, ...); whatever they raise,
+    the user gets the file and the kind of problem, not a traceback.
+    """
+    if isinstance(error, MedboardInputError):
+        return error
+    if isinstance(error, MemoryError):
+        return ImageInputError(
+            f"{what} declares more data than memory allows (a corrupt or hostile header)", source=source
+        )
+    text = " ".join(str(error).split())[:160]
+    return ImageInputError(
+        f"unreadable or corrupt {what} ({type(error).__name__}{': ' + text if text else ''})", source=source
+    )
 
 
 def check_path(path: str | os.PathLike[str]) -> Path:

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from medboard.models.evidence import image_ref
-from medboard.tools.imaging.guards import finite_frames
+from medboard.tools.imaging.guards import as_input_error, finite_frames
 
 Units = Literal["HU", "raw", "uint8"]
 SeriesKind = Literal["volume", "image", "patches"]
@@ -98,7 +98,14 @@ class ImageSeries:
                 raise IndexError(f"frame {i} outside 0..{self.frame_count - 1} of series {self.id}")
         if self._cache is not None:
             return self._cache[picked]
-        return finite_frames(self.read_frames(picked), self.notes, self.source)
+        return finite_frames(self._read(picked), self.notes, self.source)
+
+    def _read(self, indices: list[int]) -> np.ndarray:
+        """`read_frames`, with whatever a decoder raises on corrupt data as one `ImageInputError`."""
+        try:
+            return self.read_frames(indices)
+        except Exception as error:
+            raise as_input_error(error, self.source, "pixel data") from None
 
     def frame(self, index: int) -> np.ndarray:
         return self.frames([index])[0]
@@ -108,7 +115,7 @@ class ImageSeries:
         """The whole series (read once, then cached). Prefer `frames()` for large series."""
         if self._cache is None:
             self._cache = finite_frames(
-                self.read_frames(list(range(self.frame_count))), self.notes, self.source
+                self._read(list(range(self.frame_count))), self.notes, self.source
             )
         return self._cache
 
