@@ -116,8 +116,9 @@ def _nrrd_dtype(header: dict[str, Any], source: str) -> np.dtype[Any]:
     return dtype
 
 
-def _nrrd_directions(header: dict[str, Any], dimension: int, notes: list[str]) -> np.ndarray:
-    """3 axis vectors (i, j, k) in mm; NaN/none rows → zero (their spacing is then unusable)."""
+def _nrrd_directions(header: dict[str, Any], dimension: int, notes: list[str]) -> np.ndarray | None:
+    """3 axis vectors (i, j, k) in mm (a 'none' row → zero: its spacing is then unusable), or None
+    when the header has no spacing at all (it is unknown, not 1 mm)."""
     directions = header.get("space directions")
     if directions is not None:
         rows = []
@@ -131,10 +132,11 @@ def _nrrd_directions(header: dict[str, Any], dimension: int, notes: list[str]) -
             raise ValueError("space directions")
         return dirs
     spacings = [float(s) for s in np.ravel(header.get("spacings", []))][:dimension]
-    if dimension == 2:
-        spacings = [*spacings, 1.0][:3]
-    notes.append("no space directions in header; spacing from 'spacings' or 1 mm")
-    return np.diag(([*spacings, 1.0, 1.0, 1.0])[:3])
+    if len(spacings) < dimension:
+        notes.append("no space directions or spacings in header: voxel spacing unknown")
+        return None
+    notes.append("no space directions in header; spacing from 'spacings'")
+    return np.diag(([*spacings, 1.0, 1.0])[:3])
 
 
 def _nrrd_data_file(path: Path, header: dict[str, Any], data_offset: int) -> tuple[Path, int]:
@@ -188,9 +190,9 @@ def load_nrrd(path: str | Path, *, series_id: str | None = None, modality: str |
     space = str(header.get("space", "left-posterior-superior"))
     to_lps = np.array([-1.0, -1.0, 1.0]) if space.startswith("right-anterior") else np.ones(3)
     with np.errstate(all="ignore"):
-        raw_spacing, orientation = _direction_info(dirs, to_lps)
-    spacing = checked_spacing(raw_spacing, notes, what="NRRD spacing")
-    if not all(np.isfinite(orientation)):
+        raw_spacing, orientation = _direction_info(dirs if dirs is not None else np.eye(3), to_lps)
+    spacing = checked_spacing(raw_spacing, notes, what="NRRD spacing") if dirs is not None else None
+    if dirs is None or not all(np.isfinite(orientation)):
         orientation = None  # type: ignore[assignment]
 
     encoding = str(header.get("encoding", "raw")).strip().lower()
