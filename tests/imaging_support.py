@@ -200,12 +200,16 @@ def write_nrrd_gzip_bomb(target: Path, inflated: int, sizes: str = "256 256 25")
     return target
 
 
-def write_nifti(target: Path, source: Path = BRAIN_LABEL, dtype: str = "int16") -> Path:
+def write_nifti(
+    target: Path, source: Path = BRAIN_LABEL, dtype: str = "int16", crop: tuple[slice, ...] | None = None
+) -> Path:
     """A real NIfTI written by nibabel from a real NRRD volume (brain1), with its spacing."""
     import nibabel as nib
     import nrrd
 
     data, header = nrrd.read(str(source))
+    if crop is not None:
+        data = data[crop]
     affine = np.eye(4)
     affine[:3, :3] = np.asarray(header["space directions"], float).T * np.array([-1, -1, 1])[:, None]
     nib.save(nib.Nifti1Image(data.astype(dtype), affine), str(target))

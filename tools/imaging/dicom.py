@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from medboard.errors import ImageInputError
+from medboard.textsafety import neutralize_line
 from medboard.tools.imaging.deflated import dcmread
-from medboard.tools.imaging.guards import check_declared, checked_spacing
+from medboard.tools.imaging.guards import check_declared, checked_spacing, error_text
 from medboard.tools.imaging.series import ImageSeries, Units, series_key
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ def _read_header(path: Path, notes: list[str] | None = None) -> Any:
         return forced
     except _HEADER_ERRORS as error:
         raise ImageInputError(
-            f"unreadable or truncated DICOM header ({type(error).__name__}: {error})", source=str(path)
+            f"unreadable or truncated DICOM header ({error_text(error)})", source=str(path)
         ) from error
 
 
@@ -281,7 +282,7 @@ def _decode(path: str, index: int | None = None) -> tuple[np.ndarray, Any]:
         missing = "; ".join(line.strip() for line in str(error).splitlines()[1:] if line.strip())
         raise ImageInputError(
             f"cannot decode {name} pixel data: no usable pydicom pixel-data plugin"
-            + (f" ({missing})" if missing else f" ({error})"),
+            + (f" ({neutralize_line(missing)[:200]})" if missing else f" ({error_text(error)})"),
             source=path,
         ) from error
     except Exception as error:  # truncated or corrupt pixel data surfaces as many error types
@@ -289,7 +290,7 @@ def _decode(path: str, index: int | None = None) -> tuple[np.ndarray, Any]:
         if whole is not None:
             return whole
         raise ImageInputError(
-            f"pixel data unreadable or truncated ({type(error).__name__}: {error})", source=path
+            f"pixel data unreadable or truncated ({error_text(error)})", source=path
         ) from error
 
 
@@ -425,7 +426,7 @@ def _palette_rgb(arr: np.ndarray, ds: Any) -> np.ndarray:
         rgb = apply_color_lut(arr, ds)
     except Exception as error:  # missing or malformed LUT elements
         raise ImageInputError(
-            f"PALETTE COLOR image without a usable colour lookup table ({type(error).__name__}: {error})",
+            f"PALETTE COLOR image without a usable colour lookup table ({error_text(error)})",
             source=str(getattr(ds, "filename", "") or "") or None,
         ) from error
     if rgb.dtype.itemsize > 1 and int(rgb.max(initial=0)) > 255:  # 16-bit entries (some 8-bit

@@ -42,6 +42,15 @@ class ImageLimitError(LimitExceededError, ImageInputError):
     and an `ImageInputError` (so every imaging caller that handles bad images handles it too)."""
 
 
+def error_text(error: BaseException, limit: int = 160) -> str:
+    """A library's exception as one safe line: whitespace collapsed, control/bidi characters escaped,
+    cut to ``limit`` (its text may quote bytes of the malformed file)."""
+    from medboard.textsafety import neutralize_line
+
+    text = neutralize_line(" ".join(str(error).split()))[:limit]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def as_input_error(error: BaseException, source: str, what: str = "image") -> MedboardInputError:
     """The one-line error for a failure a loader library raised on malformed bytes.
 
@@ -55,10 +64,7 @@ def as_input_error(error: BaseException, source: str, what: str = "image") -> Me
         return ImageInputError(
             f"{what} declares more data than memory allows (a corrupt or hostile header)", source=source
         )
-    text = " ".join(str(error).split())[:160]
-    return ImageInputError(
-        f"unreadable or corrupt {what} ({type(error).__name__}{': ' + text if text else ''})", source=source
-    )
+    return ImageInputError(f"unreadable or corrupt {what} ({error_text(error)})", source=source)
 
 
 def check_path(path: str | os.PathLike[str]) -> Path:
@@ -166,7 +172,7 @@ def inflate_into(handle: BinaryIO, out: np.ndarray, encoding: str, source: str, 
             if getattr(decoder, "eof", False) and filled < need:
                 break
     except (zlib.error, OSError, EOFError, ValueError) as error:
-        raise ImageInputError(f"corrupt {encoding} data ({error})", source=source) from None
+        raise ImageInputError(f"corrupt {encoding} data ({error_text(error)})", source=source) from None
     if filled < need:
         raise ImageInputError(
             f"{encoding} data truncated: {filled} of the {need} bytes the header declares", source=source

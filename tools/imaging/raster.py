@@ -24,7 +24,7 @@ import numpy as np
 
 from medboard.errors import ImageInputError
 from medboard.limits import limits
-from medboard.tools.imaging.guards import ImageLimitError, check_declared
+from medboard.tools.imaging.guards import ImageLimitError, check_declared, error_text
 from medboard.tools.imaging.series import ImageSeries, series_key
 
 #: The default of ``max_pixels`` (`medboard.limits`; ``MEDBOARD_MAX_PIXELS`` changes it).
@@ -65,9 +65,9 @@ def _open(path: Path) -> Any:
             source=str(path),
         ) from None
     except (UnidentifiedImageError, SyntaxError) as error:
-        raise ImageInputError(f"not a readable picture ({error})", source=str(path)) from error
+        raise ImageInputError(f"not a readable picture ({error_text(error)})", source=str(path)) from error
     except OSError as error:
-        raise ImageInputError(f"cannot open picture ({error})", source=str(path)) from error
+        raise ImageInputError(f"cannot open picture ({error_text(error)})", source=str(path)) from error
 
 
 def _use_tifffile(path: Path) -> bool:
@@ -140,7 +140,9 @@ def decode_picture(path: str | Path, *, max_pixels: int | None = None) -> tuple[
     except MemoryError:
         raise ImageInputError("not enough memory to decode the picture", source=str(path)) from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise ImageInputError(f"picture data unreadable or truncated ({error})", source=str(path)) from error
+        raise ImageInputError(
+            f"picture data unreadable or truncated ({error_text(error)})", source=str(path)
+        ) from error
     return image, factor
 
 

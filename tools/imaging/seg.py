@@ -18,6 +18,7 @@ import numpy as np
 from medboard.errors import ImageInputError
 from medboard.tools.imaging.deflated import dcmread
 from medboard.tools.imaging.dicom import frame_group_item, slice_normal
+from medboard.tools.imaging.guards import error_text
 from medboard.tools.imaging.series import ImageSeries
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -47,9 +48,7 @@ def seg_to_labels(path: str | Path, reference: ImageSeries) -> tuple[np.ndarray,
     except ImageInputError:
         raise
     except Exception as error:  # pydicom surfaces corrupt SEGs as many error types
-        raise ImageInputError(
-            f"unreadable DICOM SEG ({type(error).__name__}: {error})", source=str(path)
-        ) from error
+        raise ImageInputError(f"unreadable DICOM SEG ({error_text(error)})", source=str(path)) from error
     if str(ds.get("SOPClassUID", "")) != SEGMENTATION_STORAGE:
         raise ImageInputError("not a DICOM Segmentation object", source=str(path))
     if frames.ndim == 2:

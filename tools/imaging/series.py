@@ -114,9 +114,7 @@ class ImageSeries:
     def array(self) -> np.ndarray:
         """The whole series (read once, then cached). Prefer `frames()` for large series."""
         if self._cache is None:
-            self._cache = finite_frames(
-                self._read(list(range(self.frame_count))), self.notes, self.source
-            )
+            self._cache = finite_frames(self._read(list(range(self.frame_count))), self.notes, self.source)
         return self._cache
 
     def ref(self, frame: int) -> str:

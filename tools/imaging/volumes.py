@@ -13,14 +13,16 @@ to keep a very large volume's memory bounded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from medboard.errors import ImageInputError
-from medboard.tools.imaging.guards import check_declared, note_nonfinite
+from medboard.tools.imaging.guards import check_declared, error_text, note_nonfinite
 from medboard.tools.imaging.series import ImageSeries, series_key
 
 _NRRD_DTYPES = {
@@ -174,9 +176,7 @@ def load_nrrd(path: str | Path, *, series_id: str | None = None, modality: str |
     except OSError as error:
         raise ImageInputError(f"cannot read NRRD ({error.strerror or error})", source=source) from None
     except Exception as error:  # pynrrd's field parsers raise NRRDError, ValueError, IndexError, ...
-        raise ImageInputError(
-            f"unreadable NRRD header ({type(error).__name__}: {str(error)[:160]})", source=source
-        ) from None
+        raise ImageInputError(f"unreadable NRRD header ({error_text(error)})", source=source) from None
     sizes = _nrrd_sizes(header, source)
     dtype = _nrrd_dtype(header, source)
     i, j, k = sizes
@@ -264,6 +264,30 @@ def _allocate(shape: tuple[int, ...], dtype: np.dtype[Any], source: str) -> np.n
         ) from None
 
 
+@contextlib.contextmanager
+def _nibabel_quiet(notes: list[str] | None) -> Iterator[None]:
+    """nibabel logs the header fixes it makes ("pixdim[1,2,3] should be non-zero") at WARNING/ERROR
+    on stderr; they become notes of the series (a CLI prints one line, not a log around it)."""
+    messages: list[str] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        messages.append(record.getMessage())
+        return False
+
+    logger = logging.getLogger("nibabel")
+    handlers = [logger, *(logging.getLogger(n) for n in ("nibabel.global",))]
+    for item in handlers:
+        item.addFilter(keep)
+    try:
+        yield
+    finally:
+        for item in handlers:
+            item.removeFilter(keep)
+    if notes is not None:
+        for message in dict.fromkeys(messages):
+            notes.append(f"NIfTI header: {' '.join(message.split())[:160]}")
+
+
 def load_nifti(path: str | Path, *, series_id: str | None = None, modality: str | None = None) -> ImageSeries:
     """A 3D NIfTI-1/2 volume through nibabel's lazy array proxy (scaling applied).
 
@@ -276,15 +300,15 @@ def load_nifti(path: str | Path, *, series_id: str | None = None, modality: str 
 
     path = Path(path)
     source = str(path)
+    notes: list[str] = []
     try:
-        image: Any = nib.load(source)
+        with _nibabel_quiet(notes):
+            image: Any = nib.load(source)
         proxy = image.dataobj
         dims = tuple(int(d) for d in image.shape)
         affine = np.asarray(image.affine, float)[:3, :3].T  # rows = axis vectors i, j, k (RAS)
     except Exception as error:  # nibabel raises ImageFileError, ValueError, OSError, EOFError...
-        raise ImageInputError(
-            f"unreadable NIfTI ({type(error).__name__}: {str(error)[:160]})", source=source
-        ) from None
+        raise ImageInputError(f"unreadable NIfTI ({error_text(error)})", source=source) from None
     if len(dims) == 4 and dims[3] == 1:
         dims = dims[:3]
     if len(dims) == 2:
@@ -293,7 +317,6 @@ def load_nifti(path: str | Path, *, series_id: str | None = None, modality: str 
         raise ImageInputError(f"NIfTI of shape {image.shape}; only 3D volumes are supported", source=source)
     i, j, k = dims
     check_declared((k, j, i), 4, source)
-    notes: list[str] = []
     with np.errstate(all="ignore"):
         raw_spacing, orientation = _direction_info(affine, np.array([-1.0, -1.0, 1.0]))
     spacing = checked_spacing(raw_spacing, notes, what="NIfTI spacing")
@@ -303,14 +326,15 @@ def load_nifti(path: str | Path, *, series_id: str | None = None, modality: str 
     def read(indices: Sequence[int]) -> np.ndarray:
         out = np.empty((len(indices), j, i), np.float32)
         try:
-            for n, kk in enumerate(indices):
-                plane = proxy[:, :, kk] if len(image.shape) == 3 else proxy[:, :, kk, 0]
-                out[n] = np.asarray(plane, dtype=np.float32).reshape(i, j).T
+            with _nibabel_quiet(None):
+                for n, kk in enumerate(indices):
+                    plane = proxy[:, :, kk] if len(image.shape) == 3 else proxy[:, :, kk, 0]
+                    out[n] = np.asarray(plane, dtype=np.float32).reshape(i, j).T
         except MemoryError:
             raise ImageInputError("not enough memory to read the NIfTI frames", source=source) from None
         except Exception as error:  # truncated gzip (EOFError), zlib.error, short file (ValueError/OSError)
             raise ImageInputError(
-                f"NIfTI data unreadable or truncated ({type(error).__name__}: {str(error)[:120]})",
+                f"NIfTI data unreadable or truncated ({error_text(error, 120)})",
                 source=source,
             ) from None
         return out
