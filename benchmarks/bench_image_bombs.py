@@ -58,7 +58,10 @@ def make_inputs(folder: Path) -> list[tuple[str, list[str]]]:
         ("PNG 140000×1 (frames)", ["image", "frames", str(png), "--out", out]),
         ("NIfTI declaring 30000³ (frames)", ["image", "frames", str(nifti), "--out", out]),
         ("/dev/zero (info)", ["image", "info", "/dev/zero"]),
-        ("NIfTI 30000³ as mask (measure)", ["image", "measure", str(support.BRAIN_LABEL), "--mask", str(nifti)]),
+        (
+            "NIfTI 30000³ as mask (measure)",
+            ["image", "measure", str(support.BRAIN_LABEL), "--mask", str(nifti)],
+        ),
     ]
 
 
@@ -94,7 +97,9 @@ def run(python: str, argv: list[str], limit: int, timeout: float) -> tuple[int |
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", default=sys.executable, help="Interpreter whose medboard runs the commands.")
+    parser.add_argument(
+        "--python", default=sys.executable, help="Interpreter whose medboard runs the commands."
+    )
     parser.add_argument("--limit-gb", type=float, default=4.0, help="RLIMIT_AS of each child (GB).")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()

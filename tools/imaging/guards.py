@@ -151,7 +151,7 @@ def inflate_into(handle: BinaryIO, out: np.ndarray, encoding: str, source: str, 
     would inflate further the file is refused. Returns True when undecodable trailing bytes
     remained. Truncated or corrupt data → `ImageInputError`.
     """
-    target = memoryview(out.reshape(-1).view(np.uint8))
+    target = memoryview(out.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
     need, filled = target.nbytes, 0
     decoder = _decompressor(encoding)
     data = b""

@@ -29,11 +29,11 @@ def load_image(
 
     Whatever a library raises on malformed bytes becomes one `ImageInputError` naming the file.
     """
-    path = check_path(path)  # NUL, missing, device/FIFO/socket, over max_image_bytes: refused here
+    checked = check_path(path)  # NUL, missing, device/FIFO/socket, over max_image_bytes: refused here
     try:
-        return _load(path, series=series, series_id=series_id, patches=patches, modality=modality)
+        return _load(checked, series=series, series_id=series_id, patches=patches, modality=modality)
     except Exception as error:
-        raise as_input_error(error, str(path)) from None
+        raise as_input_error(error, str(checked)) from None
 
 
 def _load(

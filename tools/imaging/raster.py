@@ -59,7 +59,7 @@ def _open(path: Path) -> Any:
             return Image.open(path)
     except Image.DecompressionBombError:
         raise ImageLimitError(
-            f"picture declares more than {2 * Image.MAX_IMAGE_PIXELS} pixels (only JPEG can be "
+            f"picture declares more than {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels (only JPEG can be "
             "down-sampled while decoding; convert it to JPEG or tile it)",
             "max_pixels",
             source=str(path),

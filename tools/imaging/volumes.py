@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -170,11 +171,18 @@ def load_nrrd(path: str | Path, *, series_id: str | None = None, modality: str |
     path = Path(path)
     source = str(path)
     try:
-        with path.open("rb") as fh:
+        with path.open("rb") as fh, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             header = nrrd.read_header(fh)
             data_offset = fh.tell()
+        if any(issubclass(w.category, RuntimeWarning) for w in caught):  # NaN/huge numbers cast to int
+            raise ImageInputError(
+                "NRRD header holds numbers that are NaN, infinite or out of range", source=source
+            )
     except OSError as error:
         raise ImageInputError(f"cannot read NRRD ({error.strerror or error})", source=source) from None
+    except ImageInputError:
+        raise
     except Exception as error:  # pynrrd's field parsers raise NRRDError, ValueError, IndexError, ...
         raise ImageInputError(f"unreadable NRRD header ({error_text(error)})", source=source) from None
     sizes = _nrrd_sizes(header, source)
