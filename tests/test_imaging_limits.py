@@ -282,3 +282,14 @@ def test_copy_of_real_files_still_load(tmp_path: Path) -> None:
     series = load_image(tmp_path / "label.nrrd")
     assert series.spacing == pytest.approx((6.5, 0.78125, 0.78125))
     assert series.notes == ["gzip-encoded NRRD decoded whole (not memory-mapped)"]
+
+
+def test_folder_scan_skips_files_over_the_cap_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from imaging_support import write_dicom_series
+
+    write_dicom_series(tmp_path / "ct", 4, 16, 16)
+    (tmp_path / "ct" / "disk.img").write_bytes(bytes(300_000))
+    monkeypatch.setenv("MEDBOARD_MAX_IMAGE_BYTES", "200000")
+    limits.cache_clear()
+    series = load_image(tmp_path / "ct")
+    assert series.frame_count == 4 and any("skipped" in n for n in series.notes)

@@ -17,7 +17,7 @@ import pydicom
 import pytest
 from imaging_support import BRAIN_IMAGE, BRAIN_LABEL, write_dicom_series, write_nrrd_variant
 
-from medboard.agents.imaging_core import deterministic_findings, load_case_images
+from medboard.agents.imaging_core import deterministic_findings, image_problems, load_case_images
 from medboard.cli.main import main
 from medboard.errors import ImageInputError
 from medboard.limits import limits
@@ -218,3 +218,12 @@ def test_empty_and_huge_masks_are_flagged(tmp_path: Path, capsys: pytest.Capture
 def test_real_label_mask_still_measures() -> None:
     result = measure_mask_file(load_image(BRAIN_IMAGE), BRAIN_LABEL)
     assert result.voxels == 4137 and result.notes == ()
+
+
+def test_image_as_mask_degrades_the_case_imaging_visibly() -> None:
+    images = load_case_images([{"path": str(BRAIN_IMAGE), "mask": str(BRAIN_IMAGE)}], [])
+    [image] = images.images
+    assert image.measurement is None and image.mask_error is not None
+    assert "max_mask_labels" in image.mask_error
+    assert not [f for f in deterministic_findings([], images) if "measurement" in f.tags]
+    assert any("max_mask_labels" in p for p in image_problems(images))  # the section says why

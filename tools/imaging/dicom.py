@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from medboard.errors import ImageInputError
+from medboard.limits import limits
 from medboard.textsafety import neutralize_line
 from medboard.tools.imaging.deflated import dcmread
 from medboard.tools.imaging.guards import check_declared, checked_spacing, error_text
@@ -236,7 +237,11 @@ def scan_folder(folder: Path) -> tuple[dict[str, list[SliceHeader]], dict[str, A
     groups: dict[str, list[SliceHeader]] = {}
     first: dict[str, Any] = {}
     skipped: list[str] = []
+    biggest = limits().max_image_bytes
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.stat().st_size > biggest:  # not read at all: a stray disk image, a video, a bomb
+            skipped.append(f"{path.name}: larger than max_image_bytes={biggest}")
+            continue
         try:
             with _quiet():
                 ds = _converted(dcmread(path, stop_before_pixels=True))
