@@ -408,10 +408,11 @@ def measurement_finding(image: CaseImage) -> Finding | None:
             value=0.0,
             unit="mm",
             date=image.date,
+            notes=list(m.notes),
             tags=[*TAGS, "measurement"],
         )
     rows, cols = series.shape[1], series.shape[2]
-    notes = [f"spacing (frame, row, column) mm: {', '.join(_fmt(s, 4) for s in m.spacing_mm)}"]
+    notes = [*m.notes, f"spacing (frame, row, column) mm: {', '.join(_fmt(s, 4) for s in m.spacing_mm)}"]
     box = None
     if m.diameter_endpoints is not None:
         (r0, c0), (r1, c1) = m.diameter_endpoints

@@ -53,6 +53,10 @@ class Limits:
     max_slices: int = 10_000
     #: Bytes of one model answer (a longer body is refused as a bad response, not parsed).
     max_answer_bytes: int = 4 * MiB
+    #: Longer side / shorter side of one image frame (a 140000 × 1 "image" letterboxes to 140000²).
+    max_aspect_ratio: int = 50
+    #: Distinct non-zero labels of one mask (a segmentation has a few; an image used as a mask, thousands).
+    max_mask_labels: int = 1_000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Limits:

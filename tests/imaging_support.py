@@ -143,3 +143,127 @@ def write_dicom_seg(
     ds.PixelData = pack_bits(np.stack(frames).astype(np.uint8))
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+# ------------------------------------------------------------------ hostile variants of real files
+#
+# Each writes into a test's tmp_path a bad variant *derived from a real file* of tests/data/imaging
+# or pydicom-data: the header of the real file, a lying size, a zero stream, a truncation...
+
+BRAIN_IMAGE = TEST_DATA / "brain1_image.nrrd"
+BRAIN_LABEL = TEST_DATA / "brain1_label.nrrd"
+
+
+def nrrd_header_lines(path: Path = BRAIN_IMAGE) -> tuple[list[str], bytes]:
+    """(header lines without the blank terminator, the data bytes) of a real NRRD file."""
+    raw = path.read_bytes()
+    end = raw.index(b"\n\n")
+    return raw[:end].decode("ascii").splitlines(), raw[end + 2 :]
+
+
+def write_nrrd_variant(
+    target: Path, changes: dict[str, str | None], *, data: bytes | None = None, source: Path = BRAIN_IMAGE
+) -> Path:
+    """The real NRRD with header fields replaced (value) or removed (None), data kept unless given."""
+    lines, original = nrrd_header_lines(source)
+    out, seen = [], set()
+    for line in lines:
+        key = line.split(":", 1)[0].strip() if ":" in line and not line.startswith("#") else None
+        if key in changes:
+            seen.add(key)
+            if changes[key] is not None:
+                out.append(f"{key}: {changes[key]}")
+            continue
+        out.append(line)
+    out += [f"{k}: {v}" for k, v in changes.items() if k not in seen and v is not None]
+    target.write_bytes("\n".join(out).encode("ascii") + b"\n\n" + (original if data is None else data))
+    return target
+
+
+def zero_stream(handle, total: int, compressor) -> None:  # type: ignore[no-untyped-def]
+    """Write ``total`` zero bytes through ``compressor`` (a zlib/bz2 compress object) in 1 MB steps."""
+    block = bytes(1 << 20)
+    left = total
+    while left > 0:
+        handle.write(compressor.compress(block[: min(left, len(block))]))
+        left -= len(block)
+    handle.write(compressor.flush())
+
+
+def write_nrrd_gzip_bomb(target: Path, inflated: int, sizes: str = "256 256 25") -> Path:
+    """brain1's header (``sizes`` as given) over a gzip stream of ``inflated`` zero bytes."""
+    import zlib
+
+    write_nrrd_variant(target, {"sizes": sizes, "encoding": "gzip"}, data=b"")
+    with target.open("ab") as handle:
+        zero_stream(handle, inflated, zlib.compressobj(9, zlib.DEFLATED, 31))
+    return target
+
+
+def write_nifti(
+    target: Path, source: Path = BRAIN_LABEL, dtype: str = "int16", crop: tuple[slice, ...] | None = None
+) -> Path:
+    """A real NIfTI written by nibabel from a real NRRD volume (brain1), with its spacing."""
+    import nibabel as nib
+    import nrrd
+
+    data, header = nrrd.read(str(source))
+    if crop is not None:
+        data = data[crop]
+    affine = np.eye(4)
+    affine[:3, :3] = np.asarray(header["space directions"], float).T * np.array([-1, -1, 1])[:, None]
+    nib.save(nib.Nifti1Image(data.astype(dtype), affine), str(target))
+    return target
+
+
+def patch_nifti_dims(path: Path, dims: tuple[int, ...]) -> Path:
+    """Rewrite the dim[] field of a NIfTI-1 header (uncompressed file) in place."""
+    import struct
+
+    raw = bytearray(path.read_bytes())
+    values = [len(dims), *dims] + [1] * (7 - len(dims))
+    raw[40:56] = struct.pack("<8h", *values)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def write_deflated_dicom(
+    target: Path, pixel_bytes: int, *, rows: int = 512, cols: int = 512, frames: int | None = None
+) -> Path:
+    """pydicom-data's deflated ``image_dfl.dcm`` with its PixelData replaced by ``pixel_bytes`` zero
+    bytes (and Rows/Columns/NumberOfFrames as given), deflated as a stream: a tiny file that
+    inflates to ``pixel_bytes``."""
+    import struct
+    import zlib
+
+    import pydicom
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
+    ds = pydicom.dcmread(dicom_testfile("image_dfl.dcm"))
+    del ds.PixelData
+    ds.Rows, ds.Columns = rows, cols
+    if frames is not None:
+        ds.NumberOfFrames = frames
+    meta = DicomBytesIO()
+    meta.is_little_endian, meta.is_implicit_VR = True, False
+    meta.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, ds)
+    element = struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, pixel_bytes + (pixel_bytes & 1))
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    with target.open("wb") as handle:
+        handle.write(meta.getvalue())
+        handle.write(compressor.compress(body.getvalue() + element))
+        zero_stream(handle, pixel_bytes + (pixel_bytes & 1), compressor)
+    return target
+
+
+def write_long_png(target: Path, width: int, height: int) -> Path:
+    """A valid PNG of absurd aspect ratio (e.g. 140000 × 1)."""
+    from PIL import Image
+
+    Image.new("L", (width, height), 128).save(target)
+    return target

@@ -25,13 +25,17 @@ def register(app: typer.Typer) -> None:
 
 @image_app.command("info")
 def info_command(
-    path: Path = typer.Argument(..., help="DICOM file or folder, NRRD/NIfTI volume, PNG/JPEG/TIFF."),
+    path_text: str = typer.Argument(
+        ..., metavar="PATH", help="DICOM file or folder, NRRD/NIfTI volume, PNG/JPEG/TIFF."
+    ),
     series: str | None = typer.Option(None, "--series", help="SeriesInstanceUID in a mixed folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Series found, modality, dimensions, spacing and slice order."""
     from medboard.tools.imaging.dicom import scan_folder
     from medboard.tools.imaging.load import load_image
+
+    path = _arg_path(path_text)
 
     loaded = []
     if path.is_dir() and series is None:
@@ -87,13 +91,17 @@ def info_command(
 
 @image_app.command("frames")
 def frames_command(
-    path: Path = typer.Argument(..., help="Image to prepare (the current image for longitudinal CXR)."),
-    out: Path = typer.Option(..., "--out", help="Folder for the frame PNGs and request.json."),
+    path_text: str = typer.Argument(
+        ..., metavar="PATH", help="Image to prepare (the current image for longitudinal CXR)."
+    ),
+    out_text: str = typer.Option(..., "--out", help="Folder for the frame PNGs and request.json."),
     recipe: str | None = typer.Option(
         None, "--recipe", help="ct | mri | cxr | wsi | image (default: guessed)."
     ),
     series: str | None = typer.Option(None, "--series", help="SeriesInstanceUID in a mixed folder."),
-    prior: Path | None = typer.Option(None, "--prior", help="Prior image (cxr: longitudinal comparison)."),
+    prior_text: str | None = typer.Option(
+        None, "--prior", help="Prior image (cxr: longitudinal comparison)."
+    ),
     max_frames: int | None = typer.Option(None, "--max-frames", help="Slices/patches limit (85 / 125)."),
     max_model_len: int | None = typer.Option(
         None, "--max-model-len", help="Check against this context length."
@@ -110,6 +118,9 @@ def frames_command(
 
     if recipe is not None and recipe not in RECIPES:
         raise ImageInputError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+    path, out = _arg_path(path_text), _arg_path(out_text)
+    prior = _arg_path(prior_text) if prior_text is not None else None
+    _check_out_folder(out)
     image = load_image(path, series=series, patches=recipe == "wsi")
     chosen = recipe or default_recipe(image)
     options: dict[str, object] = {}
@@ -128,27 +139,63 @@ def frames_command(
             raise ImageInputError("--prior is only used by the cxr recipe (longitudinal comparison)")
         options["prior"] = load_image(prior)
     layout = build_layout(chosen, image, **options)
-    out.mkdir(parents=True, exist_ok=True)
     files = []
-    for n, part in enumerate(layout.images):
-        name = f"{n:03d}_{part.role}_frame{part.frame:04d}.png"
-        part.image.save(out / name, format="PNG")
-        files.append(name)
-    description = layout.describe(files)
-    description["series"] = image.describe()
-    (out / "request.json").write_text(json.dumps(description, indent=2), encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for n, part in enumerate(layout.images):
+            name = f"{n:03d}_{part.role}_frame{part.frame:04d}.png"
+            part.image.save(out / name, format="PNG")
+            files.append(name)
+        description = layout.describe(files)
+        description["series"] = image.describe()
+        (out / "request.json").write_text(json.dumps(description, indent=2), encoding="utf-8")
+    except OSError as error:
+        raise ImageInputError(
+            f"cannot write the frames ({error.strerror or type(error).__name__})", source=str(out)
+        ) from None
     typer.echo(
         f"{chosen}: {len(files)} frame(s) of 896×896 and {len(layout.parts) - len(files)} text part(s) "
         f"→ {out / 'request.json'} (~{layout.prompt_tokens} prompt tokens)"
     )
-    for note in layout.notes:
+    for note in dict.fromkeys([*image.notes, *layout.notes]):
         typer.echo(f"note: {note}")
+
+
+def _arg_path(text: str) -> Path:
+    """A path argument; a NUL in it is one clean line (click's own Path type prints a usage box)."""
+    from medboard.errors import ImageInputError
+
+    if "\x00" in text:
+        raise ImageInputError("path contains a NUL character", source=repr(text.replace("\x00", "\\0")))
+    return Path(text)
+
+
+def _check_out_folder(out: Path) -> None:
+    """``--out`` must be (or become) a writable folder; checked before any image is decoded."""
+    import os
+
+    from medboard.errors import ImageInputError
+
+    name = os.fspath(out)
+    if "\x00" in name:
+        raise ImageInputError("path contains a NUL character", source=repr(name.replace("\x00", "\\0")))
+    if out.exists() and not out.is_dir():
+        raise ImageInputError("--out exists and is not a folder", source=name)
+    parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ImageInputError(
+            f"--out cannot be created or written ({parent} is not a writable folder)", source=name
+        )
 
 
 @image_app.command("measure")
 def measure_command(
-    image: Path = typer.Argument(..., help="The image volume (gives the reference geometry)."),
-    mask: Path = typer.Option(..., "--mask", help="Label mask: NRRD/NIfTI on the same grid, or a DICOM SEG."),
+    image_text: str = typer.Argument(
+        ..., metavar="IMAGE", help="The image volume (gives the reference geometry)."
+    ),
+    mask_text: str = typer.Option(
+        ..., "--mask", help="Label mask: NRRD/NIfTI on the same grid, or a DICOM SEG."
+    ),
     label: int | None = typer.Option(None, "--label", help="Label value to measure (default: any non-zero)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -156,6 +203,7 @@ def measure_command(
     from medboard.tools.imaging.load import load_image
     from medboard.tools.imaging.masks import measure_mask_file
 
+    image, mask = _arg_path(image_text), _arg_path(mask_text)
     volume = load_image(image)
     result = measure_mask_file(volume, mask, label=label)
     payload = {
@@ -165,6 +213,7 @@ def measure_command(
         "diameter_frame": result.diameter_frame,
         "spacing_mm": list(result.spacing_mm),
         "label": label,
+        "notes": list(result.notes),
     }
     if as_json:
         typer.echo(json.dumps(payload, indent=2))
@@ -174,3 +223,5 @@ def measure_command(
     typer.echo(
         f"max_inplane_diameter_mm: {payload['max_inplane_diameter_mm']} (frame {result.diameter_frame})"
     )
+    for note in [*volume.notes, *result.notes]:
+        typer.echo(f"note: {note}")

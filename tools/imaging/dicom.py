@@ -28,6 +28,10 @@ from typing import Any
 import numpy as np
 
 from medboard.errors import ImageInputError
+from medboard.limits import limits
+from medboard.textsafety import neutralize_line
+from medboard.tools.imaging.deflated import dcmread
+from medboard.tools.imaging.guards import check_declared, checked_spacing, error_text
 from medboard.tools.imaging.series import ImageSeries, Units, series_key
 
 log = logging.getLogger(__name__)
@@ -134,10 +138,8 @@ def _with_transfer_syntax(ds: Any) -> Any:
 def _read_forced(path: Path | str, *, stop_before_pixels: bool) -> Any | None:
     """A DICOM dataset stored without its 128-byte preamble and File Meta header (ACR-NEMA style,
     or written by a tool that skipped them), or None when the bytes do not hold an image."""
-    import pydicom
-
     try:
-        ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+        ds = dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
     except Exception:  # force=True on arbitrary bytes fails in arbitrary ways
         return None
     try:
@@ -149,12 +151,11 @@ def _read_forced(path: Path | str, *, stop_before_pixels: bool) -> Any | None:
 
 
 def _read_header(path: Path, notes: list[str] | None = None) -> Any:
-    import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
         with _quiet(notes):
-            return _converted(pydicom.dcmread(path, stop_before_pixels=True))
+            return _converted(dcmread(path, stop_before_pixels=True))
     except InvalidDicomError as error:
         with _quiet(notes):
             forced = _read_forced(path, stop_before_pixels=True)
@@ -168,16 +169,16 @@ def _read_header(path: Path, notes: list[str] | None = None) -> Any:
         return forced
     except _HEADER_ERRORS as error:
         raise ImageInputError(
-            f"unreadable or truncated DICOM header ({type(error).__name__}: {error})", source=str(path)
+            f"unreadable or truncated DICOM header ({error_text(error)})", source=str(path)
         ) from error
 
 
 def _floats(value: Any, n: int) -> tuple[float, ...] | None:
     try:
         out = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return out if len(out) == n else None
+    return out if len(out) == n and all(np.isfinite(out)) else None
 
 
 def _int(value: Any) -> int | None:
@@ -231,16 +232,19 @@ def scan_folder(folder: Path) -> tuple[dict[str, list[SliceHeader]], dict[str, A
     Returns (groups, one representative header dataset per group, skipped files with reasons).
     Non-DICOM files and DICOM objects without pixels (SR, presentation states) are skipped.
     """
-    import pydicom
     from pydicom.errors import InvalidDicomError
 
     groups: dict[str, list[SliceHeader]] = {}
     first: dict[str, Any] = {}
     skipped: list[str] = []
+    biggest = limits().max_image_bytes
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.stat().st_size > biggest:  # not read at all: a stray disk image, a video, a bomb
+            skipped.append(f"{path.name}: larger than max_image_bytes={biggest}")
+            continue
         try:
             with _quiet():
-                ds = _converted(pydicom.dcmread(path, stop_before_pixels=True))
+                ds = _converted(dcmread(path, stop_before_pixels=True))
         except InvalidDicomError:
             with _quiet():
                 ds = _read_forced(path, stop_before_pixels=True)
@@ -283,7 +287,7 @@ def _decode(path: str, index: int | None = None) -> tuple[np.ndarray, Any]:
         missing = "; ".join(line.strip() for line in str(error).splitlines()[1:] if line.strip())
         raise ImageInputError(
             f"cannot decode {name} pixel data: no usable pydicom pixel-data plugin"
-            + (f" ({missing})" if missing else f" ({error})"),
+            + (f" ({neutralize_line(missing)[:200]})" if missing else f" ({error_text(error)})"),
             source=path,
         ) from error
     except Exception as error:  # truncated or corrupt pixel data surfaces as many error types
@@ -291,18 +295,16 @@ def _decode(path: str, index: int | None = None) -> tuple[np.ndarray, Any]:
         if whole is not None:
             return whole
         raise ImageInputError(
-            f"pixel data unreadable or truncated ({type(error).__name__}: {error})", source=path
+            f"pixel data unreadable or truncated ({error_text(error)})", source=path
         ) from error
 
 
 def _transfer_syntax_name(header: Any, path: str) -> str:
-    import pydicom
-
     ts = getattr(getattr(header, "file_meta", None), "TransferSyntaxUID", None)
     if ts is None:
         try:
             with _quiet():
-                ts = pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID
+                ts = dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID
         except Exception:
             ts = None
     return str(getattr(ts, "name", None) or "this transfer syntax")
@@ -311,14 +313,13 @@ def _transfer_syntax_name(header: Any, path: str) -> str:
 def _decode_whole_file(path: str, index: int | None) -> tuple[np.ndarray, Any] | None:
     """Frames of a file the frame-by-frame reader cannot serve: a deflated dataset, or one without
     File Meta header. Reads the whole file (these are rare, and usually small); None otherwise."""
-    import pydicom
     from pydicom.errors import InvalidDicomError
     from pydicom.pixels import pixel_array
 
     ds: Any
     try:
         with _quiet():
-            ds = pydicom.dcmread(path)
+            ds = dcmread(path)
     except InvalidDicomError:
         with _quiet():
             ds = _read_forced(path, stop_before_pixels=False)
@@ -376,13 +377,22 @@ def _element(ds: Any, keyword: str, macro: str, frame: int = 0) -> Any:
     return item.get(keyword) if item is not None else None
 
 
-def to_physical(arr: np.ndarray, ds: Any, frame: int = 0) -> np.ndarray:
+def to_physical(arr: np.ndarray, ds: Any, frame: int = 0, source: str | None = None) -> np.ndarray:
     """Stored values → physical (HU for CT) with the file's/frame's slope and intercept, float32.
 
     Enhanced multi-frame objects keep them in the Pixel Value Transformation functional group.
     """
-    slope = float(_element(ds, "RescaleSlope", "PixelValueTransformationSequence", frame) or 1)
-    intercept = float(_element(ds, "RescaleIntercept", "PixelValueTransformationSequence", frame) or 0)
+    try:
+        slope = float(_element(ds, "RescaleSlope", "PixelValueTransformationSequence", frame) or 1)
+        intercept = float(_element(ds, "RescaleIntercept", "PixelValueTransformationSequence", frame) or 0)
+    except (TypeError, ValueError, OverflowError):
+        slope = intercept = float("nan")
+    if not (np.isfinite(slope) and np.isfinite(intercept)) or abs(slope) > 1e6 or abs(intercept) > 1e9:
+        raise ImageInputError(
+            "RescaleSlope/RescaleIntercept is not a usable number (NaN, infinite or absurd): "
+            "stored values cannot be turned into physical ones",
+            source=source,
+        )
     out = arr.astype(np.float32)
     if slope != 1.0:
         out *= np.float32(slope)
@@ -421,7 +431,7 @@ def _palette_rgb(arr: np.ndarray, ds: Any) -> np.ndarray:
         rgb = apply_color_lut(arr, ds)
     except Exception as error:  # missing or malformed LUT elements
         raise ImageInputError(
-            f"PALETTE COLOR image without a usable colour lookup table ({type(error).__name__}: {error})",
+            f"PALETTE COLOR image without a usable colour lookup table ({error_text(error)})",
             source=str(getattr(ds, "filename", "") or "") or None,
         ) from error
     if rgb.dtype.itemsize > 1 and int(rgb.max(initial=0)) > 255:  # 16-bit entries (some 8-bit
@@ -436,28 +446,49 @@ def _minmax_u8(values: np.ndarray) -> np.ndarray:
     return np.round((values - lo) * (255.0 / (hi - lo))).astype(np.uint8)
 
 
-def _spacing(ds: Any, positions: list[float] | None) -> tuple[float, float, float] | None:
+#: Slices closer than this (mm) along the normal are at the same position.
+SAME_POSITION_MM = 1e-3
+
+
+def _spacing(ds: Any, positions: list[float] | None, notes: list[str]) -> tuple[float, float, float] | None:
+    """(between frames, row, col) mm, or None when it cannot be known; every doubt goes to ``notes``.
+
+    Slice spacing comes from the sorted positions when there are several: duplicate positions (two
+    slices at one place) make the series something other than one volume, so no spacing is given
+    rather than inventing one from SliceThickness. Non-finite, zero or negative values are unusable.
+    """
     pixel = None
     for key in ("PixelSpacing", "ImagerPixelSpacing"):
-        candidate = _floats(_element(ds, key, "PixelMeasuresSequence"), 2)
+        raw = _element(ds, key, "PixelMeasuresSequence")
+        candidate = _floats(raw, 2)
         if candidate and min(candidate) > 0:  # some CR files carry "0\\0"
             pixel = candidate
             break
+        if raw is not None and not (candidate and max(candidate) == 0):
+            notes.append(f"{key} in the header is not usable (NaN, infinite, negative or malformed)")
     between: float | None = None
     if positions and len(positions) > 1:
-        between = float(np.median(np.diff(positions)))
-    if not between:
-        between = (
-            float(
-                _element(ds, "SpacingBetweenSlices", "PixelMeasuresSequence")
-                or _element(ds, "SliceThickness", "PixelMeasuresSequence")
-                or 0
+        gaps = np.diff(positions)
+        same = int(np.count_nonzero(np.abs(gaps) < SAME_POSITION_MM))
+        if same:
+            notes.append(
+                f"{same + 1 if same == len(gaps) else same} slice(s) share a position with another "
+                f"({len(set(np.round(positions, 3)))} distinct positions for {len(positions)} slices): not "
+                "one volume (repeated or mixed acquisitions?); slice spacing unknown, no measurement in mm"
             )
-            or None
-        )
+            return None
+        between = float(np.median(gaps))
+    else:
+        for key in ("SpacingBetweenSlices", "SliceThickness"):
+            value = _floats([_element(ds, key, "PixelMeasuresSequence")], 1)
+            if value and value[0] > 0:
+                between = value[0]
+                break
     if pixel is None and between is None:
         return None
-    return (between or 1.0, *(pixel or (1.0, 1.0)))  # type: ignore[return-value]
+    if pixel is None:
+        notes.append("no usable pixel spacing in the header: 1 × 1 mm assumed")
+    return checked_spacing((between or 1.0, *(pixel or (1.0, 1.0))), notes, what="DICOM spacing")
 
 
 def _date(ds: Any, *keys: str) -> str | None:
@@ -482,6 +513,8 @@ def _series_from(
     series_id: str | None,
 ) -> ImageSeries:
     uid = str(ds.SeriesInstanceUID) if "SeriesInstanceUID" in ds else None
+    notes: list[str] = []
+    spacing = _spacing(ds, positions, notes)
     return ImageSeries(
         id=series_id or series_key(uid or Path(source).stem),
         source=source,
@@ -496,16 +529,17 @@ def _series_from(
         study_date=_date(ds, "StudyDate"),
         series_date=_date(ds, "SeriesDate", "AcquisitionDate", "ContentDate"),
         description=str(ds.get("SeriesDescription")) if ds.get("SeriesDescription") else None,
-        spacing=_spacing(ds, positions),
+        spacing=spacing,
         orientation=_floats(_element(ds, "ImageOrientationPatient", "PlaneOrientationSequence"), 6),
         positions=positions,
         instance_numbers=instance_numbers,
         files=files,
+        notes=notes,
     )
 
 
 def _frame_shape(ds: Any) -> tuple[int, ...]:
-    rows, cols = int(ds.Rows), int(ds.Columns)
+    rows, cols = _int(ds.get("Rows")) or 0, _int(ds.get("Columns")) or 0
     colour = int(ds.get("SamplesPerPixel", 1) or 1) == 3 or (
         str(ds.get("PhotometricInterpretation", "")) == "PALETTE COLOR"
     )
@@ -525,6 +559,8 @@ def load_dicom_file(path: str | Path, *, series_id: str | None = None) -> ImageS
         )
     _transfer_syntax_check(ds, str(path))
     n_frames = _int(ds.get("NumberOfFrames")) or 1
+    frame_shape = _frame_shape(ds)
+    check_declared((n_frames, *frame_shape), 4, str(path), whole=False)
     display = _is_display_image(ds)
     units: Units = "uint8" if display else ("HU" if str(ds.get("Modality")) == "CT" else "raw")
     order, positions = _multiframe_order(ds, n_frames)
@@ -533,14 +569,16 @@ def load_dicom_file(path: str | Path, *, series_id: str | None = None) -> ImageS
         out = []
         for i in indices:
             stored, _ = _decode(str(path), index=order[i] if n_frames > 1 else None)
-            out.append(to_display(stored, ds, order[i]) if display else to_physical(stored, ds, order[i]))
+            out.append(
+                to_display(stored, ds, order[i]) if display else to_physical(stored, ds, order[i], str(path))
+            )
         return np.stack(out)
 
     result = _series_from(
         ds,
         source=str(path),
         files=[str(path)],
-        shape=(n_frames, *_frame_shape(ds)),
+        shape=(n_frames, *frame_shape),
         units=units,
         reader=read,
         positions=positions,
@@ -615,6 +653,7 @@ def load_dicom_folder(
     units: Units = "uint8" if display else ("HU" if str(ds0.get("Modality")) == "CT" else "raw")
     paths = [h.path for h in ordered]
     frame_shape = _frame_shape(ds0)
+    check_declared((len(paths), *frame_shape), 4, str(folder), whole=False)
     _transfer_syntax_check(ds0, paths[0])
 
     def read(indices: Sequence[int]) -> np.ndarray:
@@ -625,7 +664,7 @@ def load_dicom_folder(
                 raise ImageInputError(
                     f"slice shape {stored.shape} differs from the series' {frame_shape}", source=paths[i]
                 )
-            out[k] = to_display(stored, ds) if display else to_physical(stored, ds)
+            out[k] = to_display(stored, ds) if display else to_physical(stored, ds, source=paths[i])
         return out
 
     result = _series_from(
@@ -641,7 +680,7 @@ def load_dicom_folder(
     )
     if skipped:
         result.notes.append(f"{len(skipped)} non-image or non-DICOM file(s) skipped")
-    if positions and len(positions) > 2:
+    if positions and len(positions) > 2 and result.spacing is not None:
         gaps = np.diff(positions)
         if float(gaps.max() - gaps.min()) > 0.01 * max(abs(float(np.median(gaps))), 1e-6) + 1e-3:
             result.notes.append(f"uneven slice spacing ({gaps.min():.3g}–{gaps.max():.3g} mm); median used")

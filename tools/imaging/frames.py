@@ -126,11 +126,34 @@ def letterbox(frame: np.ndarray, size: int = MODEL_SIZE) -> tuple[Any, Letterbox
     """uint8 grey/RGB frame → square ``size`` × ``size`` RGB PIL image and its transform."""
     from PIL import Image
 
-    square, transform = pad_to_square(to_rgb(np.asarray(frame, np.uint8)))
+    rgb = to_rgb(np.asarray(frame, np.uint8))
+    rows, cols = rgb.shape[:2]
+    transform = square_transform(rows, cols, size)
+    if transform.side > MAX_PADDED_SIDE:  # never build a huge square canvas: scale first, then pad
+        return _scaled_then_padded(rgb, transform), transform
+    square, transform = pad_to_square(rgb)
     image = Image.fromarray(square, mode="RGB")
     if transform.side != size:
         image = image.resize((size, size), Image.Resampling.BILINEAR)
     return image, Letterbox(transform.source, transform.pad, transform.side, size)
+
+
+#: Above this side the padded square is not materialised (a 20000 × 400 frame would make a
+#: 20000² canvas, 1.2 GB as RGB): the frame is resized and placed on the model-size canvas.
+MAX_PADDED_SIDE = 8192
+
+
+def _scaled_then_padded(rgb: np.ndarray, transform: Letterbox) -> Any:
+    """The same letterbox (same `Letterbox` mapping) built at model size: memory ~ the frame."""
+    from PIL import Image
+
+    rows, cols = transform.source
+    k = transform.scale
+    width, height = max(1, round(cols * k)), max(1, round(rows * k))
+    canvas = Image.new("RGB", (transform.size, transform.size))
+    resized = Image.fromarray(rgb, mode="RGB").resize((width, height), Image.Resampling.BILINEAR)
+    canvas.paste(resized, (round(transform.pad[1] * k), round(transform.pad[0] * k)))
+    return canvas
 
 
 ImageFormat = Literal["png", "jpeg"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medboard.errors import ImageInputError
+from medboard.tools.imaging.guards import as_input_error, check_path
 from medboard.tools.imaging.series import ImageSeries
 
 PICTURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
@@ -24,10 +25,25 @@ def load_image(
     patches: bool = False,
     modality: str | None = None,
 ) -> ImageSeries:
-    """Load ``path``; ``series`` picks a SeriesInstanceUID in a mixed DICOM folder."""
-    path = Path(path)
-    if not path.exists():
-        raise ImageInputError("no such file or folder", source=str(path))
+    """Load ``path``; ``series`` picks a SeriesInstanceUID in a mixed DICOM folder.
+
+    Whatever a library raises on malformed bytes becomes one `ImageInputError` naming the file.
+    """
+    checked = check_path(path)  # NUL, missing, device/FIFO/socket, over max_image_bytes: refused here
+    try:
+        return _load(checked, series=series, series_id=series_id, patches=patches, modality=modality)
+    except Exception as error:
+        raise as_input_error(error, str(checked)) from None
+
+
+def _load(
+    path: Path,
+    *,
+    series: str | None,
+    series_id: str | None,
+    patches: bool,
+    modality: str | None,
+) -> ImageSeries:
     if path.is_dir():
         from medboard.tools.imaging.dicom import load_dicom_folder
 

@@ -40,6 +40,8 @@ class MaskMeasurement:
     #: Its end points as (row, col) pixel coordinates on that frame.
     diameter_endpoints: tuple[tuple[float, float], tuple[float, float]] | None
     spacing_mm: tuple[float, float, float]
+    #: What a reader must know about this measurement (an empty mask, a suspiciously large one).
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

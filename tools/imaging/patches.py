@@ -26,7 +26,7 @@ import numpy as np
 
 from medboard.errors import ImageInputError
 from medboard.tools.imaging.frames import sample_indices
-from medboard.tools.imaging.raster import DEFAULT_MAX_PIXELS, decode_picture
+from medboard.tools.imaging.raster import decode_picture
 from medboard.tools.imaging.series import ImageSeries, series_key
 
 PATCH_SIZE = 896
@@ -109,7 +109,7 @@ def load_tile(
     size: int = PATCH_SIZE,
     max_patches: int = MAX_PATCHES,
     min_tissue: float = 0.25,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int | None = None,
 ) -> ImageSeries:
     """A pathology tile (PNG/JPEG/TIFF) as a series whose frames are its sampled tissue patches."""
     path = Path(path)

@@ -23,8 +23,11 @@ from typing import Any
 import numpy as np
 
 from medboard.errors import ImageInputError
+from medboard.limits import limits
+from medboard.tools.imaging.guards import ImageLimitError, check_declared, error_text
 from medboard.tools.imaging.series import ImageSeries, series_key
 
+#: The default of ``max_pixels`` (`medboard.limits`; ``MEDBOARD_MAX_PIXELS`` changes it).
 DEFAULT_MAX_PIXELS = 150_000_000
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
@@ -54,16 +57,17 @@ def _open(path: Path) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(path)
-    except Image.DecompressionBombError as error:
-        raise ImageInputError(
-            f"picture too large to decode safely ({error}); only JPEG can be down-sampled while "
-            "decoding — convert it to JPEG or tile it",
+    except Image.DecompressionBombError:
+        raise ImageLimitError(
+            f"picture declares more than {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels (only JPEG can be "
+            "down-sampled while decoding; convert it to JPEG or tile it)",
+            "max_pixels",
             source=str(path),
-        ) from error
+        ) from None
     except (UnidentifiedImageError, SyntaxError) as error:
-        raise ImageInputError(f"not a readable picture ({error})", source=str(path)) from error
+        raise ImageInputError(f"not a readable picture ({error_text(error)})", source=str(path)) from error
     except OSError as error:
-        raise ImageInputError(f"cannot open picture ({error})", source=str(path)) from error
+        raise ImageInputError(f"cannot open picture ({error_text(error)})", source=str(path)) from error
 
 
 def _use_tifffile(path: Path) -> bool:
@@ -102,9 +106,10 @@ def to_uint8(image: Any) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def decode_picture(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Any, float]:
+def decode_picture(path: str | Path, *, max_pixels: int | None = None) -> tuple[Any, float]:
     """Decode a picture within ``max_pixels``; returns (loaded Pillow image, down-sampling factor)."""
     path = Path(path)
+    max_pixels = max_pixels or limits().max_pixels
     if _use_tifffile(path):
         from medboard.tools.imaging.tiff import decode_tiff
 
@@ -115,23 +120,33 @@ def decode_picture(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     if width * height > max_pixels:
         scale = draft_scale(width, height, max_pixels) if image.format == "JPEG" else 0
         if not scale:
-            raise ImageInputError(
-                f"picture is {width}×{height} ({width * height / 1e6:.0f} Mpx), above the "
-                f"{max_pixels / 1e6:.0f} Mpx limit for decoding a whole picture"
-                + ("" if image.format == "JPEG" else f"; {image.format} cannot be decoded at reduced scale")
-                + "; convert it to JPEG (decoded at reduced scale) or tile it, or raise max_pixels",
+            how = (
+                "even at 1/8 scale"
+                if image.format == "JPEG"
+                else f"{image.format} cannot be decoded at reduced scale"
+            )
+            raise ImageLimitError(
+                f"picture is {width}×{height} ({width * height / 1e6:.0f} Mpx; {how}; convert it to JPEG "
+                "or tile it)",
+                "max_pixels",
+                max_pixels,
                 source=str(path),
             )
         image.draft(image.mode, (width // scale, height // scale))
         factor = width / image.size[0]
+    check_declared((1, image.size[1], image.size[0]), 3, str(path))
     try:
         image.load()
-    except (OSError, ValueError) as error:
-        raise ImageInputError(f"picture data unreadable or truncated ({error})", source=str(path)) from error
+    except MemoryError:
+        raise ImageInputError("not enough memory to decode the picture", source=str(path)) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ImageInputError(
+            f"picture data unreadable or truncated ({error_text(error)})", source=str(path)
+        ) from error
     return image, factor
 
 
-def read_picture(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, float]:
+def read_picture(path: str | Path, *, max_pixels: int | None = None) -> tuple[np.ndarray, float]:
     """Decode a picture within ``max_pixels``; returns (uint8 array, down-sampling factor)."""
     image, factor = decode_picture(path, max_pixels=max_pixels)
     return to_uint8(image), factor
@@ -142,15 +157,17 @@ def load_picture(
     *,
     series_id: str | None = None,
     modality: str | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int | None = None,
 ) -> ImageSeries:
     """A 2D picture (chest X-ray PNG, fundus JPEG, ...) as a one-frame 8-bit series.
 
     The header is read now (size, mode); pixels are decoded when a frame is first asked for.
     """
     path = Path(path)
+    max_pixels = max_pixels or limits().max_pixels
     if _use_tifffile(path):  # the chosen pyramid level is decoded now
         image, factor = decode_picture(path, max_pixels=max_pixels)
+        check_declared((1, image.size[1], image.size[0]), 3, str(path))
         pixels = to_uint8(image)
         tiff_series = ImageSeries(
             id=series_id or series_key(path.stem),
@@ -173,6 +190,7 @@ def load_picture(
         if not scale:
             read_picture(path, max_pixels=max_pixels)  # raises the explanatory error
     rows, cols = -(-info.height // scale), -(-info.width // scale)
+    check_declared((1, rows, cols), 3, str(path))
     state: dict[str, Any] = {}
 
     def read(indices: Sequence[int]) -> np.ndarray:

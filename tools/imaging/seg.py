@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from medboard.errors import ImageInputError
+from medboard.tools.imaging.deflated import dcmread
 from medboard.tools.imaging.dicom import frame_group_item, slice_normal
+from medboard.tools.imaging.guards import error_text
 from medboard.tools.imaging.series import ImageSeries
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -24,14 +26,13 @@ SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 
 def is_dicom_seg(path: str | Path) -> bool:
     """True when the file is a DICOM Segmentation object (reads the header only)."""
-    import pydicom
     from pydicom.errors import InvalidDicomError
 
     path = Path(path)
     if not path.is_file():
         return False
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+        ds = dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
     except (InvalidDicomError, OSError, ValueError, EOFError):
         return False
     return str(ds.get("SOPClassUID", "")) == SEGMENTATION_STORAGE
@@ -39,16 +40,15 @@ def is_dicom_seg(path: str | Path) -> bool:
 
 def seg_to_labels(path: str | Path, reference: ImageSeries) -> tuple[np.ndarray, dict[int, str]]:
     """Label volume (frames, rows, cols) int16 aligned to ``reference``, and segment labels by number."""
-    import pydicom
 
     path = Path(path)
     try:
-        ds = pydicom.dcmread(path)
+        ds = dcmread(path)
         frames = np.asarray(ds.pixel_array)
+    except ImageInputError:
+        raise
     except Exception as error:  # pydicom surfaces corrupt SEGs as many error types
-        raise ImageInputError(
-            f"unreadable DICOM SEG ({type(error).__name__}: {error})", source=str(path)
-        ) from error
+        raise ImageInputError(f"unreadable DICOM SEG ({error_text(error)})", source=str(path)) from error
     if str(ds.get("SOPClassUID", "")) != SEGMENTATION_STORAGE:
         raise ImageInputError("not a DICOM Segmentation object", source=str(path))
     if frames.ndim == 2:

@@ -11,6 +11,7 @@ Array conventions (so downstream pure functions can rely on them):
   InstanceNumber; NRRD/NIfTI: the last voxel axis);
 * ``units == "HU"``: float32 Hounsfield units (CT after rescale slope/intercept);
 * ``units == "raw"``: float32 stored values after any rescale (MR, NRRD, NIfTI);
+* no frame holds NaN/Inf: they are replaced by the finite extremes and noted (see `guards`);
 * ``units == "uint8"``: display-ready 8-bit (VOI LUT applied, MONOCHROME1 inverted; PNG/JPEG),
   grey ``(n, rows, cols)`` or colour ``(n, rows, cols, 3)``.
 """
@@ -25,6 +26,7 @@ from typing import Literal
 import numpy as np
 
 from medboard.models.evidence import image_ref
+from medboard.tools.imaging.guards import as_input_error, finite_frames
 
 Units = Literal["HU", "raw", "uint8"]
 SeriesKind = Literal["volume", "image", "patches"]
@@ -96,7 +98,14 @@ class ImageSeries:
                 raise IndexError(f"frame {i} outside 0..{self.frame_count - 1} of series {self.id}")
         if self._cache is not None:
             return self._cache[picked]
-        return self.read_frames(picked)
+        return finite_frames(self._read(picked), self.notes, self.source)
+
+    def _read(self, indices: list[int]) -> np.ndarray:
+        """`read_frames`, with whatever a decoder raises on corrupt data as one `ImageInputError`."""
+        try:
+            return self.read_frames(indices)
+        except Exception as error:
+            raise as_input_error(error, self.source, "pixel data") from None
 
     def frame(self, index: int) -> np.ndarray:
         return self.frames([index])[0]
@@ -105,7 +114,7 @@ class ImageSeries:
     def array(self) -> np.ndarray:
         """The whole series (read once, then cached). Prefer `frames()` for large series."""
         if self._cache is None:
-            self._cache = self.read_frames(list(range(self.frame_count)))
+            self._cache = finite_frames(self._read(list(range(self.frame_count))), self.notes, self.source)
         return self._cache
 
     def ref(self, frame: int) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from medboard.errors import ImageInputError
+from medboard.tools.imaging.guards import error_text
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
@@ -79,9 +80,11 @@ def decode_tiff(path: Path, *, max_pixels: int) -> tuple[Any, float]:
     except (ValueError, KeyError, NotImplementedError) as error:
         needs_codecs = "imagecodecs" in str(error)
         hint = " (install the 'imagecodecs' package for this compression)" if needs_codecs else ""
-        raise ImageInputError(f"cannot decode TIFF: {error}{hint}", source=str(path)) from error
+        raise ImageInputError(f"cannot decode TIFF: {error_text(error)}{hint}", source=str(path)) from error
     except (OSError, tifffile.TiffFileError) as error:
-        raise ImageInputError(f"unreadable or truncated TIFF ({error})", source=str(path)) from error
+        raise ImageInputError(
+            f"unreadable or truncated TIFF ({error_text(error)})", source=str(path)
+        ) from error
     picture = _to_picture(array, axes, path)
     factor = full_cols / picture.shape[1]
     return Image.fromarray(picture), factor
