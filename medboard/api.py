@@ -104,7 +104,10 @@ async def _endpoint_for(spec: str, overrides: dict[str, Any]) -> AsyncIterator[M
             await asyncio.to_thread(server.stop)
         return
     if not spec.startswith(("http://", "https://")):
-        raise ModelEndpointError(f"--model must be a URL, 'local' or 'none' (got {spec!r})")
+        from medboard.textsafety import neutralize_line, redact_url
+
+        shown = neutralize_line(redact_url(spec) if "://" in spec else spec)[:200]
+        raise ModelEndpointError(f"--model must be a URL, 'local' or 'none' (got {shown!r})")
     yield ModelEndpoint.from_sources({"base_url": spec, **overrides})
 
 
@@ -121,12 +124,17 @@ async def run_case(
     max_revise_rounds: int = 1,
     overlay_dir: Path | None = None,
     lenient: bool = False,
+    run_budget_s: float | None = None,
 ) -> CaseSummary:
     """Run one case end to end and return its verified `CaseSummary`.
 
     `overlay_dir`: where to write key frames with the imaging reader's boxes drawn (PNG).
     `lenient`: load the rest of a bundle when an entry is bad; what was skipped shows in the run
     warnings.
+    `run_budget_s`: wall-clock seconds for all of the run's model calls (default: the endpoint's
+    `run_budget_s`, i.e. MEDBOARD_RUN_BUDGET_S or 240). When it runs out, the model calls still
+    pending fail as "budget" and the deterministic summary is verified and returned with the
+    model sections marked failed, with the reason.
     """
     from medboard.orchestrator.case import load_case
     from medboard.orchestrator.flow import run_case_flow
@@ -138,13 +146,17 @@ async def run_case(
     )
     if question and not case_input.question:
         case_input.question = question
-    async with open_caller(model, cassette=cassette, replay=replay, overrides=model_overrides) as caller:
+    overrides = dict(model_overrides or {})
+    if run_budget_s is not None:
+        overrides["run_budget_s"] = run_budget_s
+    async with open_caller(model, cassette=cassette, replay=replay, overrides=overrides) as caller:
         return await run_case_flow(
             case_input,
             caller=caller,
             progress=progress,
             max_revise_rounds=max_revise_rounds,
             overlay_dir=overlay_dir,
+            run_budget_s=run_budget_s,
         )
 
 
