@@ -48,46 +48,36 @@ def main() -> None:
         env["PYTHONPATH"] = args.pythonpath
     models_delay = NEVER if args.mode == "all" else 0.0
     responder = always(200, chat_completion("{}"), delay=NEVER)
-    with FakeOpenAIServer(responder, models=[DEFAULT_MODEL], models_delay=models_delay) as server:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "out"
-            command = [
-                sys.executable,
-                "-m",
-                "medboard",
-                "run",
-                str(args.case),
-                "--model",
-                server.base_url,
-                "--question",
-                QUESTION,
-                "--out",
-                str(out),
-            ]
-            started = time.perf_counter()
-            try:
-                done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=args.limit)
-                code, stderr = done.returncode, done.stderr
-            except subprocess.TimeoutExpired as expired:
-                code, stderr = None, str(expired.stderr or "")
-            wall = time.perf_counter() - started
-            summary = out / "summary.json"
-            print(f"mode={args.mode} env={args.env or 'defaults'}")
-            print(
-                f"wall_s={wall:.1f} exit={code} published={summary.exists()} requests={len(server.requests)}"
-            )
-            if summary.exists():
-                data = json.loads(summary.read_text(encoding="utf-8"))
-                for section in data["sections"]:
-                    if section.get("status") != "ok":
-                        print(
-                            f"  section {section['kind']}: {section['status']}: {(section.get('error') or '')[:140]}"
-                        )
-                for agent in data["run"]["agents"]:
-                    print(f"  agent {agent['agent']}: {agent['status']} {(agent.get('error') or '')[:140]}")
-            tail = [line for line in stderr.splitlines() if line.strip()][-3:]
-            for line in tail:
-                print(f"  stderr: {line[:200]}")
+    server = FakeOpenAIServer(responder, models=[DEFAULT_MODEL], models_delay=models_delay)
+    with server, tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        command = [sys.executable, "-m", "medboard", "run", str(args.case), "--model", server.base_url]
+        command += ["--question", QUESTION, "--out", str(out)]
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=args.limit)
+            code, stderr = done.returncode, done.stderr
+        except subprocess.TimeoutExpired as expired:
+            code, stderr = None, str(expired.stderr or "")
+        wall = time.perf_counter() - started
+        summary = out / "summary.json"
+        print(f"mode={args.mode} case={args.case.name} env={args.env or 'defaults'}")
+        print(f"wall_s={wall:.1f} exit={code} published={summary.exists()} requests={len(server.requests)}")
+        if summary.exists():
+            _print_summary(json.loads(summary.read_text(encoding="utf-8")))
+        for line in [line for line in stderr.splitlines() if line.strip()][-3:]:
+            print(f"  stderr: {line[:200]}")
+
+
+def _print_summary(data: dict) -> None:
+    for section in data["sections"]:
+        if section.get("status") not in ("ok", "empty"):
+            print(f"  section {section['kind']}: {section['status']}: {(section.get('error') or '')[:140]}")
+    for agent in data["run"]["agents"]:
+        print(f"  agent {agent['agent']}: {agent['status']} {(agent.get('error') or '')[:140]}")
+    for warning in data["run"]["warnings"]:
+        if warning.startswith("model:"):
+            print(f"  warning {warning[:160]}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medboard.errors import ModelEndpointError
+from medboard.errors import MedboardInputError, ModelEndpointError
 
 if TYPE_CHECKING:
     from medboard.llm.calls import ModelCaller
@@ -104,10 +104,10 @@ async def _endpoint_for(spec: str, overrides: dict[str, Any]) -> AsyncIterator[M
             await asyncio.to_thread(server.stop)
         return
     if not spec.startswith(("http://", "https://")):
-        from medboard.textsafety import neutralize_line, redact_url
-
-        shown = neutralize_line(redact_url(spec) if "://" in spec else spec)[:200]
-        raise ModelEndpointError(f"--model must be a URL, 'local' or 'none' (got {shown!r})")
+        # A wrong value is bad input (exit 2), not an unusable endpoint (exit 3); it is not quoted:
+        # a mistyped URL may still carry a password or a token.
+        where = "--model / MEDBOARD_MODEL_URL"
+        raise MedboardInputError("must be an http(s) URL, 'local' or 'none'", source=where)
     yield ModelEndpoint.from_sources({"base_url": spec, **overrides})
 
 
