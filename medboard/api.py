@@ -48,7 +48,12 @@ async def open_caller(
     """A `ModelCaller` for `--model` (URL, 'local', 'none'), or None; closes what it opened.
 
     `replay` runs against a cassette with no endpoint at all; `cassette` records live traffic.
+    The calls made inside the block share the endpoint's run budget (`run_budget_s`), so a
+    command that is not a case flow (`medboard verify --model URL`) is bounded too; a case flow
+    inside starts its own budget.
     """
+    from medboard.llm.budget import run_budget
+
     spec = resolve_model_spec(model)
     if replay is not None:
         from medboard.llm.calls import ModelCaller
@@ -58,7 +63,8 @@ async def open_caller(
         endpoint = ModelEndpoint.from_sources(overrides or {})
         caller = ModelCaller(ReplayChatClient(replay), endpoint)
         try:
-            yield caller
+            with run_budget(endpoint.run_budget_s):
+                yield caller
         finally:
             await caller.close()
         return
@@ -78,7 +84,8 @@ async def open_caller(
             client = RecordingChatClient(client, cassette)
         caller = ModelCaller(client, endpoint)
         try:
-            yield caller
+            with run_budget(endpoint.run_budget_s):
+                yield caller
         finally:
             await caller.close()
 

@@ -378,3 +378,20 @@ def _case_file(tmp_path: Path) -> Path:
     case = tmp_path / "case.yaml"
     case.write_text(f"id: tiny\nrecord: bundle.json\nquestion: {QUESTION}\n")
     return case
+
+
+async def test_open_caller_bounds_calls_outside_a_case_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`medboard verify --model URL` and other non-flow users get the run budget too."""
+    from medboard.api import open_caller
+
+    monkeypatch.setenv("MEDBOARD_RUN_BUDGET_S", "1")
+    with FakeOpenAIServer(always(200, COMPLETION, delay=NEVER), models=["fake-model"]) as server:
+        async with open_caller(server.base_url, overrides={"model": "fake-model"}) as caller:
+            assert caller is not None
+            started = time.monotonic()
+            with pytest.raises(ModelCallError) as info:
+                await caller.structured(
+                    messages=_messages(), schema=TextReading, agent="verifier", purpose="x"
+                )
+    assert time.monotonic() - started < 1 + 1.5
+    assert info.value.kind == "budget" and "run time budget of 1 s used up" in info.value.reason
