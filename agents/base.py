@@ -21,9 +21,11 @@ from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
 from pydantic import BaseModel, Field
 
-from medboard.llm.errors import CassetteMissError
+from medboard.errors import MedboardError
+from medboard.llm.errors import CassetteMissError, ModelCallError
 from medboard.models import AgentRun, Finding
 from medboard.orchestrator.context import CaseContext
+from medboard.textsafety import neutralize_line, redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,7 @@ class SpecialistAgent(BaseChatAgent):
             raise
         except Exception as error:  # a specialist must never take the case down with it
             log.warning("specialist %s failed: %s", self.name, type(error).__name__)
+            log.debug("specialist %s failure detail", self.name, exc_info=True)
             report = SpecialistReport(agent=self.name, status="failed", error=_one_line(error))
         else:
             status: Literal["ok", "degraded", "skipped"] = "ok"
@@ -114,8 +117,18 @@ class SpecialistAgent(BaseChatAgent):
 
 
 def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
+    """What a failed specialist's report (and so the summary) says about the error.
+
+    Only medboard's own errors carry their message: those are written to be shown (a file, a
+    rule, a cap). Any other exception's text may quote a prompt, an endpoint's answer or a
+    record value, so the summary names its type only; the message goes to the DEBUG log.
+    """
+    if isinstance(error, ModelCallError):
+        return f"model call failed: {error.reason}"[:300]
+    if isinstance(error, MedboardError):
+        text = neutralize_line(redact_urls(str(error).strip()))
+        return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
+    return f"{type(error).__name__} (internal error; details in the DEBUG log)"
 
 
 def model_usage(caller: Any, agent: str) -> dict[str, int]:

@@ -15,7 +15,7 @@ import logging
 import re
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from medboard.agents.base import SpecialistAgent, SpecialistOutput
 from medboard.agents.ehr_core import AGENT, ehr_findings
@@ -34,13 +34,20 @@ TextCategory = Literal[
 
 
 class TextFinding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     text: str = Field(max_length=300, description="The finding, in one sentence.")
     category: TextCategory
     quote: str = Field(max_length=300, description="The exact span of the source text it rests on.")
 
 
 class TextReading(BaseModel):
-    findings: list[TextFinding] = Field(default_factory=list, max_length=6)
+    """`findings` is required (an empty list says "nothing found"): `{}` or `{"foo": 1}` is a
+    schema violation, never a silent "no findings"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    findings: list[TextFinding] = Field(max_length=6)
 
 
 READ_INSTRUCTION = (
@@ -92,7 +99,7 @@ class EhrAgent(SpecialistAgent):
             if isinstance(result, BaseException) and not isinstance(result, ModelCallError):
                 raise result  # a bug or a cassette miss must surface, not degrade quietly
             if isinstance(result, ModelCallError):
-                failures.append(f"{source.id}: {str(result)[:160] or type(result).__name__}")
+                failures.append(f"{source.id}: {result.reason[:200] or result.kind}")
             else:
                 findings.extend(result)
         degraded = f"reading free text failed for {len(failures)} of {len(sources)}: " + "; ".join(failures)

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from medboard.agents.base import SpecialistAgent, SpecialistOutput
 from medboard.agents.imaging_core import (
@@ -67,6 +67,8 @@ ANSWER_FORMAT = (
 
 
 class _ReadingFindingBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     text: str = Field(max_length=300, description="The finding, in one sentence.")
     box: Annotated[list[BoxCoord], Field(min_length=4, max_length=4)] | None = Field(
         default=None, description="[y0, x0, y1, x1] on 0-1000 of that image, or null."
@@ -81,9 +83,11 @@ def reading_schema(labels: int) -> type[BaseModel]:
         __base__=_ReadingFindingBase,
         slice=(int, Field(ge=1, le=max(1, labels), description="SLICE label (1-based image position).")),
     )
+    # `findings` required, extras forbidden: `{"foo": 1}` is a schema violation, not "nothing seen".
     return create_model(
         "ImagingReading",
-        findings=(list[item], Field(default_factory=list, max_length=MAX_FINDINGS)),  # type: ignore[valid-type]
+        __config__=ConfigDict(extra="forbid"),
+        findings=(list[item], Field(max_length=MAX_FINDINGS)),  # type: ignore[valid-type]
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from medboard.agents.imaging_core import CaseImage, CaseImages, map_box
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
@@ -283,6 +283,8 @@ def deterministic_comparisons(pairs: Sequence[ImagingPair]) -> list[Finding]:
 
 
 class ImagingChangeItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     text: str = Field(max_length=300, description="The change, in one sentence.")
     change: Literal["new", "resolved", "improved", "worsened", "unchanged"]
     box: Annotated[list[BoxCoord], Field(min_length=4, max_length=4)] | None = Field(
@@ -292,9 +294,11 @@ class ImagingChangeItem(BaseModel):
 
 
 class ImagingChange(BaseModel):
-    """The longitudinal answer: at most 6 changes, prior → current."""
+    """The longitudinal answer: at most 6 changes, prior → current (required: `[]` = no change seen)."""
 
-    changes: list[ImagingChangeItem] = Field(default_factory=list, max_length=MAX_CHANGES)
+    model_config = ConfigDict(extra="forbid")
+
+    changes: list[ImagingChangeItem] = Field(max_length=MAX_CHANGES)
 
 
 def change_schema() -> type[BaseModel]:

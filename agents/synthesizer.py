@@ -20,7 +20,7 @@ from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 import medboard
 from medboard.agents.base import SpecialistReport
@@ -53,6 +53,8 @@ MAX_ANSWER_FINDINGS = 30
 
 
 class _AnswerStatementBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     text: str = Field(max_length=400)
 
 
@@ -66,6 +68,7 @@ def answer_schema(finding_ids: list[str]) -> type[BaseModel]:
     )
     return create_model(
         "BoardAnswer",
+        __config__=ConfigDict(extra="forbid"),
         answer=(str, Field(max_length=800, description="Direct answer to the board question.")),
         supporting=(list[statement], Field(max_length=6)),  # type: ignore[valid-type]
         not_in_record=(list[str], Field(max_length=5, description="What the record does not say.")),
@@ -203,7 +206,7 @@ class SynthesizerAgent(BaseChatAgent):
                 purpose="answer",
             )
         except ModelCallError as error:  # model faults degrade the answer section, visibly
-            self._answer_failure = str(error)[:200] or type(error).__name__
+            self._answer_failure = error.reason[:300] or error.kind
             log.warning("synthesizer answer failed: %s", type(error).__name__)
             return None
         draft: Any = result.value
@@ -254,7 +257,8 @@ class SynthesizerAgent(BaseChatAgent):
         if caller is not None:
             endpoint = getattr(caller, "endpoint", None)
             model = ModelRun(
-                name=getattr(endpoint, "model", "unknown"), endpoint=getattr(endpoint, "base_url", None)
+                name=getattr(endpoint, "model", "unknown"),
+                endpoint=getattr(endpoint, "safe_url", None),  # credentials in the URL stay out
             )
         return RunMetadata(
             medboard_version=medboard.__version__,

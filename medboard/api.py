@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medboard.errors import ModelEndpointError
+from medboard.errors import MedboardInputError, ModelEndpointError
 
 if TYPE_CHECKING:
     from medboard.llm.calls import ModelCaller
@@ -48,7 +48,12 @@ async def open_caller(
     """A `ModelCaller` for `--model` (URL, 'local', 'none'), or None; closes what it opened.
 
     `replay` runs against a cassette with no endpoint at all; `cassette` records live traffic.
+    The calls made inside the block share the endpoint's run budget (`run_budget_s`), so a
+    command that is not a case flow (`medboard verify --model URL`) is bounded too; a case flow
+    inside starts its own budget.
     """
+    from medboard.llm.budget import run_budget
+
     spec = resolve_model_spec(model)
     if replay is not None:
         from medboard.llm.calls import ModelCaller
@@ -58,7 +63,8 @@ async def open_caller(
         endpoint = ModelEndpoint.from_sources(overrides or {})
         caller = ModelCaller(ReplayChatClient(replay), endpoint)
         try:
-            yield caller
+            with run_budget(endpoint.run_budget_s):
+                yield caller
         finally:
             await caller.close()
         return
@@ -78,7 +84,8 @@ async def open_caller(
             client = RecordingChatClient(client, cassette)
         caller = ModelCaller(client, endpoint)
         try:
-            yield caller
+            with run_budget(endpoint.run_budget_s):
+                yield caller
         finally:
             await caller.close()
 
@@ -104,7 +111,10 @@ async def _endpoint_for(spec: str, overrides: dict[str, Any]) -> AsyncIterator[M
             await asyncio.to_thread(server.stop)
         return
     if not spec.startswith(("http://", "https://")):
-        raise ModelEndpointError(f"--model must be a URL, 'local' or 'none' (got {spec!r})")
+        # A wrong value is bad input (exit 2), not an unusable endpoint (exit 3); it is not quoted:
+        # a mistyped URL may still carry a password or a token.
+        where = "--model / MEDBOARD_MODEL_URL"
+        raise MedboardInputError("must be an http(s) URL, 'local' or 'none'", source=where)
     yield ModelEndpoint.from_sources({"base_url": spec, **overrides})
 
 
@@ -121,12 +131,17 @@ async def run_case(
     max_revise_rounds: int = 1,
     overlay_dir: Path | None = None,
     lenient: bool = False,
+    run_budget_s: float | None = None,
 ) -> CaseSummary:
     """Run one case end to end and return its verified `CaseSummary`.
 
     `overlay_dir`: where to write key frames with the imaging reader's boxes drawn (PNG).
     `lenient`: load the rest of a bundle when an entry is bad; what was skipped shows in the run
     warnings.
+    `run_budget_s`: wall-clock seconds for all of the run's model calls (default: the endpoint's
+    `run_budget_s`, i.e. MEDBOARD_RUN_BUDGET_S or 240). When it runs out, the model calls still
+    pending fail as "budget" and the deterministic summary is verified and returned with the
+    model sections marked failed, with the reason.
     """
     from medboard.orchestrator.case import load_case
     from medboard.orchestrator.flow import run_case_flow
@@ -138,13 +153,17 @@ async def run_case(
     )
     if question and not case_input.question:
         case_input.question = question
-    async with open_caller(model, cassette=cassette, replay=replay, overrides=model_overrides) as caller:
+    overrides = dict(model_overrides or {})
+    if run_budget_s is not None:
+        overrides["run_budget_s"] = run_budget_s
+    async with open_caller(model, cassette=cassette, replay=replay, overrides=overrides) as caller:
         return await run_case_flow(
             case_input,
             caller=caller,
             progress=progress,
             max_revise_rounds=max_revise_rounds,
             overlay_dir=overlay_dir,
+            run_budget_s=run_budget_s,
         )
 
 

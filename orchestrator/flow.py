@@ -9,13 +9,22 @@ longitudinal ─┘      ▲                │
 
 Specialists have no incoming edges, so GraphFlow starts them together and their model calls are
 in flight at once; the synthesizer waits for all of them ("all" activation). The verifier sends the
-draft back at most `max_revise_rounds` times. Hard guards: a message cap and a wall-clock timeout
-that cancels the run.
+draft back at most `max_revise_rounds` times.
+
+Time: the model's share is bounded by the run budget (`medboard.llm.budget`): every model call
+made by any agent of this run shares one clock, and once it runs out the calls still pending fail
+at once as `kind="budget"`. The agents degrade their sections as for any model fault, so the flow
+goes on to verify and publish the deterministic summary, with the model sections marked failed
+and a run warning naming the budget. The wall-clock guard (`timeout_s`, by default the larger of
+900 s and the run budget plus 300 s for the deterministic work) is a backstop against a hang
+outside the model layer, never the way a slow endpoint ends a run; with the message cap it is
+the flow's hard termination guard.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +40,7 @@ from medboard.agents.publisher import PublisherAgent
 from medboard.agents.synthesizer import SynthesizerAgent
 from medboard.agents.verifier_agent import VerifierAgent
 from medboard.errors import MedboardError
+from medboard.llm.budget import run_budget
 from medboard.models import CaseSummary
 from medboard.orchestrator.context import CaseContext, CaseInput
 from medboard.orchestrator.registry import default_specialists
@@ -39,6 +49,8 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, str], None]
 DEFAULT_TIMEOUT_S = 900.0
+#: Time the guard leaves after the run budget for the deterministic work (verify, publish).
+DETERMINISTIC_GRACE_S = 300.0
 
 
 class CaseFlowError(MedboardError):
@@ -103,11 +115,20 @@ async def run_case_flow(
     max_revise_rounds: int = 1,
     model_entailment: bool = True,
     overlay_dir: Path | None = None,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    timeout_s: float | None = None,
     progress: ProgressCallback | None = None,
+    run_budget_s: float | None = None,
 ) -> CaseSummary:
-    """Run one case through the graph and return the verified summary."""
+    """Run one case through the graph and return the verified summary.
+
+    `run_budget_s`: seconds for all model calls of this run (default: the caller's
+    `endpoint.run_budget_s`; no budget without a caller). `timeout_s`: the backstop guard.
+    """
     quiet_autogen_logs()
+    if run_budget_s is None and caller is not None:
+        run_budget_s = getattr(getattr(caller, "endpoint", None), "run_budget_s", None)
+    if timeout_s is None:
+        timeout_s = max(DEFAULT_TIMEOUT_S, (run_budget_s or 0.0) + DETERMINISTIC_GRACE_S)
     context = CaseContext(
         case=case, caller=caller, max_revise_rounds=max_revise_rounds, model_entailment=model_entailment
     )  # type: ignore[arg-type]
@@ -126,8 +147,11 @@ async def run_case_flow(
                 if progress is not None:
                     progress(event.source, _status_of(event))
 
+    # Set before wait_for creates the task: the flow's tasks inherit the budget from its context.
+    scope = run_budget(run_budget_s) if run_budget_s is not None else contextlib.nullcontext()
     try:
-        await asyncio.wait_for(consume(), timeout=timeout_s)
+        with scope as budget:
+            await asyncio.wait_for(consume(), timeout=timeout_s)
     except Exception as error:
         if context.fatal is not None:
             raise context.fatal from None
@@ -141,6 +165,11 @@ async def run_case_flow(
         raise context.fatal
     if final is None:
         raise CaseFlowError(f"case {case.case_id}: the flow ended without a verified summary")
+    if budget is not None and budget.exhausted:
+        final.run.warnings.append(
+            f"model: {budget.reason()}: model calls still pending then were not made; the sections "
+            "they feed are marked failed or degraded, and the rest of the summary is deterministic"
+        )
     if overlay_dir is not None and context.image_series:
         from medboard.agents.imaging import save_overlays
 

@@ -12,8 +12,10 @@ so fault tests exercise the real openai/httpx stack: real sockets, real timeouts
 `body` is the parsed JSON of a POST /v1/chat/completions. GET /v1/models lists `models`.
 `always(...)` and `sequence(...)` build common responders (a fixed answer; answers in order, the
 last repeated). A delay longer than the client's timeout imitates a hung server; the sleep is cut
-short when the server closes, so tests never wait for it. `closed_port_url()` gives a URL nobody
-listens on.
+short when the server closes, so tests never wait for it (`NEVER` is a delay that outlasts any
+test). `models_delay` does the same to GET /v1/models (a health check against a silent server).
+A `RawBody` payload is sent byte for byte with its own Content-Type (a proxy's HTML page, JSON cut
+off mid-body, 10 MB of padding). `closed_port_url()` gives a URL nobody listens on.
 """
 
 from __future__ import annotations
@@ -23,10 +25,22 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Responder = Callable[[dict[str, Any]], tuple[int, "dict[str, Any] | str", float]]
+Responder = Callable[[dict[str, Any]], tuple[int, "dict[str, Any] | str | RawBody", float]]
+
+#: A delay no test outlives: the server accepts the request and never answers.
+NEVER = 10_000.0
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A response body sent exactly as given (no JSON encoding), with this Content-Type."""
+
+    data: bytes
+    content_type: str = "application/json"
 
 
 def chat_completion(
@@ -59,10 +73,10 @@ def chat_completion(
     }
 
 
-def always(status: int, payload: dict[str, Any] | str, delay: float = 0.0) -> Responder:
+def always(status: int, payload: dict[str, Any] | str | RawBody, delay: float = 0.0) -> Responder:
     """A responder giving the same answer to every request (e.g. `always(500, {...})`)."""
 
-    def responder(body: dict[str, Any]) -> tuple[int, dict[str, Any] | str, float]:
+    def responder(body: dict[str, Any]) -> tuple[int, dict[str, Any] | str | RawBody, float]:
         return status, payload, delay
 
     return responder
@@ -100,8 +114,10 @@ class FakeOpenAIServer:
         models: list[str] | None = None,
         api_key: str | None = None,
         max_model_len: int | None = None,
+        models_delay: float = 0.0,
     ) -> None:
         self.responder = responder
+        self.models_delay = models_delay
         self.max_model_len = max_model_len
         self.models = models if models is not None else ["fake-model"]
         self.api_key = api_key
@@ -160,6 +176,8 @@ class FakeOpenAIServer:
                 if not self._authorised():
                     return
                 if self.path.rstrip("/").endswith("/models"):
+                    if server.models_delay > 0 and server._closing.wait(server.models_delay):
+                        return
                     data = [
                         {
                             "id": m,
@@ -191,8 +209,10 @@ class FakeOpenAIServer:
                     return  # closing: drop the request like a dead server would
                 self._send(status, payload)
 
-            def _send(self, status: int, payload: dict[str, Any] | str) -> None:
-                if isinstance(payload, str):
+            def _send(self, status: int, payload: dict[str, Any] | str | RawBody) -> None:
+                if isinstance(payload, RawBody):
+                    data, ctype = payload.data, payload.content_type
+                elif isinstance(payload, str):
                     data, ctype = payload.encode(), "text/plain; charset=utf-8"
                 else:
                     data, ctype = json.dumps(payload).encode(), "application/json"

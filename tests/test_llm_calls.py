@@ -104,15 +104,19 @@ async def test_server_error_then_success_is_retried() -> None:
 async def test_persistent_server_error_fails_after_retries() -> None:
     with FakeOpenAIServer(always(503, {"error": {"message": "overloaded"}})) as server:
         err = await expect_failure(server.base_url)
-    assert (err.kind, err.reason) == ("server_error", "HTTP 503 after 3 attempts")
+    assert (err.kind, err.reason) == (
+        "server_error",
+        "HTTP 503 (server unavailable or overloaded) after 3 attempts",
+    )
 
 
 async def test_client_error_is_not_retried() -> None:
-    body = {"error": {"message": "This model's maximum context length is 8192 tokens."}}
+    body = {"error": {"message": "This model's maximum context length is 8192 tokens; Tamoxifen x"}}
     with FakeOpenAIServer(always(400, body)) as server:
         err = await expect_failure(server.base_url)
     assert err.kind == "client_error"
-    assert err.reason.startswith("HTTP 400: This model's maximum context length")
+    assert err.reason.startswith("HTTP 400 (prompt longer than the served context")
+    assert "Tamoxifen" not in err.reason and "8192" not in err.reason  # the body is never quoted
     assert len(server.requests) == 1
 
 
@@ -136,7 +140,7 @@ async def test_garbage_http_body_fails_with_reason() -> None:
     with FakeOpenAIServer(always(200, "<html>502 proxy error</html>")) as server:
         err = await expect_failure(server.base_url)
     assert err.kind == "bad_response"
-    assert err.reason.startswith("malformed response (AttributeError") and err.reason.endswith("3 attempts")
+    assert err.reason == "response body is not JSON after 3 attempts"
 
 
 async def test_truncated_json_fails_with_reason() -> None:

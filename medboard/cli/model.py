@@ -46,23 +46,24 @@ def serve_local(
 def health(
     url: str = typer.Option(..., "--url", help="OpenAI base URL, e.g. http://127.0.0.1:8000/v1"),
     model: str = typer.Option(..., "--model", help="Served model name that must be listed."),
-    timeout: float = typer.Option(5.0, "--timeout", help="Seconds to wait for the answer."),
+    timeout: float = typer.Option(
+        None, "--timeout", help="Seconds to wait (default: MEDBOARD_HEALTH_TIMEOUT or 10)."
+    ),
 ) -> None:
-    """Check that an endpoint answers `/models` and serves MODEL (exit 3 otherwise)."""
-    import httpx
+    """Check that an endpoint answers `/models` and serves MODEL (exit 3 otherwise).
 
-    from medboard.errors import ModelEndpointError
+    The same check `medboard run` makes before a run, with the same settings: the API key from
+    MEDBOARD_API_KEY or the config file is sent, the URL is printed without credentials.
+    """
+    import asyncio
 
-    models_url = url.rstrip("/") + "/models"
-    try:
-        response = httpx.get(models_url, timeout=timeout)
-        response.raise_for_status()
-        served = [str(item.get("id")) for item in response.json().get("data", [])]
-    except (httpx.HTTPError, ValueError, AttributeError) as error:
-        raise ModelEndpointError(f"{models_url}: {type(error).__name__}: {error}") from error
-    if model not in served:
-        raise ModelEndpointError(f"{url} serves {', '.join(served) or 'no model'}, not {model!r}")
-    typer.echo(f"ok: {url} serves {model}")
+    from medboard.llm.endpoint import ModelEndpoint
+    from medboard.llm.health import health_check
+
+    settings = {"base_url": url, "model": model, "health_timeout_s": timeout}
+    endpoint = ModelEndpoint.from_sources(settings)
+    asyncio.run(health_check(endpoint))
+    typer.echo(f"ok: {endpoint.safe_url} serves {model}")
 
 
 def _took(seconds: float) -> str:

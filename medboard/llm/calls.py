@@ -2,12 +2,25 @@
 
 Every agent request goes through here so that every request gets the same treatment:
 - a concurrency limit (`endpoint.max_concurrency`, held only while a request is in flight);
-- bounded retries with exponential backoff on timeouts, 5xx/429, refused or dropped connections;
-  4xx answers (prompt too long, bad request) are not retried — they would fail the same way;
+- bounded retries on timeouts, 5xx/429, refused or dropped connections and malformed bodies, with
+  exponential backoff and *full jitter* (retry n waits a uniformly random time in
+  [0, backoff_s * 2**(n-1)], capped at 30 s) so that concurrent callers that failed together do
+  not retry in lockstep; 4xx answers (prompt too long, bad request) are not retried — they would
+  fail the same way;
+- time budgets: each request is cut at `endpoint.timeout_s`, each logical call (attempts, backoff
+  and repair together) at `endpoint.call_budget_s`, and every call at the end of the case's run
+  budget (`medboard.llm.budget`); a call out of time fails as `kind="budget"` without sending;
 - structured output: the pydantic schema goes out as `response_format` json_schema (bounded, see
   `medboard.llm.schema`), the answer has thinking spans and code fences stripped, is parsed and
-  validated; invalid, truncated or schema-violating JSON gets one single-turn repair request,
-  then a `ModelCallError` with a short reason;
+  validated; invalid, truncated, empty or schema-violating JSON gets one single-turn repair
+  request, then a `ModelCallError` with a short reason;
+- a body that is not a chat completion at all (non-JSON, truncated, `{"foo": 1}`, empty, over
+  `limits().max_answer_bytes`) is caught where it arrives, in `medboard.llm.transport`, and
+  classified here by that cause: the SDK's and autogen's own `AttributeError`/`TypeError` are
+  never caught, so a bug stays a bug;
+- failure reasons are fixed categories (`HTTP 400 (prompt longer than the served context)`):
+  an endpoint's error text can echo the request (drug names, resource ids), so it is never
+  logged or stored verbatim — at most a redacted, capped hint at DEBUG;
 - a `CallRecord` per call (tokens, latency, attempts, ok/error), kept in `ModelCaller.records`.
 
 The wrapped client only needs autogen's `ChatCompletionClient` protocol, so a cassette replay
@@ -19,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -31,19 +45,25 @@ from autogen_core import Image
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, UserMessage
 from pydantic import BaseModel, ValidationError
 
+from medboard.limits import env_var, limits
+from medboard.llm.budget import current_budget
 from medboard.llm.context import CallContext, current_call
 from medboard.llm.endpoint import ModelEndpoint
 from medboard.llm.errors import CassetteMissError, FailureKind, ModelCallError
 from medboard.llm.parsing import clean_answer, load_json, strip_thinking
 from medboard.llm.records import CallRecord, CallTotals, totals_by_agent
 from medboard.llm.schema import response_format_for, schema_text
+from medboard.llm.transport import COMPRESSED, TOO_LARGE, MalformedResponseError
+from medboard.textsafety import neutralize_line, redact_urls
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=BaseException)
 
 MAX_BACKOFF_S = 30.0
+_CALL_BUDGET_ENV = "MEDBOARD_MODEL_CALL_BUDGET"
 #: How much of a broken answer the repair request quotes back.
 REPAIR_QUOTE_CHARS = 8000
 
@@ -65,6 +85,8 @@ class _Tally:
     completion_tokens: int = 0
     repaired: bool = False
     finish_reason: str | None = None
+    #: Monotonic time at which this logical call's own budget (`call_budget_s`) ends.
+    call_deadline: float = float("inf")
 
 
 @dataclass(frozen=True)
@@ -192,7 +214,7 @@ class ModelCaller:
         attempt: Callable[[_Tally], Awaitable[tuple[T, str, str]]],
     ) -> CallResult[T]:
         """Pre-flight checks, timing and the call record around one logical call (success or not)."""
-        tally = _Tally()
+        tally = _Tally(call_deadline=time.monotonic() + self.endpoint.call_budget_s)
         started_at, t0 = datetime.now(UTC), time.perf_counter()
         try:
             self._preflight(messages, ctx)
@@ -261,25 +283,43 @@ class ModelCaller:
         token = current_call.set(ctx)
         try:
             for attempt in range(1, attempts_allowed + 1):
+                left, budget_reason = self._time_left(tally)
+                if left <= 0:
+                    raise self._out_of_time(ctx, budget_reason, tally)
                 tally.attempts += 1
                 try:
                     async with self._semaphore:
+                        left, budget_reason = self._time_left(tally)  # the wait for a slot counts
+                        if left <= 0:
+                            raise TimeoutError
                         result = await asyncio.wait_for(
-                            self.client.create(list(messages), extra_create_args=extra), timeout=guard_s
+                            self.client.create(list(messages), extra_create_args=extra),
+                            timeout=min(guard_s, left),
                         )
                 except CassetteMissError:
                     raise
                 except Exception as exc:
                     failure = _classify(exc)
                     if failure is None:
-                        raise
+                        raise  # a bug: never disguised as a model fault
+                    if self._time_left(tally)[0] <= 0:
+                        raise self._out_of_time(ctx, budget_reason, tally, after=failure) from exc
+                    n = f"{attempt} attempt" + ("s" if attempt > 1 else "")
                     if not failure.retry or attempt == attempts_allowed:
-                        n = f"{attempt} attempt" + ("s" if attempt > 1 else "")
                         reason = f"{failure.label} after {n}" if failure.retry else failure.label
                         raise ModelCallError(
                             reason, kind=failure.kind, agent=ctx.agent, purpose=ctx.purpose
                         ) from exc
-                    delay = min(endpoint.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
+                    # Full jitter: a random wait up to the exponential cap.
+                    delay = random.uniform(0, min(endpoint.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
+                    left, budget_reason = self._time_left(tally)
+                    if delay >= left:
+                        raise ModelCallError(
+                            f"{failure.label} after {n}; {budget_reason}",
+                            kind="budget",
+                            agent=ctx.agent,
+                            purpose=ctx.purpose,
+                        ) from exc
                     logger.info(
                         "model request failed (%s), retry %d/%d in %.2fs: agent=%s purpose=%s",
                         failure.label,
@@ -298,6 +338,27 @@ class ModelCaller:
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
             current_call.reset(token)
+
+    def _time_left(self, tally: _Tally) -> tuple[float, str]:
+        """Seconds left before the binding budget (this call's or the run's) ends, and its reason."""
+        now = time.monotonic()
+        left = tally.call_deadline - now
+        reason = f"call time budget of {self.endpoint.call_budget_s:g} s used up ({_CALL_BUDGET_ENV})"
+        budget = current_budget.get()
+        if budget is not None and budget.remaining() < left:
+            left, reason = budget.remaining(), budget.reason()
+        return left, reason
+
+    def _out_of_time(
+        self, ctx: CallContext, reason: str, tally: _Tally, after: _Transient | None = None
+    ) -> ModelCallError:
+        budget = current_budget.get()
+        if budget is not None and budget.remaining() <= 0:
+            budget.exhausted = True
+        if after is not None and tally.attempts:
+            n = f"{tally.attempts} attempt" + ("s" if tally.attempts > 1 else "")
+            reason = f"{after.label} after {n}; {reason}"
+        return ModelCallError(reason, kind="budget", agent=ctx.agent, purpose=ctx.purpose)
 
     def _record(
         self,
@@ -334,10 +395,14 @@ def _content_text(result: CreateResult) -> str:
 
 
 def _validate(raw: str, schema: type[M], finish_reason: str, completion_tokens: int) -> tuple[M, str]:
+    cap = limits().max_answer_bytes
+    if len(raw) * 4 > cap and len(raw.encode("utf-8")) > cap:  # a replayed answer: not bounded on arrival
+        allow = env_var("max_answer_bytes")
+        raise _BadAnswer("bad_response", f"answer over the max_answer_bytes cap (set {allow} to allow more)")
     content = clean_answer(raw)
     truncated = finish_reason == "length"
     if not content:
-        raise _BadAnswer("truncated" if truncated else "invalid_json", "invalid JSON: empty answer")
+        raise _BadAnswer("truncated" if truncated else "empty", "empty answer")
     try:
         data = load_json(content)
     except json.JSONDecodeError as err:
@@ -346,6 +411,8 @@ def _validate(raw: str, schema: type[M], finish_reason: str, completion_tokens: 
                 "truncated", f"truncated JSON (finish_reason=length after {completion_tokens} tokens)"
             ) from None
         raise _BadAnswer("invalid_json", f"invalid JSON: {err}") from None
+    except RecursionError:
+        raise _BadAnswer("invalid_json", "invalid JSON: nested too deep") from None
     try:
         return schema.model_validate(data), content
     except ValidationError as err:
@@ -356,7 +423,8 @@ def _short_errors(err: ValidationError, limit: int = 4) -> str:
     """Locations and messages only: input values may quote patient data."""
     parts = []
     for item in err.errors(include_input=False, include_url=False)[:limit]:
-        loc = ".".join(str(p) for p in item["loc"]) or "(root)"
+        # A location can carry a key the model made up: shown escaped and capped, never whole.
+        loc = ".".join(neutralize_line(str(p))[:40] for p in item["loc"]) or "(root)"
         parts.append(f"{loc}: {item['msg']}")
     more = err.error_count() - limit
     if more > 0:
@@ -377,7 +445,16 @@ def _repair_prompt(raw: str, reason: str, schema: type[BaseModel]) -> str:
 
 
 def _classify(exc: BaseException) -> _Transient | None:
-    """Map transport exceptions (openai SDK, httpx, asyncio) to a retry decision; None = a bug, re-raise."""
+    """Map transport exceptions (openai SDK, httpx, asyncio, our transport) to a retry decision.
+
+    None means "not a transport fault": a bug, which the caller re-raises.
+    """
+    malformed = _cause_of(exc, MalformedResponseError)
+    if malformed is not None:
+        if malformed.detail:
+            logger.debug("malformed model response: %s (%s)", malformed.category, malformed.detail)
+        retry = malformed.category not in (TOO_LARGE, COMPRESSED)  # those come back the same way
+        return _Transient("bad_response", malformed.category, retry=retry)
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError, openai.APITimeoutError, httpx.TimeoutException)):
         return _Transient("timeout", "timeout", retry=True)
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError, ConnectionError)):
@@ -388,39 +465,75 @@ def _classify(exc: BaseException) -> _Transient | None:
     if isinstance(exc, openai.APIStatusError):
         status, detail = exc.status_code, _status_detail(exc.body, exc.message)
     elif isinstance(exc, httpx.HTTPStatusError):
-        status, detail = exc.response.status_code, exc.response.text
+        status, detail = exc.response.status_code, exc.response.text[:2000]
     if status is not None:
+        if detail:  # may echo the request: a redacted, capped hint at DEBUG only
+            hint = neutralize_line(redact_urls(detail))[:200]
+            logger.debug("model endpoint HTTP %d detail: %s", status, hint)
+        label = f"HTTP {status} ({status_category(status, detail)})"
         if status >= 500 or status in (408, 429):
-            return _Transient("server_error", f"HTTP {status}", retry=True)
-        detail = " ".join(detail.split())[:200]
-        label = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
+            return _Transient("server_error", label, retry=True)
         return _Transient("client_error", label, retry=False)
     if isinstance(exc, openai.APIError):
         return _Transient("bad_response", f"malformed response ({type(exc).__name__})", retry=True)
-    if isinstance(exc, AttributeError | TypeError | KeyError | IndexError):
-        # The openai SDK hands a non-JSON body (a proxy's HTML page) to autogen as a bare string,
-        # which then fails attribute access. Named in the reason, so a real bug is not disguised.
-        detail = " ".join(str(exc).split())[:120]
-        return _Transient("bad_response", f"malformed response ({type(exc).__name__}: {detail})", retry=True)
     return None
+
+
+_STATUS_CATEGORIES = {
+    400: "request refused as invalid",
+    401: "API key refused",
+    403: "API key refused",
+    404: "model or route not found",
+    408: "request timed out at the server",
+    413: "request too large",
+    422: "request not understood",
+    429: "rate limited",
+    500: "server error",
+    502: "bad gateway",
+    503: "server unavailable or overloaded",
+    504: "gateway timeout",
+}
+
+
+def status_category(status: int, detail: str = "") -> str:
+    """A fixed description of an HTTP error: the status, refined by recognisable vLLM wording.
+
+    The endpoint's own text is only matched against, never quoted: it can echo the prompt.
+    """
+    text = detail.lower()
+    if 400 <= status < 500:
+        if any(w in text for w in ("context length", "max_model_len", "too long", "maximum context")):
+            return "prompt longer than the served context (MEDBOARD_CONTEXT_LENGTH, vLLM --max-model-len)"
+        if "image" in text and ("limit" in text or "at most" in text or "maximum" in text):
+            return "more images than the server accepts per prompt (vLLM --limit-mm-per-prompt)"
+        if "response_format" in text or "json_schema" in text or "guided" in text:
+            return "structured output not accepted (response_format json_schema)"
+    if status in _STATUS_CATEGORIES:
+        return _STATUS_CATEGORIES[status]
+    return "server error" if status >= 500 else "request refused"
 
 
 def _status_detail(body: object, message: str) -> str:
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return inner["message"]
+            return str(inner["message"])
         if isinstance(body.get("message"), str):
             return str(body["message"])
     return message
 
 
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+def _cause_of(exc: BaseException, kind: type[E]) -> E | None:
+    """`exc` or the first exception in its cause/context chain that is a `kind`."""
     seen: set[int] = set()
     node: BaseException | None = exc
     while node is not None and id(node) not in seen:
         if isinstance(node, kind):
-            return True
+            return node
         seen.add(id(node))
         node = node.__cause__ or node.__context__
-    return False
+    return None
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    return _cause_of(exc, kind) is not None

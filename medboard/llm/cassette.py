@@ -43,6 +43,7 @@ from medboard.errors import MedboardInputError
 from medboard.llm.context import current_call
 from medboard.llm.endpoint import ModelEndpoint
 from medboard.llm.errors import CassetteMissError
+from medboard.safeio import read_text_bounded
 
 #: Tokens MedGemma spends per image (896x896 -> 256 soft tokens); used by the replay estimate.
 IMAGE_TOKENS = 256
@@ -171,16 +172,21 @@ def prompt_text(request: CassetteRequest) -> str:
 
 def load_cassette(path: Path) -> list[CassetteEntry]:
     """All entries of a cassette; a malformed line is a `MedboardInputError` naming the line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MedboardInputError("cassette not found (record it first)", source=str(path)) from None
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise MedboardInputError("cassette not found (record it first)", source=str(path))
+    # Bounded, regular files only: a folder, /dev/zero or a FIFO is one clean error, not a hang.
+    text = read_text_bounded(path, cap="max_file_bytes", error=MedboardInputError)
     entries = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             entries.append(CassetteEntry.model_validate_json(line))
+        except RecursionError:
+            raise MedboardInputError(
+                "not a cassette entry: JSON nested too deep", source=str(path), location=f"line {number}"
+            ) from None
         except ValidationError as err:
             first = err.errors(include_input=False)[0]
             where = ".".join(str(p) for p in first["loc"])

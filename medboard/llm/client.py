@@ -10,6 +10,9 @@ Why these settings:
   consecutive system messages into one.
 - `max_retries=0`: `ModelCaller` owns retries (with backoff and a record of attempts); the openai
   SDK's own retries would multiply with ours and hide how many requests were really made.
+- `http_client`: the SDK's own default client over `medboard.llm.transport.checking_transport`,
+  which bounds every body (`limits().max_answer_bytes`) and turns a 200 that is not a chat
+  completion into one classified `MalformedResponseError` before the SDK trips over it.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ def model_info_for(endpoint: ModelEndpoint) -> ModelInfo:
 
 def make_chat_client(endpoint: ModelEndpoint, **overrides: Any) -> OpenAIChatCompletionClient:
     """A live client for `endpoint`. `overrides` go to `OpenAIChatCompletionClient` as is (e.g. `seed`)."""
+    import openai
     from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+    from medboard.llm.transport import checking_transport
 
     kwargs: dict[str, Any] = {
         "model": endpoint.model,
@@ -50,6 +56,7 @@ def make_chat_client(endpoint: ModelEndpoint, **overrides: Any) -> OpenAIChatCom
         "model_info": model_info_for(endpoint),
         "temperature": endpoint.temperature,
         "max_tokens": endpoint.max_tokens,
+        "http_client": openai.DefaultAsyncHttpxClient(transport=checking_transport()),
     }
     kwargs.update(overrides)
     return OpenAIChatCompletionClient(**kwargs)

@@ -5,7 +5,18 @@ environment or a config file, in that order of precedence, so a CI job can point
 different server without touching code. This module stays light (pydantic and the standard
 library only): the CLI builds an endpoint before deciding whether autogen is needed at all.
 
-The API key is a `SecretStr`: it never appears in `repr`, logs or error messages.
+The API key is a `SecretStr`: it never appears in `repr`, logs or error messages. A URL may
+carry credentials too (`http://user:pass@host/v1`, `?token=`): the real URL is used for requests,
+but everything that records or prints the endpoint uses `safe_url` (user-info and query values
+shown as ``***``).
+
+Time budgets (why three): `timeout_s` bounds one HTTP request; `call_budget_s` bounds one logical
+call (its retries, backoff and repair request together), so one hung call cannot eat the run;
+`run_budget_s` bounds all model work of one case run, after which every model call fails at once
+as "budget" and the deterministic summary is verified and published with the model sections
+marked failed. With the defaults a run against an endpoint that accepts connections and never
+answers publishes in about 4 minutes; `health_timeout_s` makes a silent health check fail (exit 3)
+in seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from medboard.errors import MedboardInputError
+from medboard.textsafety import redact_url
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 DEFAULT_MODEL = "google/medgemma-1.5-4b-it"
@@ -38,6 +50,9 @@ ENV_VARS: dict[str, str] = {
     "MEDBOARD_MODEL_VISION": "vision",
     "MEDBOARD_MODEL_TEMPERATURE": "temperature",
     "MEDBOARD_MODEL_MAX_TOKENS": "max_tokens",
+    "MEDBOARD_MODEL_CALL_BUDGET": "call_budget_s",
+    "MEDBOARD_RUN_BUDGET_S": "run_budget_s",
+    "MEDBOARD_HEALTH_TIMEOUT": "health_timeout_s",
 }
 CONFIG_ENV_VAR = "MEDBOARD_CONFIG"
 
@@ -50,6 +65,10 @@ ALIASES: dict[str, str] = {
     "backoff": "backoff_s",
     "concurrency": "max_concurrency",
     "max_model_len": "context_length",
+    "call_budget": "call_budget_s",
+    "run_budget": "run_budget_s",
+    "time_budget": "run_budget_s",
+    "health_timeout": "health_timeout_s",
 }
 
 
@@ -67,7 +86,19 @@ class ModelEndpoint(BaseModel):
     api_key: SecretStr = Field(default=SecretStr("EMPTY"), description="Bearer token (vLLM: --api-key).")
     timeout_s: float = Field(default=120.0, gt=0, le=3600, description="Per-request timeout.")
     max_retries: int = Field(default=2, ge=0, le=10)
-    backoff_s: float = Field(default=1.0, ge=0, le=60, description="First retry delay; doubles each retry.")
+    backoff_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Retry n waits a random time in [0, backoff_s * 2**(n-1)] (full jitter).",
+    )
+    call_budget_s: float = Field(
+        default=180.0, gt=0, le=86_400, description="Wall clock for one call: all its attempts and repair."
+    )
+    run_budget_s: float = Field(
+        default=240.0, gt=0, le=86_400, description="Wall clock for all model calls of one case run."
+    )
+    health_timeout_s: float = Field(default=10.0, gt=0, le=600, description="Health check (GET /models).")
     max_concurrency: int = Field(default=4, ge=1, le=256, description="Requests in flight at once.")
     context_length: int = Field(default=8192, ge=256, le=1_048_576, description="Server --max-model-len.")
     images_per_prompt: int = Field(default=1, ge=0, le=256, description="Server --limit-mm-per-prompt image.")
@@ -82,14 +113,19 @@ class ModelEndpoint(BaseModel):
         value = value.strip().rstrip("/")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"not an http(s) URL: {value!r}")
+            raise ValueError(f"not an http(s) URL: {redact_url(value)!r}")
         if parts.path in ("", "/"):
             value = f"{value}/v1"
         return value
 
+    @property
+    def safe_url(self) -> str:
+        """`base_url` as it may be recorded or printed: no user-info, query values as ``***``."""
+        return redact_url(self.base_url)
+
     def describe(self) -> str:
-        """A log-safe one-liner (no key)."""
-        return f"{self.model} @ {self.base_url}"
+        """A log-safe one-liner (no key, no credentials in the URL)."""
+        return f"{self.model} @ {self.safe_url}"
 
     @classmethod
     def from_sources(
@@ -133,7 +169,13 @@ class ModelEndpoint(BaseModel):
         except ValidationError as err:
             first = err.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else "?"
-            shown = "***" if field == "api_key" else repr(merged.get(field))
+            value = merged.get(field)
+            if field == "api_key":
+                shown = "***"
+            elif field == "base_url" and isinstance(value, str):
+                shown = repr(redact_url(value))
+            else:
+                shown = repr(value)
             raise MedboardInputError(
                 f"invalid model setting {field}={shown}: {first['msg']}",
                 source=origin.get(field, "model settings"),

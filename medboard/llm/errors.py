@@ -19,6 +19,7 @@ FailureKind = Literal[
     "truncated",
     "schema_violation",
     "empty",
+    "budget",
 ]
 
 
@@ -26,8 +27,10 @@ class ModelCallError(ModelEndpointError):
     """One model call gave up after its bounded retries (and repair attempt).
 
     Agents catch this and mark their section failed with `reason`; it never hides a section.
-    `reason` is short and free of prompt/answer text (it may end up in a summary or a log), e.g.
-    "timeout after 3 attempts" or "invalid JSON: Expecting ',' delimiter: line 1 column 20".
+    `reason` is short and free of prompt/answer text and of the endpoint's error text (it ends up
+    in the summary and in WARNING logs): a fixed category, e.g. "timeout after 3 attempts",
+    "HTTP 400 (prompt longer than the served context …)", "response body is not JSON after 3
+    attempts", "run time budget of 240 s used up (MEDBOARD_RUN_BUDGET_S)" (`kind="budget"`).
     """
 
     def __init__(

@@ -7,47 +7,56 @@ is usually the fix: a different `--model` or `MEDBOARD_MODEL`).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 
 import httpx
 
 from medboard.errors import ModelEndpointError
+from medboard.limits import limits
 from medboard.llm.endpoint import ModelEndpoint
+from medboard.textsafety import neutralize_line
 
 logger = logging.getLogger(__name__)
 
 
 async def health_check(endpoint: ModelEndpoint, *, timeout_s: float | None = None) -> list[str]:
-    """The ids the endpoint serves; raises `ModelEndpointError` unless `endpoint.model` is among them."""
-    url = f"{endpoint.base_url}/models"
-    headers = {"Authorization": f"Bearer {endpoint.api_key.get_secret_value()}"}
-    timeout = timeout_s if timeout_s is not None else min(endpoint.timeout_s, 30.0)
-    where = f"model endpoint {endpoint.base_url}"
+    """The ids the endpoint serves; raises `ModelEndpointError` unless `endpoint.model` is among them.
+
+    The whole check (connect, answer, body) is bounded by `timeout_s` or `endpoint.health_timeout_s`:
+    a server that accepts the connection and never answers fails in that time, not after the
+    per-request model timeout. The body is read up to `limits().max_answer_bytes`. Messages name
+    the endpoint by `safe_url` (no credentials).
+    """
+    timeout = timeout_s if timeout_s is not None else endpoint.health_timeout_s
+    where = f"model endpoint {endpoint.safe_url}"
     try:
-        async with httpx.AsyncClient(timeout=timeout) as http:
-            response = await http.get(url, headers=headers)
+        status, body = await asyncio.wait_for(_get_models(endpoint, timeout), timeout=timeout)
+    except (TimeoutError, httpx.TimeoutException):
+        raise ModelEndpointError(f"{where} did not answer GET /models within {timeout:g} s") from None
     except httpx.ConnectError:
         raise ModelEndpointError(f"{where} is unreachable (connection refused or host not found)") from None
-    except httpx.TimeoutException:
-        raise ModelEndpointError(f"{where} did not answer within {timeout:g} s") from None
     except httpx.HTTPError as err:
         raise ModelEndpointError(f"{where} failed: {type(err).__name__}") from None
 
-    if response.status_code in (401, 403):
-        raise ModelEndpointError(
-            f"{where} refused the API key (HTTP {response.status_code}); set MEDBOARD_API_KEY"
-        )
-    if response.status_code != 200:
-        raise ModelEndpointError(f"{where} answered HTTP {response.status_code} to GET /models")
+    if status in (401, 403):
+        raise ModelEndpointError(f"{where} refused the API key (HTTP {status}); set MEDBOARD_API_KEY")
+    if status != 200:
+        raise ModelEndpointError(f"{where} answered HTTP {status} to GET /models")
+    if body is None:
+        cap = limits().max_answer_bytes
+        raise ModelEndpointError(f"{where} answered GET /models with more than {cap} bytes")
     try:
-        cards = {str(item["id"]): item for item in response.json()["data"]}
-    except (ValueError, KeyError, TypeError):
+        cards = {str(item["id"]): item for item in json.loads(body)["data"]}
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise ModelEndpointError(f"{where} is not an OpenAI-compatible server (bad /models answer)") from None
     served = list(cards)
     if endpoint.model not in cards:
-        listed = ", ".join(served) if served else "no models"
+        listed = neutralize_line(", ".join(served))[:500] if served else "no models"
         raise ModelEndpointError(f"{where} does not serve {endpoint.model!r}; it serves: {listed}")
-    served_len = cards[endpoint.model].get("max_model_len")  # vLLM publishes its --max-model-len
+    card = cards[endpoint.model]
+    served_len = card.get("max_model_len") if isinstance(card, dict) else None  # vLLM's --max-model-len
     if isinstance(served_len, int) and served_len < endpoint.context_length:
         logger.warning(
             "%s serves %s with max_model_len %d, below the configured context_length %d: long prompts "
@@ -58,3 +67,22 @@ async def health_check(endpoint: ModelEndpoint, *, timeout_s: float | None = Non
             endpoint.context_length,
         )
     return served
+
+
+async def _get_models(endpoint: ModelEndpoint, timeout: float) -> tuple[int, bytes | None]:
+    """Status and body of GET /models (body None when over the answer cap)."""
+    key = endpoint.api_key.get_secret_value()
+    headers = {"Authorization": f"Bearer {key}", "Accept-Encoding": "identity"}
+    cap = limits().max_answer_bytes
+    url = f"{endpoint.base_url}/models"
+    async with httpx.AsyncClient(timeout=timeout) as http, http.stream("GET", url, headers=headers) as resp:
+        if resp.status_code != 200:
+            return resp.status_code, b""
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in resp.aiter_bytes():
+            total += len(chunk)
+            if total > cap:
+                return resp.status_code, None
+            chunks.append(chunk)
+        return resp.status_code, b"".join(chunks)
