@@ -277,6 +277,25 @@ def test_run_budget_from_the_environment_through_the_cli(
     assert any("run time budget of 1.5 s used up" in w for w in summary.run.warnings)
 
 
+def test_run_budget_from_the_time_budget_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`medboard run --time-budget S` wins over the environment's budget."""
+    case = _case_file(tmp_path)
+    monkeypatch.setenv("MEDBOARD_RUN_BUDGET_S", "600")
+    monkeypatch.setenv("MEDBOARD_MODEL", "fake-model")
+    with FakeOpenAIServer(always(200, COMPLETION, delay=NEVER), models=["fake-model"]) as server:
+        started = time.monotonic()
+        code = main(
+            ["run", str(case), "--model", server.base_url, "--time-budget", "1.5", "-o", str(tmp_path / "o")]
+        )
+        elapsed = time.monotonic() - started
+    assert code == 0, capsys.readouterr().err
+    assert elapsed < 1.5 + 10
+    summary = CaseSummary.model_validate_json((tmp_path / "o" / "summary.json").read_text())
+    assert any("run time budget of 1.5 s used up" in w for w in summary.run.warnings)
+
+
 async def test_api_run_case_takes_the_budget_as_a_parameter(tmp_path: Path) -> None:
     from medboard.api import run_case
 

@@ -45,6 +45,13 @@ def register(app: typer.Typer) -> None:
         model_name: str = typer.Option(None, "--model-name", help="Served model name (default from env)."),
         cassette: Path = typer.Option(None, "--record-cassette", help="Record model traffic to this JSONL."),
         replay: Path = typer.Option(None, "--replay", help="Replay model traffic from this cassette."),
+        time_budget: float = typer.Option(
+            None,
+            "--time-budget",
+            min=1.0,
+            help="Seconds for all of the run's model calls (default MEDBOARD_RUN_BUDGET_S or 240); when "
+            "it runs out the deterministic summary is verified and published, model sections marked failed.",
+        ),
     ) -> None:
         """Run a case through the specialists, the synthesizer and the verifier."""
         from medboard.cli.interrupts import signals_raise
@@ -66,6 +73,7 @@ def register(app: typer.Typer) -> None:
                 model_name=model_name,
                 cassette=cassette,
                 replay=replay,
+                time_budget=time_budget,
             )
         if json_out:
             sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
@@ -91,6 +99,7 @@ def _run(
     model_name: str | None,
     cassette: Path | None,
     replay: Path | None,
+    time_budget: float | None = None,
 ) -> CaseSummary:
     import contextlib
 
@@ -122,6 +131,7 @@ def _run(
                     progress=view.update,
                     overlay_dir=staging / "images" if staging else None,
                     lenient=lenient,
+                    run_budget_s=time_budget,
                 ),
                 detail="nothing was published" if out is not None else "",
             )
