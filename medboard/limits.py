@@ -53,6 +53,9 @@ class Limits:
     max_slices: int = 10_000
     #: Bytes of one model answer (a longer body is refused as a bad response, not parsed).
     max_answer_bytes: int = 4 * MiB
+    #: Characters of one JSON string that is not a base64 payload (names, codes, narrative, notes;
+    #: real records stay below ~10k). Attachment/Binary ``data`` is capped by max_string_chars.
+    max_text_chars: int = 1 * MiB
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Limits:

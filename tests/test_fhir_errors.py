@@ -31,7 +31,6 @@ CASES = {
         "entry[2]",
         "Observation/bad-value",
         "Observation.valueQuantity.value",
-        "'thirteen'",
     ],
     "unknown_element.json": ["entry[1]", "Observation/extra", "Observation.valueQuantiti", "unknown element"],
     "empty_bundle.json": ["Bundle/empty", "empty searchset bundle"],
