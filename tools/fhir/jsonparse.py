@@ -112,8 +112,9 @@ def line_of(data: bytes, offset: int) -> int:
 class _Hooks:
     """The parse hooks for one document, with its caps read once."""
 
-    def __init__(self, shared: dict[str, str] | None = None) -> None:
+    def __init__(self, shared: dict[str, str] | None = None, drop_nulls: bool = False) -> None:
         caps = limits()
+        self.drop_nulls = drop_nulls
         self.max_number = caps.max_number_chars
         self.max_text = caps.max_text_chars
         self.max_payload = caps.max_string_chars
@@ -168,21 +169,32 @@ class _Hooks:
                 obj[key] = self._text(value, key)
             elif value.__class__ is list:
                 self._items(value, key)
+            elif value is None and self.drop_nulls:
+                del obj[key]  # FHIR JSON has no null elements; the models read one as absent
         return obj
 
 
 def parse_json(
-    data: bytes, *, source: str, location: str | None = None, shared: dict[str, str] | None = None
+    data: bytes,
+    *,
+    source: str,
+    location: str | None = None,
+    shared: dict[str, str] | None = None,
+    drop_nulls: bool = False,
 ) -> ParsedJson:
-    """Parse UTF-8 JSON bytes within the caps; `json.JSONDecodeError`/`UnicodeDecodeError` pass
-    through (the caller words them), a cap is a `LimitExceededError` naming the line."""
+    """Parse UTF-8 JSON bytes within the caps.
+
+    ``drop_nulls`` removes ``"key": null`` members, as FHIR readers do, so extractors never meet
+    a null where FHIR promises an element or none. `json.JSONDecodeError`/`UnicodeDecodeError`
+    pass through (the caller words them); a cap is a `LimitExceededError` naming the line.
+    """
     cap = limits().max_json_depth
     openers = data.count(b"[") + data.count(b"{")  # C-speed; the scan only runs when it could matter
     offset = depth_overflow(data, cap) if openers > cap else None
     if offset is not None:
         where = _join(location, f"line {line_of(data, offset)}")
         raise LimitExceededError("JSON nested too deeply", "max_json_depth", source=source, location=where)
-    hooks = _Hooks(shared)
+    hooks = _Hooks(shared, drop_nulls)
     try:
         value = json.loads(
             data,

@@ -18,6 +18,7 @@ from typing import Any
 
 from medboard.errors import FhirInputError, MedboardInputError
 from medboard.limits import LimitExceededError, limits
+from medboard.textsafety import neutralize_line
 from medboard.tools.fhir.attachments import AttachmentError, decode_attachments
 from medboard.tools.fhir.dates import future_birth_problem, implausible_dates
 from medboard.tools.fhir.entries import Entry, describe_keys, flatten
@@ -35,6 +36,7 @@ from medboard.tools.fhir.validation import R4_ONLY_TYPES, model_class, validate_
 
 log = logging.getLogger(__name__)
 
+_TYPE_NAME = re.compile(r"^[A-Za-z]{1,64}$")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _ATTACHMENT_TYPES = frozenset({"DocumentReference", "DiagnosticReport", "Media", "Binary"})
 
@@ -71,22 +73,14 @@ def load_record(
             indexer.count(entry)
             duplicates = [p for p in document.duplicates if entry.owns(p)]
             if duplicates:
-                indexer.fail(entry, duplicate_key_error(entry.origin, duplicates).problem, _label(entry))
+                refusal = duplicate_key_error(entry.origin, duplicates)
+                indexer.fail(entry, f"{duplicates[0]}: {refusal.problem}", _label(entry))
                 continue
             indexer.add_contained(entry)
 
     label = name or _source_label(source)
     if not indexer.resources:
-        reason = ""
-        if indexer.skipped:
-            count, first = len(indexer.skipped), indexer.skipped[0]
-            where = first.location.removeprefix(f"{label}: ")
-            reason = (
-                f": the only entry was skipped ({where}: {first.problem})"
-                if count == 1
-                else f": all {count} entries were skipped (first: {where}: {first.problem})"
-            )
-        raise FhirInputError(f"no resource could be loaded{reason}", source=label)
+        raise _nothing_loaded(label, indexer.skipped)
     record = PatientRecord(
         source=label,
         patient_id=None,
@@ -115,9 +109,24 @@ def load_record(
             "skipped (lenient mode); see `skipped`"
         )
     record.facts = extract_facts(record, indexer.attachment_text, lenient=lenient, where=indexer.where_of)
+    if not record.resources:  # lenient mode skipped every resource while extracting facts
+        raise _nothing_loaded(label, record.skipped)
     record.warnings.extend(implausible_dates(record))
     log.info("loaded %d resources, %d facts", len(record.resources), len(record.facts))
     return record
+
+
+def _nothing_loaded(label: str, skipped: list[SkippedEntry]) -> FhirInputError:
+    reason = ""
+    if skipped:
+        count, first = len(skipped), skipped[0]
+        where = first.location.removeprefix(f"{label}: ")
+        reason = (
+            f": the only entry was skipped ({where}: {first.problem})"
+            if count == 1
+            else f": all {count} entries were skipped (first: {where}: {first.problem})"
+        )
+    return FhirInputError(f"no resource could be loaded{reason}", source=label)
 
 
 def _check_duplicates_inside_entries(document: Document, entries: list[Entry]) -> None:
@@ -133,7 +142,9 @@ def _label(entry: Entry) -> str | None:
     if not isinstance(resource, dict):
         return None
     kind, resource_id = resource.get("resourceType"), resource.get("id")
-    return f"{kind}/{resource_id}" if isinstance(kind, str) and isinstance(resource_id, str) else None
+    if not (isinstance(kind, str) and _TYPE_NAME.match(kind) and isinstance(resource_id, str)):
+        return None  # a resourceType that is not a name may be data: not quoted
+    return f"{kind}/{neutralize_line(resource_id[:80])}"
 
 
 def _source_label(source: Any) -> str:
@@ -226,7 +237,7 @@ class _Indexer:
         if resource_type is None:
             keys = describe_keys(resource)
             return self.fail(entry, f"not a FHIR resource: no resourceType (keys: {keys})")
-        label = f"{resource_type}/{resource['id']}" if isinstance(resource.get("id"), str) else None
+        label = _label(entry)
         r4_only = isinstance(resource_type, str) and resource_type in R4_ONLY_TYPES
         if r4_only and model_class(resource_type) is None:
             if not isinstance(resource.get("id", ""), str):
@@ -239,6 +250,8 @@ class _Indexer:
             return self.fail(entry, problem, label)
         if resource_type == "Patient" and (problem := future_birth_problem(resource)):
             return self.fail(entry, problem, label)
+        if isinstance(resource.get("id"), str):  # the index key: the id as it is (validated above)
+            label = f"{resource_type}/{resource['id']}"
         if not label:
             resource = self._with_id(entry, resource)
             label = f"{resource_type}/{resource['id']}"

@@ -130,7 +130,7 @@ class Reader:
             yield from self._parse_ndjson(data, label)
             return
         try:
-            parsed = parse_json(data, source=label)
+            parsed = parse_json(data, source=label, drop_nulls=True)
         except UnicodeDecodeError as error:
             problem = f"not UTF-8 text ({error.reason} at byte {error.start})"
             raise FhirInputError(problem, source=label) from None
@@ -162,12 +162,13 @@ class Reader:
                 )
             where = f"line {number}"
             try:
-                parsed = parse_json(line, source=label, location=where, shared=shared)
+                parsed = parse_json(line, source=label, location=where, shared=shared, drop_nulls=True)
                 if parsed.duplicates:
                     raise duplicate_key_error(label, parsed.duplicates, where)
             except (json.JSONDecodeError, UnicodeDecodeError, MedboardInputError) as error:
                 if isinstance(error, MedboardInputError):
                     problem = error.problem
+                    where = error.location or where
                 elif isinstance(error, json.JSONDecodeError):
                     problem = f"invalid JSON at column {error.colno}: {error.msg}"
                 else:

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from medboard.textsafety import neutralize_line
+
 _MAX_PROBLEM = 200
 
 
@@ -113,7 +115,7 @@ def describe_validation_error(resource_type: str, error: ValidationError) -> str
             message = "unknown element (not in FHIR R4B; misspelt?)"
         else:
             message = _without_value(message, first.get("input"))
-    problem = f"invalid {resource_type}: {path}: {message}"
+    problem = neutralize_line(f"invalid {resource_type}: {path}: {message}")
     if len(problem) > _MAX_PROBLEM:
         problem = problem[: _MAX_PROBLEM - 1] + "…"
     if len(errors) > 1:
