@@ -16,23 +16,24 @@ exceeded (the line, or the JSON path of a duplicate key), never the offending va
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from medboard.limits import LimitExceededError, limits
 
 _SCAN_CHUNK = 4 * 1024 * 1024
+#: Below this size the depth scan is pure Python (regex + accumulate): numpy's import alone costs
+#: more than scanning a few MB, so it is imported only for large documents.
+_NUMPY_FROM_BYTES = 16 * 1024 * 1024
+#: One JSON string, possessive (linear, no backtracking); an unterminated one runs to the end.
+_STRING = re.compile(rb'"(?:[^"\\]++|\\[\s\S])*+(?:"|\Z)')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET = re.compile(rb"[\[\]{}]")
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
-_INTERESTING = np.zeros(256, dtype=bool)
-_INTERESTING[[_QUOTE, _BACKSLASH, ord("["), ord("]"), ord("{"), ord("}")]] = True
-_STEP = np.zeros(256, dtype=np.int8)  # +1 opens a container, -1 closes one
-_STEP[[ord("["), ord("{")]] = 1
-_STEP[[ord("]"), ord("}")]] = -1
 _INTERN_CHARS = 64
 _ELEMENT_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9]{0,63}$")
 #: Keys whose string values are base64 payloads (Attachment.data, Binary.data, Signature.data):
@@ -62,12 +63,42 @@ class ParsedJson:
 
 
 def depth_overflow(data: bytes, cap: int) -> int | None:
+    """The line where container nesting first goes deeper than ``cap`` (None if it never does)."""
+    if len(data) < _NUMPY_FROM_BYTES:
+        return _depth_small(data, cap)
+    offset = _depth_numpy(data, cap)
+    return None if offset is None else data.count(b"\n", 0, offset) + 1
+
+
+def _depth_small(data: bytes, cap: int) -> int | None:
+    """Strings removed (one linear regex pass), then a running sum over the brackets left.
+
+    Returns the line (JSON strings hold no raw newline, so the string-free text has the same
+    line numbers as ``data``)."""
+    bare = _STRING.sub(b"", data)
+    steps = bare.translate(None, _NOT_BRACKETS)
+    opening = frozenset(b"[{")
+    for index, level in enumerate(itertools.accumulate(1 if b in opening else -1 for b in steps)):
+        if level > cap:
+            match = next(itertools.islice(_BRACKET.finditer(bare), index, None))
+            return bare.count(b"\n", 0, match.start()) + 1
+    return None
+
+
+def _depth_numpy(data: bytes, cap: int) -> int | None:
     """Byte offset where container nesting first goes deeper than ``cap`` (None if it never does).
 
     Linear and iterative: only the bytes ``"``, ``\\``, brackets and braces are looked at; brackets
     inside strings are ignored (a quote after an odd run of backslashes does not end a string).
     Chunks never split a run of backslashes, so only the string state and the depth carry over.
     """
+    import numpy as np
+
+    interesting = np.zeros(256, dtype=bool)
+    interesting[[_QUOTE, _BACKSLASH, ord("["), ord("]"), ord("{"), ord("}")]] = True
+    step_of = np.zeros(256, dtype=np.int8)  # +1 opens a container, -1 closes one
+    step_of[[ord("["), ord("{")]] = 1
+    step_of[[ord("]"), ord("}")]] = -1
     view = np.frombuffer(data, dtype=np.uint8)
     depth, in_string, start, size = 0, 0, 0, len(view)
     while start < size:
@@ -75,7 +106,7 @@ def depth_overflow(data: bytes, cap: int) -> int | None:
         while stop < size and view[stop - 1] == _BACKSLASH:
             stop += 1
         chunk = view[start:stop]
-        positions = np.flatnonzero(_INTERESTING[chunk])
+        positions = np.flatnonzero(interesting[chunk])
         codes = chunk[positions]
         quotes = codes == _QUOTE
         backslash = codes == _BACKSLASH
@@ -92,7 +123,7 @@ def depth_overflow(data: bytes, cap: int) -> int | None:
             )
             quotes &= ~escaped
         parity = (np.cumsum(quotes, dtype=np.int64) + in_string) & 1
-        step = np.where(parity == 0, _STEP[codes], 0)
+        step = np.where(parity == 0, step_of[codes], 0)
         if step.any():
             levels = depth + np.cumsum(step, dtype=np.int64)
             too_deep = levels > cap
@@ -103,10 +134,6 @@ def depth_overflow(data: bytes, cap: int) -> int | None:
             in_string = int(parity[-1])
         start = stop
     return None
-
-
-def line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
 
 
 class _Hooks:
@@ -190,9 +217,9 @@ def parse_json(
     """
     cap = limits().max_json_depth
     openers = data.count(b"[") + data.count(b"{")  # C-speed; the scan only runs when it could matter
-    offset = depth_overflow(data, cap) if openers > cap else None
-    if offset is not None:
-        where = _join(location, f"line {line_of(data, offset)}")
+    line = depth_overflow(data, cap) if openers > cap else None
+    if line is not None:
+        where = _join(location, f"line {line}")
         raise LimitExceededError("JSON nested too deeply", "max_json_depth", source=source, location=where)
     hooks = _Hooks(shared, drop_nulls)
     try:
