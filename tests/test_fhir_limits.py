@@ -285,3 +285,12 @@ def test_cli_bombs_end_in_one_line_under_a_memory_limit(tmp_path: Path, make: st
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr and str(target) in lines[0]
+
+
+def test_wrong_json_kinds_are_named_not_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "meta.json"
+    path.write_text(json.dumps(dict(PATIENT, meta="SSN-123-45-6789")))
+    with pytest.raises(FhirInputError) as caught:
+        load_record(path)
+    message = one_line(caught.value, path)
+    assert "Patient.meta: expected a JSON object (got a JSON string)" in message and "123-45" not in message

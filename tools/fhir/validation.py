@@ -113,6 +113,8 @@ def describe_validation_error(resource_type: str, error: ValidationError) -> str
         message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         if first.get("type") == "extra_forbidden":
             message = "unknown element (not in FHIR R4B; misspelt?)"
+        elif first.get("type") == "json_invalid":  # the models try a string as JSON text
+            message = f"expected a JSON object (got a JSON {_json_kind(first.get('input'))})"
         else:
             message = _without_value(message, first.get("input"))
     problem = neutralize_line(f"invalid {resource_type}: {path}: {message}")
