@@ -57,6 +57,9 @@ class Limits:
     max_aspect_ratio: int = 50
     #: Distinct non-zero labels of one mask (a segmentation has a few; an image used as a mask, thousands).
     max_mask_labels: int = 1_000
+    #: Characters of one JSON string that is not a base64 payload (names, codes, narrative, notes;
+    #: real records stay below ~10k). Attachment/Binary ``data`` is capped by max_string_chars.
+    max_text_chars: int = 1 * MiB
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Limits:

@@ -24,6 +24,13 @@ images:
 Dates, modality and body site let the longitudinal comparer pair prior and current images of the
 same modality and body site; a mask gives the imaging reader a measured lesion (RECIST input).
 
+Paths in a case YAML are confined to the YAML's folder (after resolving symlinks): a case that
+reads `../../etc/passwd` or an absolute path is refused unless the caller passes
+``allow_external_paths=True``. The file is read bounded (``max_case_file_bytes``), its nesting is
+checked on the parser's event stream before anything is built (``max_json_depth``), YAML aliases
+are refused (a case file needs none; they are the "billion laughs" bomb), dates are kept as the
+strings written and checked as ISO dates, and every problem is a `CaseInputError` naming the key.
+
 A folder without `case.yaml` holds the record: one `.json` bundle, or several resource files /
 an NDJSON set read together as one source (as `medboard record FOLDER` reads it).
 """
@@ -35,12 +42,38 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from medboard.errors import CaseInputError
+from medboard.limits import LimitExceededError, limits
 from medboard.orchestrator.context import CaseInput
+from medboard.safeio import read_text_bounded
+from medboard.textsafety import neutralize_line
 
 CASE_FILE_NAMES = ("case.yaml", "case.yml")
+
+
+EXTERNAL_PATHS_HINT = "pass allow_external_paths=True (CLI: --allow-external-paths) to allow it"
+
+
+def check_iso_date(value: str | None) -> str | None:
+    """An ISO date (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``, or a date-time), kept as written."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 4 and text.isdigit():
+            return text
+        if len(text) == 7 and text[4] == "-":
+            dt.date.fromisoformat(text + "-01")
+            return text
+        if len(text) == 10:
+            dt.date.fromisoformat(text)
+        else:
+            dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("not a valid ISO date (YYYY-MM-DD)") from None
+    return text
 
 
 class ImageSpec(BaseModel):
@@ -50,11 +83,16 @@ class ImageSpec(BaseModel):
     study: str | None = None
     recipe: str | None = None
     series: str | None = None
-    date: dt.date | str | None = None
+    date: str | None = None
     modality: str | None = None
     body_site: str | None = None
     mask: str | None = None
-    label: int | None = None
+    label: StrictInt | None = None
+
+    @field_validator("date")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        return check_iso_date(value)
 
 
 class CaseSpec(BaseModel):
@@ -64,16 +102,32 @@ class CaseSpec(BaseModel):
     record: str
     patient: str | None = None
     question: str | None = None
-    case_date: dt.date | str | None = None
+    case_date: str | None = None
     images: list[ImageSpec] = Field(default_factory=list)
+
+    @field_validator("case_date")
+    @classmethod
+    def _iso_case_date(cls, value: str | None) -> str | None:
+        return check_iso_date(value)
 
 
 def load_case(
-    path: str | Path, *, patient: str | None = None, question: str | None = None, lenient: bool = False
+    path: str | Path,
+    *,
+    patient: str | None = None,
+    question: str | None = None,
+    lenient: bool = False,
+    allow_external_paths: bool = False,
 ) -> CaseInput:
-    """Load a case from a bundle file, a case folder or a case YAML."""
+    """Load a case from a bundle file, a case folder or a case YAML.
+
+    ``allow_external_paths``: let a case YAML name files outside its own folder (refused by
+    default, so a shared case file cannot make medboard read `/etc/passwd` or a home folder).
+    """
     from medboard.tools.fhir import load_record
 
+    if "\x00" in str(path):
+        raise CaseInputError("path contains a NUL character", source=repr(str(path)))
     source = Path(path)
     if not source.exists():
         raise CaseInputError("no such file or folder", source=str(source))
@@ -88,8 +142,12 @@ def load_case(
             source=str(source),
         )
     spec = _read_spec(spec_path)
-    base = spec_path.parent
-    record_path = (base / spec.record).resolve()
+    base = spec_path.parent.resolve()
+
+    def inside(value: str, location: str, what: str) -> Path:
+        return _case_path(base, value, spec_path, location, what, allow_external_paths)
+
+    record_path = inside(spec.record, "record", "record")
     if not record_path.exists():
         raise CaseInputError(
             f"record {spec.record!r} does not exist", source=str(spec_path), location="record"
@@ -98,7 +156,7 @@ def load_case(
     images = []
     links: dict[str, str] = {}
     for index, image in enumerate(spec.images):
-        image_path = (base / image.path).resolve()
+        image_path = inside(image.path, f"images[{index}].path", "image path")
         if not image_path.exists():
             raise CaseInputError(
                 f"image path {image.path!r} does not exist",
@@ -107,7 +165,7 @@ def load_case(
             )
         mask_path = None
         if image.mask:
-            mask_path = (base / image.mask).resolve()
+            mask_path = inside(image.mask, f"images[{index}].mask", "mask path")
             if not mask_path.exists():
                 raise CaseInputError(
                     f"mask path {image.mask!r} does not exist",
@@ -120,7 +178,7 @@ def load_case(
                 "study": image.study,
                 "recipe": image.recipe,
                 "series": image.series,
-                "date": str(image.date) if image.date else None,
+                "date": image.date,
                 "modality": image.modality,
                 "body_site": image.body_site,
                 "mask": str(mask_path) if mask_path else None,
@@ -133,7 +191,7 @@ def load_case(
         case_id=spec.id or _default_case_id(record_path, record.patient_id),
         record=record,
         question=question or spec.question,
-        case_date=str(spec.case_date) if spec.case_date else None,
+        case_date=spec.case_date or None,
         images=images,
         image_links=links,
         source=str(spec_path),
@@ -148,23 +206,98 @@ def _case_file(source: Path) -> Path | None:
     return None
 
 
-def _read_spec(path: Path) -> CaseSpec:
+def _case_path(
+    base: Path, value: str, spec_path: Path, location: str, what: str, allow_external: bool
+) -> Path:
+    """``value`` resolved against the case folder (symlinks followed), refused when it leaves it."""
+    if "\x00" in value:
+        raise CaseInputError(f"{what} contains a NUL character", source=str(spec_path), location=location)
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        resolved = (base / value).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, an unresolvable name
+        raise CaseInputError(f"{what} cannot be resolved", source=str(spec_path), location=location) from None
+    if not allow_external and not resolved.is_relative_to(base):
+        raise CaseInputError(
+            f"{what} {neutralize_line(value)!r} is outside the case folder; {EXTERNAL_PATHS_HINT}",
+            source=str(spec_path),
+            location=location,
+        )
+    return resolved
+
+
+class _CaseLoader(yaml.SafeLoader):
+    """Safe YAML without implicit timestamps: dates stay the strings written (PyYAML would build
+    ``date(2024, 2, 30)`` and fail with a traceback); `check_iso_date` validates them instead."""
+
+
+_CaseLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _check_structure(text: str, path: Path) -> None:
+    """Nesting depth and aliases, from the parser's (iterative) event stream, before composing
+    (PyYAML's composer recurses: 10,000 nested brackets would overflow the stack)."""
+    cap = limits().max_json_depth
+    depth = 0
+    for event in yaml.parse(text, Loader=_CaseLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > cap:
+                mark = event.start_mark
+                raise LimitExceededError(
+                    "YAML nested too deeply",
+                    "max_json_depth",
+                    source=str(path),
+                    location=f"line {mark.line + 1}",
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            raise CaseInputError(
+                "YAML aliases (*name) are not allowed in a case file",
+                source=str(path),
+                location=f"line {event.start_mark.line + 1}",
+            )
+
+
+def _read_spec(path: Path) -> CaseSpec:
+    text = read_text_bounded(path, cap="max_case_file_bytes", error=CaseInputError)
+    try:
+        _check_structure(text, path)
+        data: Any = yaml.load(text, Loader=_CaseLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
         raise CaseInputError(
-            f"invalid YAML: {getattr(error, 'problem', error)}", source=str(path), location=where
-        ) from error
+            f"invalid YAML: {getattr(error, 'problem', None) or type(error).__name__}",
+            source=str(path),
+            location=where,
+        ) from None
+    except (ValueError, OverflowError, RecursionError) as error:  # e.g. a 5,000-digit integer
+        raise CaseInputError(f"invalid YAML value ({type(error).__name__})", source=str(path)) from None
     if not isinstance(data, dict):
         raise CaseInputError("a case file must be a mapping with at least `record:`", source=str(path))
     try:
         return CaseSpec.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        location = ".".join(str(p) for p in first["loc"]) or None
-        raise CaseInputError(first["msg"], source=str(path), location=location) from error
+        first = error.errors(include_url=False)[0]
+        location = _yaml_location(first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise CaseInputError(message, source=str(path), location=location) from None
+
+
+def _yaml_location(loc: tuple[Any, ...]) -> str | None:
+    """``images[0].date`` from a pydantic location; a key that is not a plain name is ``…``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = str(part) if str(part).replace("_", "").isalnum() and len(str(part)) <= 64 else "…"
+            out += f".{name}" if out else name
+    return out or None
 
 
 def _single_record(folder: Path) -> Path:

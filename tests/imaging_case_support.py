@@ -8,6 +8,7 @@ around them are hand-written so each test knows exactly which study and report i
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -108,15 +109,36 @@ def write_case(
     bundle: dict[str, Any] | None = None,
     question: str | None = None,
 ) -> Path:
-    """A case YAML in ``folder`` with the bundle next to it; returns the YAML path."""
+    """A case YAML in ``folder`` with the bundle next to it; returns the YAML path. Image and mask
+    files are copied into ``folder/images/`` (case YAML paths must stay inside the case folder)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bundle.json").write_text(json.dumps(bundle if bundle is not None else imaging_bundle()))
+    images = [
+        {
+            **image,
+            **{key: _copy_in(folder, image[key], f"{i}-{key}") for key in ("path", "mask") if key in image},
+        }
+        for i, image in enumerate(images)
+    ]
     spec: dict[str, Any] = {"id": "imaging-case", "record": "bundle.json", "images": images}
     if question:
         spec["question"] = question
     path = folder / "case.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+def _copy_in(folder: Path, value: str, tag: str) -> str:
+    source = Path(value)
+    if not source.is_absolute() or not source.exists() or source.resolve().is_relative_to(folder.resolve()):
+        return value
+    target = folder / "images" / tag / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copy2(source, target)
+    return str(target.relative_to(folder))
 
 
 def mr_entry(*, mask: bool = True, date: str = "2023-04-02") -> dict[str, Any]:

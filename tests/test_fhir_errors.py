@@ -31,7 +31,6 @@ CASES = {
         "entry[2]",
         "Observation/bad-value",
         "Observation.valueQuantity.value",
-        "'thirteen'",
     ],
     "unknown_element.json": ["entry[1]", "Observation/extra", "Observation.valueQuantiti", "unknown element"],
     "empty_bundle.json": ["Bundle/empty", "empty searchset bundle"],
@@ -45,6 +44,13 @@ CASES = {
     ],
     "empty_file.json": ["file is empty (0 bytes)"],
     "bad_line.ndjson": ["line 2", "invalid JSON at column"],
+    # hardening corpus (issue 15); values never quoted: see tests/test_fhir_limits.py
+    "duplicate_key.json": ["entry[1].resource.valueQuantity.value", "duplicate JSON key"],
+    "unknown_charset.json": ["entry[1]", "DocumentReference/note-x", "content[0].attachment.contentType"],
+    "ssn_wrong_type.json": ["entry[0]", "Patient.identifier[0].value", "valid string"],
+    "mrn_in_birthdate.json": ["entry[0]", "Patient.birthDate", "does not match"],
+    "future_birthdate.json": ["entry[0]", "Patient.birthDate", "after today"],
+    "nan_value.json": ["NaN is not a JSON value"],
 }
 
 

@@ -71,16 +71,27 @@ def load_timepoints(path: Path) -> list[Any]:
         model_config = ConfigDict(extra="forbid")
         timepoints: list[TimePoint]
 
+    from medboard.safeio import read_bounded
+    from medboard.tools.fhir.jsonparse import parse_json
+
+    raw = read_bounded(path, error=MedboardInputError)  # regular files only, stopped at the cap
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MedboardInputError("file not found", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MedboardInputError(f"cannot read: {error}", source=str(path)) from None
+        parsed = parse_json(raw.removeprefix(b"\xef\xbb\xbf"), source=str(path))
+    except UnicodeDecodeError as error:
+        raise MedboardInputError(
+            f"not UTF-8 text ({error.reason} at byte {error.start})", source=str(path)
+        ) from None
     except json.JSONDecodeError as error:
         raise MedboardInputError(
             f"not JSON ({error.msg} at line {error.lineno}, column {error.colno})", source=str(path)
         ) from None
+    if parsed.duplicates:
+        raise MedboardInputError(
+            "duplicate JSON key: an object names this key twice, so its value is ambiguous",
+            source=str(path),
+            location=parsed.duplicates[0],
+        )
+    data = parsed.value
     try:
         document = _Document.model_validate(data)
     except ValidationError as error:

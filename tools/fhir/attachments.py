@@ -108,8 +108,14 @@ def attachment_text(attachment: Mapping[str, Any], path: str) -> str | None:
     mime = mime.strip()
     if mime not in TEXT_TYPES:
         return None
-    charset = re.search(r"charset=([\w\-]+)", params)
-    text = raw.decode(charset.group(1) if charset else "utf-8", errors="replace")
+    charset = re.search(r"charset=\"?([\w\-.:]+)", params)
+    try:
+        text = raw.decode(charset.group(1) if charset else "utf-8", errors="replace")
+    except LookupError:  # an unknown charset, or a codec that is not a text encoding (base64, rot13)
+        raise AttachmentError(
+            f"{path}.contentType" if path else "contentType",
+            "unknown charset (not a text encoding Python knows; use e.g. utf-8)",
+        ) from None
     return html_to_text(text) if mime in ("text/html", "application/xhtml+xml") else text
 
 

@@ -9,11 +9,13 @@ search is kept as a resource like any other.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from medboard.errors import FhirInputError
+from medboard.limits import LimitExceededError, limits
 from medboard.tools.fhir.sources import Document
 from medboard.tools.fhir.validation import validate_bundle_shell
 
@@ -30,11 +32,17 @@ class Entry:
     def where(self) -> str:
         return self.location or "resource"
 
+    def owns(self, json_path: str) -> bool:
+        """True when a JSON path of the document (``entry[3].resource.gender``) lies in this entry."""
+        if self.location is None or self.location.startswith("line "):
+            return True  # the entry is the whole document (a resource file, an NDJSON line)
+        return json_path.startswith(self.location + ".") or json_path.startswith(self.location + "[")
+
 
 def _not_fhir(document: Document) -> FhirInputError:
     data = document.data
     if isinstance(data, dict):
-        keys = ", ".join(list(data)[:5]) or "none"
+        keys = describe_keys(data)
         return FhirInputError(
             f"not a FHIR document: the JSON object has no resourceType (keys: {keys})",
             source=document.origin,
@@ -64,6 +72,10 @@ def _bundle_entries(bundle: dict[str, Any], origin: str, prefix: str | None) -> 
     if problem:
         raise FhirInputError(problem, source=origin, location=where)
     entries = bundle.get("entry") or []
+    if len(entries) > limits().max_entries:
+        raise LimitExceededError(
+            f"bundle has {len(entries)} entries", "max_entries", source=origin, location=where
+        )
     if not any(isinstance(e, dict) and e.get("resource") for e in entries):
         if prefix:  # a nested search with no match (in a batch-response): nothing to add, not an error
             return
@@ -79,4 +91,15 @@ def _bundle_entries(bundle: dict[str, Any], origin: str, prefix: str | None) -> 
         if isinstance(resource, dict) and resource.get("resourceType") == "Bundle":
             yield from _bundle_entries(resource, origin, f"{location}.resource")
             continue
-        yield Entry(origin, location, resource, entry.get("fullUrl"))
+        full_url = entry.get("fullUrl")
+        yield Entry(origin, location, resource, full_url if isinstance(full_url, str) else None)
+
+
+_ELEMENT_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+
+def describe_keys(data: dict[str, Any]) -> str:
+    """The first keys of an object for an error: element-like names only (a key is free text in
+    hostile JSON, and errors never quote data)."""
+    keys = [k if _ELEMENT_NAME.match(k) else "…" for k in list(data)[:5]]
+    return ", ".join(keys) or "none"

@@ -16,9 +16,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from medboard.errors import FhirInputError
+from medboard.errors import FhirInputError, MedboardInputError
+from medboard.limits import LimitExceededError, limits
+from medboard.textsafety import neutralize_line
 from medboard.tools.fhir.attachments import AttachmentError, decode_attachments
-from medboard.tools.fhir.entries import Entry, flatten
+from medboard.tools.fhir.dates import future_birth_problem, implausible_dates
+from medboard.tools.fhir.entries import Entry, describe_keys, flatten
 from medboard.tools.fhir.facts import extract_facts
 from medboard.tools.fhir.patients import select_patient
 from medboard.tools.fhir.record import PatientRecord, SkippedEntry
@@ -28,11 +31,12 @@ from medboard.tools.fhir.references import (
     reference_type_and_id,
     uuid_id_aliases,
 )
-from medboard.tools.fhir.sources import DEFAULT_MAX_BYTES, Reader
+from medboard.tools.fhir.sources import DEFAULT_MAX_BYTES, Document, Reader, duplicate_key_error
 from medboard.tools.fhir.validation import R4_ONLY_TYPES, model_class, validate_resource
 
 log = logging.getLogger(__name__)
 
+_TYPE_NAME = re.compile(r"^[A-Za-z]{1,64}$")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _ATTACHMENT_TYPES = frozenset({"DocumentReference", "DiagnosticReport", "Media", "Binary"})
 
@@ -59,26 +63,24 @@ def load_record(
     for document in documents:
         try:
             entries = list(flatten(document))
+            _check_duplicates_inside_entries(document, entries)
         except FhirInputError as error:
             if not (lenient and len(documents) > 1):
                 raise
             indexer.skip(error.describe(), document.origin)
             continue
         for entry in entries:
-            indexer.add(entry)
+            indexer.count(entry)
+            duplicates = [p for p in document.duplicates if entry.owns(p)]
+            if duplicates:
+                refusal = duplicate_key_error(entry.origin, duplicates)
+                indexer.fail(entry, f"{duplicates[0]}: {refusal.problem}", _label(entry))
+                continue
+            indexer.add_contained(entry)
 
     label = name or _source_label(source)
     if not indexer.resources:
-        reason = ""
-        if indexer.skipped:
-            count, first = len(indexer.skipped), indexer.skipped[0]
-            where = first.location.removeprefix(f"{label}: ")
-            reason = (
-                f": the only entry was skipped ({where}: {first.problem})"
-                if count == 1
-                else f": all {count} entries were skipped (first: {where}: {first.problem})"
-            )
-        raise FhirInputError(f"no resource could be loaded{reason}", source=label)
+        raise _nothing_loaded(label, indexer.skipped)
     record = PatientRecord(
         source=label,
         patient_id=None,
@@ -106,9 +108,43 @@ def load_record(
             f"{len(record.skipped)} entr{'y' if len(record.skipped) == 1 else 'ies'} "
             "skipped (lenient mode); see `skipped`"
         )
-    record.facts = extract_facts(record, indexer.attachment_text)
+    record.facts = extract_facts(record, indexer.attachment_text, lenient=lenient, where=indexer.where_of)
+    if not record.resources:  # lenient mode skipped every resource while extracting facts
+        raise _nothing_loaded(label, record.skipped)
+    record.warnings.extend(implausible_dates(record))
     log.info("loaded %d resources, %d facts", len(record.resources), len(record.facts))
     return record
+
+
+def _nothing_loaded(label: str, skipped: list[SkippedEntry]) -> FhirInputError:
+    reason = ""
+    if skipped:
+        count, first = len(skipped), skipped[0]
+        where = first.location.removeprefix(f"{label}: ")
+        reason = (
+            f": the only entry was skipped ({where}: {first.problem})"
+            if count == 1
+            else f": all {count} entries were skipped (first: {where}: {first.problem})"
+        )
+    return FhirInputError(f"no resource could be loaded{reason}", source=label)
+
+
+def _check_duplicates_inside_entries(document: Document, entries: list[Entry]) -> None:
+    """A repeated key outside every entry (``Bundle.type`` twice) makes the whole document
+    ambiguous: refused even in lenient mode, where repeated keys inside an entry skip that entry."""
+    stray = [p for p in document.duplicates if not any(e.owns(p) for e in entries)]
+    if stray:
+        raise duplicate_key_error(document.origin, stray, document.location)
+
+
+def _label(entry: Entry) -> str | None:
+    resource = entry.resource
+    if not isinstance(resource, dict):
+        return None
+    kind, resource_id = resource.get("resourceType"), resource.get("id")
+    if not (isinstance(kind, str) and _TYPE_NAME.match(kind) and isinstance(resource_id, str)):
+        return None  # a resourceType that is not a name may be data: not quoted
+    return f"{kind}/{neutralize_line(resource_id[:80])}"
 
 
 def _source_label(source: Any) -> str:
@@ -154,6 +190,35 @@ class _Indexer:
         self._where: dict[str, str] = {}
         self._full_urls: dict[str, str | None] = {}
         self._identical_duplicates = 0
+        self._count = 0
+        self._max_entries = limits().max_entries
+
+    def count(self, entry: Entry) -> None:
+        """Refuse a record with more resources than max_entries (over all documents together)."""
+        self._count += 1
+        if self._count > self._max_entries:
+            raise LimitExceededError(
+                f"more than {self._max_entries} resources",
+                "max_entries",
+                source=entry.origin,
+                location=entry.where(),
+            )
+
+    def where_of(self, label: str) -> str:
+        return self._where.get(label, label)
+
+    def add_contained(self, entry: Entry) -> None:
+        """`add`, with any unexpected failure on this entry made an entry error (skipped in
+        lenient mode) rather than a traceback that loses the whole record."""
+        try:
+            self.add(entry)
+        except MedboardInputError:
+            raise
+        except RecursionError:
+            self.fail(entry, "resource is nested too deeply to validate", _label(entry))
+        except Exception as error:  # hostile input must not escape as a traceback
+            log.debug("entry failed", exc_info=True)
+            self.fail(entry, f"cannot be read ({type(error).__name__})", _label(entry))
 
     def skip(self, problem: str, location: str) -> None:
         self.skipped.append(SkippedEntry(location=location, problem=problem))
@@ -170,10 +235,11 @@ class _Indexer:
             return self.fail(entry, f"entry resource is not a JSON object (got {type(resource).__name__})")
         resource_type = resource.get("resourceType")
         if resource_type is None:
-            keys = ", ".join(list(resource)[:5]) or "none"
+            keys = describe_keys(resource)
             return self.fail(entry, f"not a FHIR resource: no resourceType (keys: {keys})")
-        label = f"{resource_type}/{resource['id']}" if isinstance(resource.get("id"), str) else None
-        if resource_type in R4_ONLY_TYPES and model_class(resource_type) is None:
+        label = _label(entry)
+        r4_only = isinstance(resource_type, str) and resource_type in R4_ONLY_TYPES
+        if r4_only and model_class(resource_type) is None:
             if not isinstance(resource.get("id", ""), str):
                 return self.fail(entry, f"invalid {resource_type}: id must be a string", label)
             self.warnings.append(
@@ -182,6 +248,10 @@ class _Indexer:
             )
         elif problem := validate_resource(resource):
             return self.fail(entry, problem, label)
+        if resource_type == "Patient" and (problem := future_birth_problem(resource)):
+            return self.fail(entry, problem, label)
+        if isinstance(resource.get("id"), str):  # the index key: the id as it is (validated above)
+            label = f"{resource_type}/{resource['id']}"
         if not label:
             resource = self._with_id(entry, resource)
             label = f"{resource_type}/{resource['id']}"

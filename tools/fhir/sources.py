@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medboard.errors import FhirInputError
+from medboard.errors import FhirInputError, MedboardInputError
+from medboard.limits import LimitExceededError, limits
+from medboard.safeio import describe_kind, read_bounded
+from medboard.tools.fhir.jsonparse import parse_json
 from medboard.tools.fhir.record import SkippedEntry
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -30,6 +34,8 @@ class Document:
     origin: str
     data: Any
     line: int | None = None
+    #: JSON paths of keys repeated in one object (lenient mode only; strict mode refuses them).
+    duplicates: tuple[str, ...] = ()
 
     @property
     def location(self) -> str | None:
@@ -79,26 +85,31 @@ class Reader:
         for file in files:
             try:
                 documents.extend(self._read_file(file, str(file)))
-            except FhirInputError as error:
+            except MedboardInputError as error:
                 if not self.lenient:
                     raise
                 self.skipped.append(SkippedEntry(location=str(file), problem=error.problem))
         return documents
 
     def _read_file(self, path: Path, label: str) -> list[Document]:
+        if "\x00" in label:
+            raise FhirInputError("path contains a NUL character", source=label.replace("\x00", "\\0"))
         try:
-            size = path.stat().st_size
+            info = path.stat()
         except FileNotFoundError:
             raise FhirInputError("file does not exist", source=label) from None
         except OSError as error:
             raise FhirInputError(f"cannot read file ({error.strerror})", source=label) from None
-        if size == 0:
+        kind = describe_kind(info.st_mode) if not stat.S_ISREG(info.st_mode) else None
+        if kind is not None:  # a device (/dev/zero), a FIFO or a socket would never end
+            raise FhirInputError(f"is {kind}, not a regular file", source=label)
+        if info.st_size == 0:
             raise FhirInputError("file is empty (0 bytes)", source=label)
-        self._check_size(size, label)
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise FhirInputError(f"cannot read file ({error.strerror})", source=label) from None
+        self._check_size(info.st_size, label)
+        data = read_bounded(path, error=FhirInputError, label=label)  # chunked, stops at the cap
+        self._check_size(len(data), label)  # the file may have grown since the stat
+        if not data:
+            raise FhirInputError("file is empty (0 bytes)", source=label)
         ndjson = True if path.suffix.lower() in NDJSON_SUFFIXES else None
         return list(self._parse_bytes(data, label, ndjson=ndjson))
 
@@ -119,7 +130,7 @@ class Reader:
             yield from self._parse_ndjson(data, label)
             return
         try:
-            yield Document(label, json.loads(data))
+            parsed = parse_json(data, source=label, drop_nulls=True)
         except UnicodeDecodeError as error:
             problem = f"not UTF-8 text ({error.reason} at byte {error.start})"
             raise FhirInputError(problem, source=label) from None
@@ -131,25 +142,56 @@ class Reader:
             raise FhirInputError(
                 f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}", source=label
             ) from None
+        if parsed.duplicates and not self.lenient:
+            raise duplicate_key_error(label, parsed.duplicates)
+        yield Document(label, parsed.value, duplicates=tuple(parsed.duplicates))
 
     def _parse_ndjson(self, data: bytes, label: str) -> Iterator[Document]:
         count = 0
+        max_entries = limits().max_entries
+        shared: dict[str, str] = {}
         for number, line in enumerate(data.splitlines(), start=1):
             if not line.strip():
                 continue
-            try:
-                value = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                problem = (
-                    f"invalid JSON at column {error.colno}: {error.msg}"
-                    if isinstance(error, json.JSONDecodeError)
-                    else f"not UTF-8 text ({error.reason})"
+            if count >= max_entries:
+                raise LimitExceededError(
+                    f"more than {max_entries} NDJSON lines",
+                    "max_entries",
+                    source=label,
+                    location=f"line {number}",
                 )
+            where = f"line {number}"
+            try:
+                parsed = parse_json(line, source=label, location=where, shared=shared, drop_nulls=True)
+                if parsed.duplicates:
+                    raise duplicate_key_error(label, parsed.duplicates, where)
+            except (json.JSONDecodeError, UnicodeDecodeError, MedboardInputError) as error:
+                if isinstance(error, MedboardInputError):
+                    problem = error.problem
+                    where = error.location or where
+                elif isinstance(error, json.JSONDecodeError):
+                    problem = f"invalid JSON at column {error.colno}: {error.msg}"
+                else:
+                    problem = f"not UTF-8 text ({error.reason})"
                 if not self.lenient:
-                    raise FhirInputError(problem, source=label, location=f"line {number}") from None
-                self.skipped.append(SkippedEntry(location=f"{label}: line {number}", problem=problem))
+                    raise FhirInputError(problem, source=label, location=where) from None
+                self.skipped.append(SkippedEntry(location=f"{label}: {where}", problem=problem))
                 continue
             count += 1
-            yield Document(label, value, line=number)
+            yield Document(label, parsed.value, line=number)
         if count == 0 and not self.lenient:
             raise FhirInputError("NDJSON file has no resources", source=label)
+
+
+def duplicate_key_error(
+    label: str, paths: list[str] | tuple[str, ...], prefix: str | None = None
+) -> FhirInputError:
+    """The refusal of a repeated JSON key: its path, never its values (which one would win is
+    parser-dependent, so the document is ambiguous)."""
+    more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
+    location = ": ".join(p for p in (prefix, paths[0]) if p)
+    return FhirInputError(
+        "duplicate JSON key: an object names this key twice, so its value is ambiguous" + more,
+        source=label,
+        location=location,
+    )

@@ -9,10 +9,13 @@ an unknown ``resourceType`` gets the closest R4B name suggested.
 from __future__ import annotations
 
 import difflib
+import re
 from functools import cache, lru_cache
 from typing import Any
 
 from pydantic import ValidationError
+
+from medboard.textsafety import neutralize_line
 
 _MAX_PROBLEM = 200
 
@@ -45,6 +48,14 @@ def model_class(resource_type: str) -> Any | None:
     return cls if cls.has_resource_base() else None
 
 
+_TYPE_NAME = re.compile(r"^[A-Za-z]{1,64}$")
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
 def suggest_resource_type(name: str) -> str | None:
     """The closest R4B resource type name (case-insensitive), for 'did you mean …?'."""
     names = _top_level_names()
@@ -57,17 +68,38 @@ def suggest_resource_type(name: str) -> str | None:
 
 def unknown_type_problem(resource_type: Any) -> str:
     if not isinstance(resource_type, str) or not resource_type:
-        return f"resourceType must be a non-empty string, got {resource_type!r}"
+        return f"resourceType must be a non-empty string (got a JSON {_json_kind(resource_type)})"
+    if not _TYPE_NAME.match(resource_type):  # not a name: possibly data, so not quoted
+        return "unknown resourceType (not a resource type name)"
     suggestion = suggest_resource_type(resource_type)
     hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
     return f"unknown resourceType {resource_type!r}{hint}"
 
 
+_ELEMENT_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+
 def _element_path(resource_type: str, loc: tuple[Any, ...]) -> str:
+    """``Observation.valueQuantity.value``; a key that is not element-like (free text in hostile
+    JSON, possibly data) is shown as ``…``."""
     path = resource_type
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += "." + (str(part) if _ELEMENT_NAME.match(str(part)) else "…")
     return path
+
+
+def _without_value(message: str, value: Any) -> str:
+    """The message with the offending input removed: errors say the path and the rule, never the
+    value (it may be an identifier: an SSN, an MRN typed into birthDate)."""
+    if isinstance(value, dict | list) or value is None:
+        return message
+    for text in {str(value), repr(value)}:
+        if len(text) >= 2 and text in message:
+            message = message.replace(text, "…")
+    return message
 
 
 def describe_validation_error(resource_type: str, error: ValidationError) -> str:
@@ -81,9 +113,11 @@ def describe_validation_error(resource_type: str, error: ValidationError) -> str
         message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         if first.get("type") == "extra_forbidden":
             message = "unknown element (not in FHIR R4B; misspelt?)"
-        elif not isinstance(first.get("input"), dict | list) and len(repr(first.get("input"))) <= 40:
-            message = f"{message.rstrip('.')} (got {first.get('input')!r})"
-    problem = f"invalid {resource_type}: {path}: {message}"
+        elif first.get("type") == "json_invalid":  # the models try a string as JSON text
+            message = f"expected a JSON object (got a JSON {_json_kind(first.get('input'))})"
+        else:
+            message = _without_value(message, first.get("input"))
+    problem = neutralize_line(f"invalid {resource_type}: {path}: {message}")
     if len(problem) > _MAX_PROBLEM:
         problem = problem[: _MAX_PROBLEM - 1] + "…"
     if len(errors) > 1:
@@ -120,19 +154,23 @@ R4_ONLY_TYPES = frozenset(
 def validate_resource(resource: dict[str, Any]) -> str | None:
     """Validate one resource dict; return the problem as one line, or None when it is valid."""
     resource_type = resource.get("resourceType")
-    if not isinstance(resource_type, str):
+    if not isinstance(resource_type, str) or not _TYPE_NAME.match(resource_type):
         return unknown_type_problem(resource_type)
     cls = model_class(resource_type)
     if cls is None:
         return unknown_type_problem(resource_type)
     try:
         cls.model_validate(resource)
+    except RecursionError:  # e.g. extensions nested hundreds deep under a raised depth cap
+        return f"invalid {resource_type}: nested too deeply to validate"
     except ValidationError as error:
         if _has_extension_primitive_extensions(error):
             try:  # valid FHIR the R4B models reject; the record keeps the source as it is
                 cls.model_validate(_without_extension_primitive_extensions(resource))
             except ValidationError as retry_error:
                 return describe_validation_error(resource_type, retry_error)
+            except RecursionError:
+                return f"invalid {resource_type}: nested too deeply to validate"
             return None
         return describe_validation_error(resource_type, error)
     return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from medboard.errors import FhirInputError
 from medboard.models import Fact
 from medboard.tools.fhir.facts.common import JSON, ExtractContext
 from medboard.tools.fhir.facts.condition import extract_condition
@@ -22,7 +23,7 @@ from medboard.tools.fhir.facts.observation import extract_observation
 from medboard.tools.fhir.facts.patient import extract_patient
 from medboard.tools.fhir.facts.procedure import extract_procedure
 from medboard.tools.fhir.facts.report import extract_report
-from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.fhir.record import PatientRecord, SkippedEntry
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +63,49 @@ def build_context(
 
 
 def extract_facts(
-    record: PatientRecord, attachment_text: dict[tuple[str, str], str] | None = None
+    record: PatientRecord,
+    attachment_text: dict[tuple[str, str], str] | None = None,
+    *,
+    lenient: bool = False,
+    where: Callable[[str], str] | None = None,
 ) -> list[Fact]:
-    """All facts of the record, in resource order. An extractor bug degrades to a warning."""
-    ctx = build_context(record, attachment_text)
+    """All facts of the record, in resource order.
+
+    Any failure while reading one resource (valid-looking FHIR the extractor did not foresee) is
+    contained to that resource: in lenient mode it is skipped (removed from the record, listed in
+    ``record.skipped`` with the reason), otherwise a `FhirInputError` names its entry. The reason
+    is the exception's type, never its message (which may quote the value).
+    """
+    try:
+        ctx = build_context(record, attachment_text)
+    except Exception as error:  # a malformed cross-reference must not traceback
+        raise FhirInputError(
+            f"cannot index references between resources ({type(error).__name__})", source=record.source
+        ) from None
     facts: list[Fact] = []
+    failed: list[str] = []
     for key, resource in record.resources.items():
         extractor = EXTRACTORS.get(resource.get("resourceType", ""))
         if extractor is None:
             continue
         try:
             facts.extend(extractor(resource, key, ctx))
-        except Exception as error:  # a bug must not lose the whole record; it is reported
-            log.warning("fact extraction failed for %s: %s", key, type(error).__name__)
-            record.warnings.append(f"{key}: could not extract facts ({type(error).__name__}: {error})")
+        except Exception as error:  # contained per resource, see the docstring
+            log.debug("fact extraction failed for %s", key, exc_info=True)
+            location = where(key) if where else key
+            problem = f"{key}: facts cannot be extracted ({type(error).__name__})"
+            if not lenient:
+                raise FhirInputError(problem, source=location) from None
+            record.skipped.append(SkippedEntry(location=location, problem=problem))
+            failed.append(key)
+    if failed:
+        gone = set(failed)
+        for key in failed:
+            del record.resources[key]
+        facts = [f for f in facts if f.evidence.reference not in gone]
+        record.warnings.append(
+            f"{len(failed)} resource(s) skipped (lenient mode): facts could not be extracted; see `skipped`"
+        )
     return facts
 
 
