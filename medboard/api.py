@@ -132,12 +132,14 @@ async def run_case(
     overlay_dir: Path | None = None,
     lenient: bool = False,
     run_budget_s: float | None = None,
+    allow_external_paths: bool = False,
 ) -> CaseSummary:
     """Run one case end to end and return its verified `CaseSummary`.
 
     `overlay_dir`: where to write key frames with the imaging reader's boxes drawn (PNG).
     `lenient`: load the rest of a bundle when an entry is bad; what was skipped shows in the run
     warnings.
+    `allow_external_paths`: let a case YAML name files outside its own folder (refused by default).
     `run_budget_s`: wall-clock seconds for all of the run's model calls (default: the endpoint's
     `run_budget_s`, i.e. MEDBOARD_RUN_BUDGET_S or 240). When it runs out, the model calls still
     pending fail as "budget" and the deterministic summary is verified and returned with the
@@ -149,7 +151,13 @@ async def run_case(
     case_input = (
         case
         if not isinstance(case, (str, Path))
-        else load_case(case, patient=patient, question=question, lenient=lenient)
+        else load_case(
+            case,
+            patient=patient,
+            question=question,
+            lenient=lenient,
+            allow_external_paths=allow_external_paths,
+        )
     )
     if question and not case_input.question:
         case_input.question = question

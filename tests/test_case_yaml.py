@@ -103,3 +103,16 @@ def test_symlinks_pointing_outside_count_as_outside(folder: Path, tmp_path_facto
 def test_nul_in_the_case_path(tmp_path: Path) -> None:
     with pytest.raises(CaseInputError, match="NUL"):
         load_case(str(tmp_path / "a\x00b"))
+
+
+def test_cli_refuses_an_external_record_unless_allowed(folder: Path, tmp_path_factory, capsys) -> None:
+    """`medboard run`: exit 2 with one line naming the flag; with --allow-external-paths it runs."""
+    from medboard.cli.main import main
+
+    outside = tmp_path_factory.mktemp("elsewhere") / "bundle.json"
+    shutil.copy(BUNDLE, outside)
+    path = write(folder, f"record: {outside}\n")
+    assert main(["run", str(path), "--model", "none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "outside the case folder" in err and "--allow-external-paths" in err
+    assert main(["run", str(path), "--model", "none", "--allow-external-paths"]) == 0

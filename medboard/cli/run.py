@@ -52,6 +52,11 @@ def register(app: typer.Typer) -> None:
             help="Seconds for all of the run's model calls (default MEDBOARD_RUN_BUDGET_S or 240); when "
             "it runs out the deterministic summary is verified and published, model sections marked failed.",
         ),
+        allow_external_paths: bool = typer.Option(
+            False,
+            "--allow-external-paths",
+            help="Let a case YAML name records, images or masks outside its own folder (refused by default).",
+        ),
     ) -> None:
         """Run a case through the specialists, the synthesizer and the verifier."""
         from medboard.cli.interrupts import signals_raise
@@ -74,6 +79,7 @@ def register(app: typer.Typer) -> None:
                 cassette=cassette,
                 replay=replay,
                 time_budget=time_budget,
+                allow_external_paths=allow_external_paths,
             )
         if json_out:
             sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
@@ -100,6 +106,7 @@ def _run(
     cassette: Path | None,
     replay: Path | None,
     time_budget: float | None = None,
+    allow_external_paths: bool = False,
 ) -> CaseSummary:
     import contextlib
 
@@ -112,7 +119,13 @@ def _run(
     if out is not None:
         # Before any work: a bad --out costs milliseconds, not a whole run.
         publish.check_out_folder(out, case_inputs(case), other_files=[cassette] if cassette else [])
-    case_input = load_case(case, patient=patient, question=question, lenient=lenient)
+    case_input = load_case(
+        case,
+        patient=patient,
+        question=question,
+        lenient=lenient,
+        allow_external_paths=allow_external_paths,
+    )
     with contextlib.ExitStack() as stack:
         staging = (
             stack.enter_context(publish.staging_folder(out, cleanup_guard=signals_deferred))
