@@ -73,6 +73,18 @@ CONTROL = [
     "cr\rline\r\nbreak",
 ]
 PAYLOADS = HTML + IMAGES + LINKS + STRUCTURE + CONTROL
+FAMILIES = {"html": HTML, "images": IMAGES, "links": LINKS, "structure": STRUCTURE, "control": CONTROL}
+#: How many text fields `_hostile_case` fills (patient name … board question).
+HOSTILE_FIELDS = 8
+
+
+def payload_runs() -> list[tuple[str, list[str]]]:
+    """Each family cut into runs of at most HOSTILE_FIELDS payloads, so every payload gets a field."""
+    return [
+        (f"{name}-{start // HOSTILE_FIELDS}", payloads[start : start + HOSTILE_FIELDS])
+        for name, payloads in FAMILIES.items()
+        for start in range(0, len(payloads), HOSTILE_FIELDS)
+    ]
 
 VERDICT_MARKS = {"✓ supported", "✗ unsupported", "✗✗ contradicted", "? unverifiable", "unchecked"}
 PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -156,7 +168,7 @@ def _hostile_case(tmp_path: Path, payloads: list[str]) -> tuple[Path, dict[str, 
     }
     bundle["entry"].append({"fullUrl": "DiagnosticReport/hostile-report", "resource": report})
     case = tmp_path / "hostile"
-    case.mkdir()
+    case.mkdir(parents=True)
     (case / "bundle.json").write_text(json.dumps(bundle))
     spec = {"id": carry("CASEID"), "record": "bundle.json", "question": carry("QUESTION")}
     (case / "case.yaml").write_text(json.dumps(spec))  # JSON is YAML: every payload quoted exactly
@@ -178,10 +190,12 @@ def test_the_real_summary_keeps_its_structure(clean_markdown: str) -> None:
     assert "NM_024675.3(PALB2):c.3549C>A" in _text_of(tokens), "record text still reads the same"
 
 
-@pytest.mark.parametrize("family", ["html", "images", "links", "structure", "control"])
-def test_hostile_record_text_is_inert_in_summary_md(tmp_path: Path, clean_markdown: str, family: str) -> None:
-    payloads = {"html": HTML, "images": IMAGES, "links": LINKS, "structure": STRUCTURE, "control": CONTROL}
-    case, placed = _hostile_case(tmp_path, payloads[family])
+@pytest.mark.parametrize("payloads", [p for _, p in payload_runs()], ids=[n for n, _ in payload_runs()])
+def test_hostile_record_text_is_inert_in_summary_md(
+    tmp_path: Path, clean_markdown: str, payloads: list[str]
+) -> None:
+    case, placed = _hostile_case(tmp_path, payloads)
+    assert set(placed.values()) == set(payloads), "every payload of the run is placed"
     summary = run_case_sync(case, model="none")
     markdown = render_markdown(summary)
     tokens = _check_inert(markdown, clean_markdown)
