@@ -3,11 +3,6 @@
 Every bad input raises a `MedboardInputError` (or a subclass) whose message names the file, the
 entry or resource, and the problem; the CLI prints that one line and exits 2. Model endpoint
 problems raise `ModelEndpointError` (exit 3).
-
-`error_line` is how any of them reaches a user: exactly one line, whatever the message holds.
-Messages carry untrusted text (file names, YAML keys, an endpoint's words, a URL the user typed
-with its password): control and bidi characters become visible escapes, URL credentials and query
-values become ``***``, newlines become ``\\n``, and a runaway message is cut.
 """
 
 from __future__ import annotations
@@ -52,21 +47,3 @@ class ModelEndpointError(MedboardError):
     """The model endpoint is unreachable, serves another model, or keeps failing."""
 
     exit_code = 3
-
-
-#: Longest message `error_line` shows; the rest is counted, not printed.
-MAX_ERROR_CHARS = 2000
-
-
-def error_line(error: BaseException, *, prefix: str = "medboard: error: ") -> str:
-    """The one line to print for `error`: neutralized, URLs redacted, bounded, never empty."""
-    from medboard.textsafety import neutralize_line, redact_urls
-
-    text = str(error).strip() or type(error).__name__
-    # Redact before cutting (a cut URL could hide its "@"), on a bounded prefix (the URL pattern
-    # is quadratic on a long run of letters).
-    shown = neutralize_line(redact_urls(text[: 4 * MAX_ERROR_CHARS]))
-    shown = shown.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    if len(shown) > MAX_ERROR_CHARS or len(text) > 4 * MAX_ERROR_CHARS:
-        shown = f"{shown[:MAX_ERROR_CHARS]}… (message cut at {MAX_ERROR_CHARS} characters)"
-    return prefix + shown

@@ -15,6 +15,7 @@ import json
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -25,14 +26,18 @@ from typer.testing import CliRunner
 from medboard.cli.main import app, main
 from medboard.cli.progress import ProgressView
 from medboard.cli.record import print_overview, record_to_json
-from medboard.cli.terminal import inert_json, line
-from medboard.errors import MAX_ERROR_CHARS, MedboardInputError, ModelEndpointError, error_line
+from medboard.cli.terminal import MAX_ERROR_CHARS, error_line, inert_json, line
+from medboard.errors import MedboardInputError, ModelEndpointError
 from medboard.textsafety import BIDI_CONTROLS, INVISIBLE
 from medboard.tools.fhir import load_record
 
-# Every character that acts on a terminal or reorders text (tab and newline are layout).
+# Every character that acts on a terminal, reorders or hides text (tab and newline are layout):
+# controls, bidi, the invisibles textsafety names, and every Unicode format character (Cf).
 ACTIVE = {chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]}
 ACTIVE |= BIDI_CONTROLS | INVISIBLE | {"\u2028", "\u2029"}
+ACTIVE |= {
+    chr(c) for c in [*range(0x80, 0x30000), *range(0xE0000, 0xE1000)] if unicodedata.category(chr(c)) == "Cf"
+}
 RICH_SGR = re.compile(r"\x1b\[[0-9;]*m")  # rich's own colours on a forced terminal
 
 TERMINAL_PAYLOADS = [
@@ -44,6 +49,7 @@ TERMINAL_PAYLOADS = [
     ":skull: :warning:",
     "over\rwrite",
     "two\nlines\u2028sep",
+    "tag\U000e0049\U000e0047\U000e004e smuggled \u206e shaping \u2062 invisible-times",
 ]
 
 
@@ -135,7 +141,7 @@ def test_record_json_is_faithful_and_inert(tmp_path: Path) -> None:
 
 
 def test_inert_json_decodes_to_the_same_value() -> None:
-    value = {"k\u202e": ["\x1b[2J", "\x85nel\x9b", "a\\\u202eb", "\u2028", "é ✓ 中"]}
+    value = {"k\u202e": ["\x1b[2J", "\x85nel\x9b", "a\\\u202eb", "\u2028", "\U000e0041", "é ✓ 中"]}
     text = inert_json(json.dumps(value, ensure_ascii=False))
     assert json.loads(text) == value and not _active(text)
     assert "é ✓ 中" in text, "ordinary non-ASCII text stays readable"
@@ -184,7 +190,7 @@ def test_progress_table_does_not_obey_markup() -> None:
     [
         "bad \x1b[31mred\x1b[0m value\x07",
         "first line\nsecond line\r\nthird\u2028fourth\u2029fifth\x85sixth",
-        "\u202eevil\u202c \u2066iso\u2069 zero\u200bwidth",
+        "\u202eevil\u202c \u2066iso\u2069 zero\u200bwidth \U000e0041tag \u206fdigits",
         "endpoint http://alice:s3cret@host:8000/v1?api_key=k3y&x=1 said no",
         "",
         "x" * (10 * MAX_ERROR_CHARS),

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from test_case_flow import _enum_ids, schema_of
 
 from medboard.api import run_case_sync
 from medboard.models import CaseSummary
-from medboard.report.escaping import EMPTY, MarkdownText, escape_markdown
+from medboard.report.escaping import EMPTY, MarkdownText, escape_markdown, neutralize_format
 from medboard.report.markdown import render_markdown
 from medboard.textsafety import BIDI_CONTROLS, INVISIBLE, neutralize
 
@@ -71,6 +73,7 @@ CONTROL = [
     "\x9b31m c1-csi",
     "&#x202e;entity&#27;[2J",
     "cr\rline\r\nbreak",
+    "tag\U000e0049\U000e0047\U000e004e smuggled \u206e shaping \u2028 separator",
 ]
 PAYLOADS = HTML + IMAGES + LINKS + STRUCTURE + CONTROL
 FAMILIES = {"html": HTML, "images": IMAGES, "links": LINKS, "structure": STRUCTURE, "control": CONTROL}
@@ -86,15 +89,19 @@ def payload_runs() -> list[tuple[str, list[str]]]:
         for start in range(0, len(payloads), HOSTILE_FIELDS)
     ]
 
+
 VERDICT_MARKS = {"✓ supported", "✗ unsupported", "✗✗ contradicted", "? unverifiable", "unchecked"}
 PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 UNSAFE_CHARS = {chr(c) for c in list(range(0x00, 0x09)) + list(range(0x0B, 0x20)) + list(range(0x7F, 0xA0))}
-UNSAFE_CHARS |= BIDI_CONTROLS | INVISIBLE
+UNSAFE_CHARS |= BIDI_CONTROLS | INVISIBLE | {"\u2028", "\u2029"}
+UNSAFE_CHARS |= {
+    chr(c) for c in [*range(0x80, 0x30000), *range(0xE0000, 0xE1000)] if unicodedata.category(chr(c)) == "Cf"
+}
 
 
 def _literal(text: str) -> str:
     """How escaped text must read once rendered: neutralized, whitespace collapsed to one line."""
-    flat = " ".join(neutralize(text.replace("\r\n", "\n").replace("\r", "\n")).split())
+    flat = " ".join(neutralize_format(neutralize(text.replace("\r\n", "\n").replace("\r", "\n"))).split())
     return flat or EMPTY
 
 
@@ -171,8 +178,16 @@ def _hostile_case(tmp_path: Path, payloads: list[str]) -> tuple[Path, dict[str, 
     case.mkdir(parents=True)
     (case / "bundle.json").write_text(json.dumps(bundle))
     spec = {"id": carry("CASEID"), "record": "bundle.json", "question": carry("QUESTION")}
-    (case / "case.yaml").write_text(json.dumps(spec))  # JSON is YAML: every payload quoted exactly
+    (case / "case.yaml").write_text(_yaml_text(spec), encoding="utf-8")
     return case / "case.yaml", placed
+
+
+def _yaml_text(spec: dict[str, str]) -> str:
+    """`spec` as YAML that reads back exactly: JSON (a YAML subset) with characters beyond the BMP
+    written raw (PyYAML reads a JSON surrogate-pair escape as two lone surrogates) and the C1
+    range and line separators escaped (PyYAML refuses the one raw and folds the other)."""
+    text = json.dumps(spec, ensure_ascii=False)
+    return re.sub("[\x7f-\x9f\u2028\u2029]", lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 @pytest.fixture(scope="module")
@@ -320,7 +335,19 @@ CONTEXTS = [
     "- `✓ supported` {x} <sub>Ref/1</sub>",
 ]
 _PUNCTUATION = [*list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"), " ", "\n", "\t", "\r", "1", "a", "Z", "é"]
-_HOSTILE_CHARS = ["\x00", "\x1b", "\x07", "\x9b", "\u202e", "\u2066", "\u200b", "\u00a0", "\u2028"]
+_HOSTILE_CHARS = [
+    "\x00",
+    "\x1b",
+    "\x07",
+    "\x9b",
+    "\u202e",
+    "\u2066",
+    "\u200b",
+    "\u00a0",
+    "\u2028",
+    "\U000e0041",
+    "\u206e",
+]
 hostile_text = st.lists(st.sampled_from(_PUNCTUATION + _HOSTILE_CHARS), max_size=40).map("".join) | st.text(
     max_size=40
 )

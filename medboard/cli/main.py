@@ -4,7 +4,7 @@ Each sub-command lives in its own module under `medboard.cli` and registers itse
 `register(app)`. Heavy imports (autogen, numpy, pydicom) happen inside the commands, so
 `medboard --help` stays fast. Every `MedboardError` becomes one line on stderr and its exit code
 (2 bad input, 3 model endpoint unusable); no traceback reaches the user. That line is
-`medboard.errors.error_line`: control/bidi characters shown as escapes, URL credentials redacted.
+`medboard.cli.terminal.error_line`: control/bidi characters shown as escapes, URLs redacted.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 
 import typer
 
-from medboard.errors import MedboardError, error_line
+from medboard.cli.terminal import error_line
+from medboard.errors import MedboardError
 
 app = typer.Typer(
     name="medboard",
