@@ -265,3 +265,65 @@ def test_real_process_run_on_a_hostile_case_prints_nothing_active(tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert not _active(done.stdout.decode()) and not _active(done.stderr.decode())
     assert len(done.stdout.decode().splitlines()) == 1, "the run's result is one line"
+
+
+# --- the other commands that print record, header or summary text ---------------------------
+
+
+def test_trends_text_and_json_are_inert(tmp_path: Path) -> None:
+    path, _ = _hostile_record(tmp_path)
+    bundle = json.loads(path.read_text())
+    lab = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["id"].endswith("lab-neutrophils-jenny-m")
+    )
+    label = lab["code"]["coding"][0]["display"] = "LAB \x1b[2J\u202e bell\x07 \U000e0041"
+    path.write_text(json.dumps(bundle))
+    result = CliRunner().invoke(app, ["trends", str(path)])
+    assert result.exit_code == 0, result.output
+    assert line(label) in result.output, "the hostile lab label is printed, inert"
+    assert not _active(result.output)
+    result = CliRunner().invoke(app, ["trends", str(path), "--json"])
+    assert result.exit_code == 0 and not _active(result.output)
+    assert label in [a["label"] for a in json.loads(result.output)["analytes"]], "JSON stays faithful"
+
+
+def test_verify_on_a_hand_edited_summary_prints_inert(tmp_path: Path) -> None:
+    """`medboard verify` reads a summary anyone may have edited: its texts and ids are data."""
+    out = tmp_path / "out"
+    assert main(["run", str(JENNY), "--model", "none", "--out", str(out)]) == 0
+    data = json.loads((out / "summary.json").read_text())
+    payloads = iter(TERMINAL_PAYLOADS * 20)
+    data["case_id"] = "[bold red]FORGED[/] :skull: \x1b[2J"
+    for section in data["sections"]:
+        for statement in section["statements"]:
+            statement["text"] += " " + next(payloads)
+    for discrepancy in data["discrepancies"]:
+        discrepancy["description"] += " " + next(payloads)
+        discrepancy["kind"] = next(payloads)
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data))
+    bundle = JENNY / "bundle.json"
+    for extra in ([], ["--json"]):
+        result = CliRunner().invoke(app, ["verify", str(edited), "--record", str(bundle), *extra])
+        assert result.exit_code in (0, 1), result.output
+        assert not _active(result.output)
+    result = CliRunner().invoke(app, ["verify", str(edited), "--record", str(bundle)], env={"COLUMNS": "300"})
+    assert "[bold red]FORGED[/] :skull: \\x1b[2J: verdicts" in result.output, "the title is shown, not obeyed"
+
+
+def test_image_info_prints_dicom_header_text_and_file_names_inert(tmp_path: Path) -> None:
+    """A real DICOM (pydicom's CT_small) whose descriptions and file name carry terminal payloads."""
+    import pydicom
+    from imaging_support import dicom_testfile
+
+    dataset = pydicom.dcmread(dicom_testfile("CT_small.dcm"))
+    dataset.SpecificCharacterSet = "ISO_IR 192"  # UTF-8, so the bidi override is stored as is
+    dataset.SeriesDescription = "SERIES \x1b[2J\x1b]0;title\x07 \u202eevil"
+    dataset.StudyDescription = "STUDY [bold red]FORGED[/] \x9b2J"
+    folder = tmp_path / "series"
+    folder.mkdir()
+    dataset.save_as(folder / "slice\x1b[31m\u202e.dcm")
+    result = CliRunner().invoke(app, ["image", "info", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "SERIES" in result.output and "\\x1b[2J" in result.output, "header text shown as escapes"
+    assert not _active(result.output)
