@@ -14,6 +14,8 @@ from pathlib import Path
 
 import typer
 
+from medboard.cli.terminal import line  # record/header text printed inert
+
 image_app = typer.Typer(
     name="image", help="Inspect images, write model-ready frames, measure masks.", no_args_is_help=True
 )
@@ -64,17 +66,20 @@ def info_command(
     if as_json:
         typer.echo(json.dumps(payload, indent=2))
         return
-    typer.echo(f"{len(payload)} series in {path}")
+    typer.echo(line(f"{len(payload)} series in {path}"))
     for entry in payload:
         spacing = entry["spacing_mm"]
         typer.echo(
-            f"- {entry['id']}: {entry['modality'] or '?'} {entry['kind']}, {entry['frame_count']} frame(s), "
-            f"shape {'×'.join(str(s) for s in entry['shape'])}, units {entry['units']}, spacing "
-            + ("×".join(f"{s:.4g}" for s in spacing) + " mm (frame, row, col)" if spacing else "unknown")
+            line(
+                f"- {entry['id']}: {entry['modality'] or '?'} {entry['kind']}, "
+                f"{entry['frame_count']} frame(s), "
+                f"shape {'×'.join(str(s) for s in entry['shape'])}, units {entry['units']}, spacing "
+                + ("×".join(f"{s:.4g}" for s in spacing) + " mm (frame, row, col)" if spacing else "unknown")
+            )
         )
         for key in ("body_part", "study_uid", "series_uid", "study_date", "series_date", "description"):
             if entry[key]:
-                typer.echo(f"    {key}: {entry[key]}")
+                typer.echo(line(f"    {key}: {entry[key]}"))
         order = entry["slice_order"]
         if len(order) > 1:
             shown = order if len(order) <= 12 else [*order[:6], None, *order[-5:]]
@@ -84,9 +89,11 @@ def info_command(
                     typer.echo("      …")
                     continue
                 pos = f"{row['position_mm']:.2f}" if row["position_mm"] is not None else "-"
-                typer.echo(f"      {row['frame']}: {pos} / {row['instance'] or '-'} / {row['file'] or '-'}")
+                typer.echo(
+                    line(f"      {row['frame']}: {pos} / {row['instance'] or '-'} / {row['file'] or '-'}")
+                )
         for note in entry["notes"]:
-            typer.echo(f"    note: {note}")
+            typer.echo(line(f"    note: {note}"))
 
 
 @image_app.command("frames")
@@ -158,7 +165,7 @@ def frames_command(
         f"→ {out / 'request.json'} (~{layout.prompt_tokens} prompt tokens)"
     )
     for note in dict.fromkeys([*image.notes, *layout.notes]):
-        typer.echo(f"note: {note}")
+        typer.echo(line(f"note: {note}"))
 
 
 def _arg_path(text: str) -> Path:

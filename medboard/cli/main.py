@@ -3,7 +3,8 @@
 Each sub-command lives in its own module under `medboard.cli` and registers itself through
 `register(app)`. Heavy imports (autogen, numpy, pydicom) happen inside the commands, so
 `medboard --help` stays fast. Every `MedboardError` becomes one line on stderr and its exit code
-(2 bad input, 3 model endpoint unusable); no traceback reaches the user.
+(2 bad input, 3 model endpoint unusable); no traceback reaches the user. That line is
+`medboard.cli.terminal.error_line`: control/bidi characters shown as escapes, URLs redacted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 
 import typer
 
+from medboard.cli.terminal import error_line
 from medboard.errors import MedboardError
 
 app = typer.Typer(
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="medboard")
     except MedboardError as error:
-        typer.echo(f"medboard: error: {error}", err=True)
+        typer.echo(error_line(error), err=True)  # one line: neutralized, URLs redacted, bounded
         return error.exit_code
     except KeyboardInterrupt:
         typer.echo("medboard: interrupted", err=True)

@@ -1,4 +1,8 @@
-"""Per-agent progress: a rich live table on a terminal, plain lines otherwise (CI logs)."""
+"""Per-agent progress: a rich live table on a terminal, plain lines otherwise (CI logs).
+
+Agent names and statuses come from the flow (a status can carry a model's or an endpoint's words):
+each is printed through `medboard.cli.terminal` (one inert line; rich markup escaped in the table).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import sys
 import time
 from types import TracebackType
 from typing import Any
+
+from medboard.cli.terminal import cell, line
 
 
 class ProgressView:
@@ -37,11 +43,11 @@ class ProgressView:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self._started
-        self._status[agent] = f"{status} ({elapsed:.1f} s)"
+        self._status[line(agent)] = f"{line(status)} ({elapsed:.1f} s)"
         if self._live is not None:
             self._live.update(self._table())
         else:
-            print(f"[{elapsed:6.1f}s] {agent}: {status}", file=sys.stderr, flush=True)
+            print(f"[{elapsed:6.1f}s] {line(agent)}: {line(status)}", file=sys.stderr, flush=True)
 
     def _table(self):  # type: ignore[no-untyped-def]
         from rich.table import Table
@@ -50,5 +56,5 @@ class ProgressView:
         table.add_column("agent")
         table.add_column("status")
         for agent, status in self._status.items():
-            table.add_row(agent, status)
+            table.add_row(cell(agent), cell(status))
         return table

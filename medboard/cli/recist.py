@@ -17,6 +17,8 @@ from typing import Any
 
 import typer
 
+from medboard.cli.terminal import inert_json, line  # record/header text printed inert
+
 _OUTPUT_FIELDS = (
     "date",
     "sum_diameters_mm",
@@ -128,7 +130,7 @@ def register(app: typer.Typer) -> None:
                     for result in assessment.timepoints
                 ]
             }
-            typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+            typer.echo(inert_json(json.dumps(payload, indent=2, ensure_ascii=False)))
             return
 
         def num(value: float | None, sign: bool = False) -> str:
@@ -148,4 +150,4 @@ def register(app: typer.Typer) -> None:
             )
         typer.echo("")
         for result in assessment.timepoints:
-            typer.echo(f"{result.date}: {result.reason}")
+            typer.echo(line(f"{result.date}: {result.reason}"))

@@ -3,6 +3,10 @@
 The overview is the first thing to look at when a case surprises you: it shows exactly the facts
 the specialists start from (problems, staging and biomarkers, latest labs with abnormal flags,
 medications, procedures, imaging, documents) and what the loader warned about or skipped.
+
+Every cell is record text: printed through `medboard.cli.terminal.cell` (control and bidi
+characters shown as escapes, never read as rich markup or emoji, one line). ``--json`` stays the
+faithful record text; `inert_json` only writes its terminal-active characters as ``\\uXXXX``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.text import Text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,7 +42,9 @@ def register(app: typer.Typer) -> None:
 
         record = load_record(path, patient=patient, lenient=lenient)
         if json_out:
-            sys.stdout.write(json.dumps(record_to_json(record), ensure_ascii=False) + "\n")
+            from medboard.cli.terminal import inert_json
+
+            sys.stdout.write(inert_json(json.dumps(record_to_json(record), ensure_ascii=False)) + "\n")
         else:
             print_overview(record)
 
@@ -85,20 +92,21 @@ def _range(fact: Fact) -> str:
     return rng.text or ""
 
 
-def _flag(fact: Fact) -> str:
-    """Rich markup for the abnormal flag (the interpretation code is escaped: it is source text)."""
-    from rich.markup import escape
+def _flag(fact: Fact) -> Text:
+    """The abnormal flag, styled (the interpretation code is source text: an inert `cell`)."""
+    from medboard.cli.terminal import cell
 
     if fact.abnormal is True:
-        return f"[bold red]{escape(fact.interpretation or 'abnormal')}[/]"
+        return cell(fact.interpretation or "abnormal", style="bold red")
     if fact.abnormal is False:
-        return "[green]normal[/]"
+        return cell("normal", style="green")
     code = fact.interpretation or ""
-    return escape(code) if len(code) <= 3 else ""  # HL7 flags (H, LL, ...), not answer codes
+    return cell(code if len(code) <= 3 else "")  # HL7 flags (H, LL, ...), not answer codes
 
 
 class _Table:
-    """A rich Table whose cells are source text: escaped, so ``[#/volume]`` is not read as markup."""
+    """A rich Table whose cells are source text: inert (`cell`), so ``[#/volume]`` is not markup
+    and an ANSI escape in a name is shown, not obeyed."""
 
     def __init__(self, title: str, *columns: str) -> None:
         from rich.table import Table
@@ -107,10 +115,11 @@ class _Table:
         for column in columns:
             self.table.add_column(column, overflow="fold")
 
-    def add_row(self, *cells: str, markup: tuple[int, ...] = ()) -> None:
-        from rich.markup import escape
+    def add_row(self, *cells: str | Text) -> None:
+        """Strings become inert cells; a `Text` (medboard's own styled cell, e.g. `_flag`) is kept."""
+        from medboard.cli.terminal import cell
 
-        self.table.add_row(*(cell if i in markup else escape(cell) for i, cell in enumerate(cells)))
+        self.table.add_row(*(text if isinstance(text, Text) else cell(text) for text in cells))
 
 
 def _table(title: str, *columns: str) -> _Table:
@@ -182,14 +191,14 @@ def print_overview(record: PatientRecord, console: Console | None = None) -> Non
     for fact in oncology[:_MAX_ROWS]:
         short = fact.details.get("short")
         value = f"{short} ({_value(fact)})" if short and short != fact.value else _value(fact)
-        table.add_row(fact.kind.value, fact.label, value, _day(fact.date), _flag(fact), markup=(4,))
+        table.add_row(fact.kind.value, fact.label, value, _day(fact.date), _flag(fact))
     _emit(console, table, len(oncology))
 
     for kind, title in (("lab", "Latest labs"), ("vital", "Latest vitals")):
         latest = _latest_by_code(by_kind.get(kind, []))
         table = _table(title, "test", "value", "range", "flag", "date")
         for fact in latest[:_MAX_ROWS]:
-            table.add_row(fact.label, _value(fact), _range(fact), _flag(fact), _day(fact.date), markup=(3,))
+            table.add_row(fact.label, _value(fact), _range(fact), _flag(fact), _day(fact.date))
         _emit(console, table, len(latest))
 
     medications = sorted(by_kind.get("medication", []), key=lambda f: f.date or "", reverse=True)

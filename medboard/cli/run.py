@@ -81,15 +81,19 @@ def register(app: typer.Typer) -> None:
                 time_budget=time_budget,
                 allow_external_paths=allow_external_paths,
             )
+        from medboard.cli.terminal import inert_json, line  # record/model text: inert on a terminal
+
         if json_out:
-            sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
+            sys.stdout.write(inert_json(summary.model_dump_json(indent=2)) + "\n")
         else:
             statements = summary.statements()
             supported = sum(1 for s in statements if s.verdict and s.verdict.verdict.value == "supported")
             typer.echo(
-                f"{summary.case_id}: {len(statements)} statements ({supported} supported), "
-                f"{len(summary.struck)} struck, {len(summary.discrepancies)} discrepancies"
-                + (f" → {out}/summary.json, summary.md" if out else "")
+                line(
+                    f"{summary.case_id}: {len(statements)} statements ({supported} supported), "
+                    f"{len(summary.struck)} struck, {len(summary.discrepancies)} discrepancies"
+                    + (f" → {out}/summary.json, summary.md" if out else "")
+                )
             )
 
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from medboard.cli.terminal import inert_json, line  # record/header text printed inert
+
 if TYPE_CHECKING:  # pragma: no cover
     from medboard.tools.longitudinal.kinetics import MarkerKinetics
     from medboard.tools.longitudinal.trends import AnalyteTrend, TrendPoint
@@ -78,17 +80,17 @@ def analyte_json(trend: AnalyteTrend, kinetics: MarkerKinetics | None) -> dict[s
 def _print_text(trend: AnalyteTrend, kinetics: MarkerKinetics | None) -> None:
     from medboard.tools.longitudinal.trends import fmt
 
-    typer.echo(f"{trend.label} [LOINC {trend.loinc}] ({trend.unit or 'no unit'})")
+    typer.echo(line(f"{trend.label} [LOINC {trend.loinc}] ({trend.unit or 'no unit'})"))
     for point in trend.points:
         flag = f"  [{point.reference_status}]" if point.reference_status else ""
         typer.echo(f"  {point.day}  {fmt(point.value):>10}{flag}")
     for point in trend.censored:
         typer.echo(f"  {point.day}  {point.comparator}{fmt(point.value):>9}  (censored)")
-    typer.echo(f"  {trend.describe()}")
+    typer.echo(line(f"  {trend.describe()}"))
     if kinetics is not None:
-        typer.echo(f"  {kinetics.describe()}")
+        typer.echo(line(f"  {kinetics.describe()}"))
     for skipped in trend.skipped:
-        typer.echo(f"  skipped {skipped.reference}: {skipped.reason}")
+        typer.echo(line(f"  skipped {skipped.reference}: {skipped.reason}"))
     typer.echo("")
 
 
@@ -143,7 +145,7 @@ def register(app: typer.Typer) -> None:
                 "analytes": [analyte_json(t, k) for t, k in analytes],
                 "unassigned": [{"reference": s.reference, "reason": s.reason} for s in report.unassigned],
             }
-            typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+            typer.echo(inert_json(json.dumps(payload, indent=2, ensure_ascii=False)))
             return
         if not analytes:
             typer.echo(
@@ -152,4 +154,4 @@ def register(app: typer.Typer) -> None:
         for trend, kinetics in analytes:
             _print_text(trend, kinetics)
         for skipped in report.unassigned:
-            typer.echo(f"skipped {skipped.reference}: {skipped.reason}")
+            typer.echo(line(f"skipped {skipped.reference}: {skipped.reason}"))

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from medboard.models import CaseSummary
     from medboard.tools.checks.pipeline import VerifyReport
 
@@ -57,7 +59,11 @@ def register(app: typer.Typer) -> None:
         overrides = {"model": model_name} if model_name else {}
         report = asyncio.run(_verify(summary, record, case_date, model, replay, overrides))
         if json_out:
-            sys.stdout.write(json.dumps(report.model_dump(mode="json"), ensure_ascii=False) + "\n")
+            from medboard.cli.terminal import inert_json
+
+            sys.stdout.write(
+                inert_json(json.dumps(report.model_dump(mode="json"), ensure_ascii=False)) + "\n"
+            )
         else:
             print_report(summary, report)
         if not report.ok:
@@ -124,7 +130,7 @@ def print_report(summary: CaseSummary, report: VerifyReport) -> None:
 
     console = Console()
     texts = {s.id: s.text for s in summary.statements()}
-    table = Table(title=f"{summary.case_id}: verdicts", show_lines=False, expand=True)
+    table = Table(title=_clip(f"{summary.case_id}: verdicts", 200), show_lines=False, expand=True)
     table.add_column("statement", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("text", ratio=3)
@@ -132,7 +138,7 @@ def print_report(summary: CaseSummary, report: VerifyReport) -> None:
     for verdict in report.verdicts:
         label = verdict.verdict.value
         table.add_row(
-            verdict.statement_id,
+            _clip(verdict.statement_id, 80),
             f"[{_COLOURS[label]}]{label}[/]",
             _clip(texts.get(verdict.statement_id, ""), 160),
             _clip(verdict.reason, 200),
@@ -146,7 +152,12 @@ def print_report(summary: CaseSummary, report: VerifyReport) -> None:
         found.add_column("sources", ratio=2)
         for item in report.discrepancies:
             sources = ", ".join(s.reference for s in item.sources)
-            found.add_row(item.kind, item.severity, _clip(item.description, 240), sources)
+            found.add_row(
+                _clip(item.kind, 80),
+                _clip(item.severity, 20),
+                _clip(item.description, 240),
+                _clip(sources, 400),
+            )
         console.print(found)
     counts = report.counts()
     console.print(
@@ -156,8 +167,9 @@ def print_report(summary: CaseSummary, report: VerifyReport) -> None:
     )
 
 
-def _clip(text: str, limit: int) -> str:
-    from rich.markup import escape
+def _clip(text: str, limit: int) -> Text:
+    """A summary's text (record or model words, maybe hand-edited): one inert rich cell, clipped."""
+    from medboard.cli.terminal import cell
 
     text = " ".join(text.split())
-    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+    return cell(text if len(text) <= limit else text[: limit - 1] + "…")
