@@ -43,6 +43,7 @@ BOMBS: dict[str, Callable[[Path], Invocation]] = {
     "NIfTI .nii.gz bomb (4 GiB), image frames": _corpus("nifti-gz-bomb"),
     "JSON nested 100k deep, record": _corpus("json-nested-100k-deep"),
     "100k-entry bundle, record": _corpus("a-100k-entry-bundle"),
+    "100k-entry bundle, run": _corpus("a-100k-entry-bundle-through-run"),
     "/dev/zero as summary, verify": _corpus("verify-summary-dev-zero"),
     "/dev/zero, recist": _corpus("recist-dev-zero"),
     "/dev/zero as cassette, run --replay": _corpus("replay-dev-zero"),

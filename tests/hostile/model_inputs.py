@@ -50,8 +50,35 @@ def _faulty(schema: str, fault: tuple[int, Any, float]) -> Any:
     return respond
 
 
+class RawJsonBody(str):
+    """A body sent verbatim as ``application/json`` (the fake server sends other text as text/plain)."""
+
+
+class _LyingServer(FakeOpenAIServer):
+    """The fake server, able to send a broken body that claims to be JSON."""
+
+    def _handler_class(self) -> Any:
+        base = super()._handler_class()
+
+        class Handler(base):  # type: ignore[misc, valid-type]
+            def _send(self, status: int, payload: Any) -> None:
+                if not isinstance(payload, RawJsonBody):
+                    return super()._send(status, payload)
+                data = payload.encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        return Handler
+
+
 def started(responder: Any) -> FakeOpenAIServer:
-    server = FakeOpenAIServer(responder)
+    server = _LyingServer(responder)
     server.__enter__()
     return server
 
@@ -79,7 +106,8 @@ def _model_run(tmp: Path, responder: Any, *, expect: tuple[int, ...] = (OK,), **
     server = started(responder)
     folder = case_folder(tmp, bundle=kwargs.pop("bundle", None))
     out = tmp / "out"
-    checks = [summary_json_valid(out), _section_failed(out), *kwargs.pop("checks", [])]
+    visible = [_section_failed(out)] if kwargs.pop("visible_fault", True) else []
+    checks = [summary_json_valid(out), *visible, *kwargs.pop("checks", [])]
     return Invocation(
         ["run", str(folder), "--model", kwargs.pop("url", server.base_url), "--out", str(out)],
         expect=expect,
@@ -114,6 +142,24 @@ def http_200_body_truncated(tmp: Path) -> Invocation:
 
 
 @hostile("model-fault")
+def http_200_json_content_type_body_not_json(tmp: Path) -> Invocation:
+    return _model_run(tmp, _faulty("BoardAnswer", (200, RawJsonBody("<html>oops</html>"), 0.0)))
+
+
+@hostile("model-fault")
+def http_200_json_content_type_body_truncated(tmp: Path) -> Invocation:
+    body = json.dumps(chat_completion('{"answer": "x", "supporting": [], "not_in_record": []}'))
+    return _model_run(tmp, _faulty("BoardAnswer", (200, RawJsonBody(body[: len(body) // 2]), 0.0)))
+
+
+@hostile("model-fault")
+def first_response_json_content_type_truncated(tmp: Path) -> Invocation:
+    body = json.dumps(chat_completion("ok"))
+    fault = (200, RawJsonBody(body[: len(body) // 2]), 0.0)
+    return _model_run(tmp, _first_call_faulty(fault), bundle=_note_bundle(), visible_fault=False)
+
+
+@hostile("model-fault")
 def schema_violating_answer(tmp: Path) -> Invocation:
     return _model_run(tmp, _faulty("BoardAnswer", (200, chat_completion('{"foo": 1}'), 0.0)))
 
@@ -144,6 +190,56 @@ def reader_answer_not_json(tmp: Path) -> Invocation:
         tmp,
         _faulty("TextReading", (200, chat_completion("[[[not json"), 0.0)),
         bundle=with_note("utf-8", b"Left breast mass excised; margins clear."),
+    )
+
+
+def _note_bundle() -> dict[str, Any]:
+    from .fhir_inputs import with_note
+
+    return with_note("utf-8", b"Left breast mass excised; margins clear.")
+
+
+@hostile("model-fault")
+def reader_answer_schema_violating(tmp: Path) -> Invocation:
+    """`{"foo": 1}` from the note reader must not pass as "no findings" with the agent ok."""
+    fault = (200, chat_completion('{"foo": 1}'), 0.0)
+    return _model_run(tmp, _faulty("TextReading", fault), bundle=_note_bundle())
+
+
+@hostile("model-fault")
+def reader_answer_truncated_json(tmp: Path) -> Invocation:
+    fault = (200, chat_completion('{"findings": [{"text": "Left breast'), 0.0)
+    return _model_run(tmp, _faulty("TextReading", fault), bundle=_note_bundle())
+
+
+def _first_call_faulty(fault: tuple[int, Any, float]) -> Any:
+    good = _good()
+    calls = {"n": 0}
+
+    def respond(body: dict[str, Any]) -> tuple[int, Any, float]:
+        calls["n"] += 1
+        return fault if calls["n"] == 1 else good(body)
+
+    return respond
+
+
+@hostile("model-fault")
+def first_response_body_not_json(tmp: Path) -> Invocation:
+    """Exactly one HTTP 200 whose body is not JSON (the first call, whichever agent makes it)."""
+    # retried (then nothing is degraded) or degraded visibly: both fine, losing the run is not
+    return _model_run(
+        tmp, _first_call_faulty((200, "not json at all", 0.0)), bundle=_note_bundle(), visible_fault=False
+    )
+
+
+@hostile("model-fault")
+def first_response_body_truncated(tmp: Path) -> Invocation:
+    body = json.dumps(chat_completion('{"answer": "x"}'))
+    return _model_run(
+        tmp,
+        _first_call_faulty((200, body[: len(body) // 2], 0.0)),
+        bundle=_note_bundle(),
+        visible_fault=False,
     )
 
 

@@ -294,8 +294,10 @@ def run_item(name: str, invocation: Invocation, root: Path, home: Path) -> Verdi
         for thread in threads:
             thread.join()
     verdicts = []
+    # --out may change when a run succeeded (with concurrent runs: when any of them did)
+    succeeded = any(o.returncode == 0 for o in outcomes)
     for outcome in outcomes:
-        allowed_out = invocation.out if outcome.returncode == 0 and invocation.out is not None else None
+        allowed_out = invocation.out if succeeded and invocation.out is not None else None
         after = snapshot(root, skip)
         allowed = tuple(p for p in (allowed_out,) if p is not None)
         diffs = changed(_without(before, allowed), _without(after, allowed))
