@@ -81,3 +81,27 @@ _URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 def redact_urls(text: str) -> str:
     """Every URL in `text` passed through `redact_url`."""
     return _URL_RE.sub(lambda m: redact_url(m.group(0)), text)
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate_path(value: object) -> str | None:
+    """The path (``entry[2].resource.name[0].family``) of the first string holding a lone UTF-16
+    surrogate, or None. JSON and YAML escapes (``\\ud800``) can produce such strings; they are not
+    Unicode text, cannot be written as UTF-8, and would crash every output at the very end of a
+    run, so inputs are refused up front. Iterative: the input's depth is already capped."""
+    stack: list[tuple[str, object]] = [("", value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE_RE.search(node):
+                return path or "(root)"
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if isinstance(key, str) and _SURROGATE_RE.search(key):
+                    return (path + "." if path else "") + "(a key)"
+                stack.append((f"{path}.{key}" if path else str(key), child))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(node))
+    return None

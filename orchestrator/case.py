@@ -48,7 +48,7 @@ from medboard.errors import CaseInputError
 from medboard.limits import LimitExceededError, limits
 from medboard.orchestrator.context import CaseInput
 from medboard.safeio import read_text_bounded
-from medboard.textsafety import neutralize_line
+from medboard.textsafety import lone_surrogate_path, neutralize_line
 
 CASE_FILE_NAMES = ("case.yaml", "case.yml")
 
@@ -279,6 +279,11 @@ def _read_spec(path: Path) -> CaseSpec:
         raise CaseInputError(f"invalid YAML value ({type(error).__name__})", source=str(path)) from None
     if not isinstance(data, dict):
         raise CaseInputError("a case file must be a mapping with at least `record:`", source=str(path))
+    bad = lone_surrogate_path(data)
+    if bad is not None:
+        raise CaseInputError(
+            "a string holds a lone UTF-16 surrogate escape (not Unicode text)", source=str(path), location=bad
+        )
     try:
         return CaseSpec.model_validate(data)
     except ValidationError as error:

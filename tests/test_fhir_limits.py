@@ -294,3 +294,26 @@ def test_wrong_json_kinds_are_named_not_parsed(tmp_path: Path) -> None:
         load_record(path)
     message = one_line(caught.value, path)
     assert "Patient.meta: expected a JSON object (got a JSON string)" in message and "123-45" not in message
+
+
+def test_an_invalid_resource_id_is_never_quoted(tmp_path: Path) -> None:
+    """An SSN typed into `id` (spaces make it invalid) is named by the rule, not by its value."""
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle(PATIENT, observation("ssn 555-12-3456"))))
+    with pytest.raises(FhirInputError) as caught:
+        load_record(path)
+    message = one_line(caught.value, path)
+    assert "555-12-3456" not in message and "id is not a valid FHIR id" in message and "entry[1]" in message
+
+
+def test_a_lone_surrogate_escape_is_refused_with_its_path(tmp_path: Path) -> None:
+    """`\\ud800` parses in Python's json but is not Unicode: refused before it can crash an output."""
+    text = json.dumps(bundle({**PATIENT, "name": [{"family": "X"}]})).replace('"X"', '"a\\ud800b"')
+    path = tmp_path / "b.json"
+    path.write_text(text)
+    with pytest.raises(FhirInputError) as caught:
+        load_record(path)
+    assert "entry[0].resource.name[0].family" in one_line(caught.value, path)
+    # A proper surrogate pair (an astral character written as escapes) is fine.
+    path.write_text(text.replace("\\ud800", "\\ud83d\\ude00"))
+    assert load_record(path).resources

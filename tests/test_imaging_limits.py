@@ -293,3 +293,19 @@ def test_folder_scan_skips_files_over_the_cap_unread(tmp_path: Path, monkeypatch
     limits.cache_clear()
     series = load_image(tmp_path / "ct")
     assert series.frame_count == 4 and any("skipped" in n for n in series.notes)
+
+
+def test_jpeg_whose_header_declares_more_pixels_than_its_bytes_hold(tmp_path: Path) -> None:
+    """A real H&E tile with its SOF rewritten to 65500²: refused before libjpeg pads it out."""
+    import struct
+
+    data = bytearray((Path(__file__).parent / "data" / "imaging" / "he_carcinoma_tile.jpg").read_bytes())
+    at = data.find(b"\xff\xc0")
+    assert at >= 0
+    struct.pack_into(">HH", data, at + 5, 65500, 65500)
+    liar = tmp_path / "liar.jpg"
+    liar.write_bytes(bytes(data))
+    with pytest.raises(ImageInputError, match="header declares 65500×65500 pixels"):
+        load_image(liar)
+    # The unedited tile still loads.
+    assert load_image(Path(__file__).parent / "data" / "imaging" / "he_carcinoma_tile.jpg")

@@ -37,7 +37,9 @@ FLAGS: dict[str, str] = {
     r"(nan|non-finite|not finite|invalid).{0,40}spacing",
     "nan-pixels": r"\bnan\b|not a number|non-finite|not finite",
     "not-a-mask": r"not (look like )?a (label )?mask|mask.{0,60}(label values|not binary|too many)",
-    "degenerate-slices": r"note:.{0,200}(same position|one position|duplicate|degenerate|coincid|identical)",
+    "degenerate-slices": (
+        r"note:.{0,200}(same position|one position|share a position|duplicate|degenerate|coincid|identical)"
+    ),
 }
 
 #: Exit codes (docs: 0 ok, 1 verify failed, 2 bad input, 3 model endpoint unusable).

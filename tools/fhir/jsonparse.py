@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medboard.limits import LimitExceededError, limits
+from medboard.textsafety import lone_surrogate_path
 
 _SCAN_CHUNK = 4 * 1024 * 1024
 #: Below this size the depth scan is pure Python (regex + accumulate): numpy's import alone costs
@@ -35,6 +36,8 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET = re.compile(rb"[\[\]{}]")
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _INTERN_CHARS = 64
+#: ``\ud800``–``\udfff`` escapes: the only way JSON text can carry a (possibly lone) surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 _ELEMENT_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9]{0,63}$")
 #: Keys whose string values are base64 payloads (Attachment.data, Binary.data, Signature.data):
 #: capped by max_string_chars; every other string by the smaller max_text_chars.
@@ -240,6 +243,16 @@ def parse_json(
         raise LimitExceededError(
             "JSON nested too deeply for this interpreter", "max_json_depth", source=source, location=location
         ) from None
+    if _SURROGATE_ESCAPE.search(data):  # only an escape can make one: UTF-8 bytes cannot
+        bad = lone_surrogate_path(value)
+        if bad is not None:
+            from medboard.errors import FhirInputError
+
+            raise FhirInputError(
+                f"{bad}: a string holds a lone UTF-16 surrogate escape (not Unicode text)",
+                source=source,
+                location=location,
+            )
     duplicates = list(duplicate_paths(value)) if hooks.duplicates else []
     return ParsedJson(value, duplicates)
 

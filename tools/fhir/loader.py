@@ -18,7 +18,6 @@ from typing import Any
 
 from medboard.errors import FhirInputError, MedboardInputError
 from medboard.limits import LimitExceededError, limits
-from medboard.textsafety import neutralize_line
 from medboard.tools.fhir.attachments import AttachmentError, decode_attachments
 from medboard.tools.fhir.dates import future_birth_problem, implausible_dates
 from medboard.tools.fhir.entries import Entry, describe_keys, flatten
@@ -137,14 +136,24 @@ def _check_duplicates_inside_entries(document: Document, entries: list[Entry]) -
         raise duplicate_key_error(document.origin, stray, document.location)
 
 
+#: FHIR R4 `id`: 1–64 of letters, digits, '-' and '.'.
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
 def _label(entry: Entry) -> str | None:
     resource = entry.resource
     if not isinstance(resource, dict):
         return None
     kind, resource_id = resource.get("resourceType"), resource.get("id")
-    if not (isinstance(kind, str) and _TYPE_NAME.match(kind) and isinstance(resource_id, str)):
+    if not (isinstance(kind, str) and _TYPE_NAME.match(kind)):
         return None  # a resourceType that is not a name may be data: not quoted
-    return f"{kind}/{neutralize_line(resource_id[:80])}"
+    if not isinstance(resource_id, str):
+        return None  # no id to name it by: the entry index names it
+    if not _FHIR_ID.fullmatch(resource_id):
+        # A valid id is the resource's address and names it; anything else may be data that was
+        # put in the wrong place (an SSN, an MRN with spaces): not quoted.
+        return f"{kind} (id is not a valid FHIR id)"
+    return f"{kind}/{resource_id}"
 
 
 def _source_label(source: Any) -> str:

@@ -84,6 +84,25 @@ def picture_info(path: str | Path) -> PictureInfo:
     return PictureInfo(width=image.size[0], height=image.size[1], mode=image.mode, format=image.format)
 
 
+#: Fewest pixels one byte of JPEG data can carry. Every 8×8 block costs at least one bit of DC
+#: code even in a blank progressive JPEG (EOB runs cover the AC scans), so a file needs at least
+#: ``pixels / 512`` bytes; 1024 leaves a factor-2 margin. A header claiming more is a lie: libjpeg
+#: would "decode" it by padding grey, at up to 1/8 scale of an absurd size.
+MAX_JPEG_PIXELS_PER_BYTE = 1024
+
+
+def check_jpeg_plausible(path: Path, width: int, height: int) -> None:
+    """Refuse a JPEG whose header declares more pixels than its bytes can hold (a forged SOF)."""
+    size = path.stat().st_size
+    if width * height > size * MAX_JPEG_PIXELS_PER_BYTE:
+        raise ImageInputError(
+            f"JPEG header declares {width}×{height} pixels but the file holds only {size} bytes "
+            f"(at least {width * height // MAX_JPEG_PIXELS_PER_BYTE} are needed): the header does not "
+            "describe this file",
+            source=str(path),
+        )
+
+
 def draft_scale(width: int, height: int, max_pixels: int) -> int:
     """Smallest JPEG decode scale (1, 2, 4, 8) that brings the picture under ``max_pixels``."""
     for scale in (1, 2, 4, 8):
@@ -117,6 +136,8 @@ def decode_picture(path: str | Path, *, max_pixels: int | None = None) -> tuple[
     image = _open(path)
     width, height = image.size
     factor = 1.0
+    if image.format == "JPEG":
+        check_jpeg_plausible(path, width, height)
     if width * height > max_pixels:
         scale = draft_scale(width, height, max_pixels) if image.format == "JPEG" else 0
         if not scale:
@@ -183,6 +204,8 @@ def load_picture(
             tiff_series.notes.append(f"TIFF pyramid level at 1/{factor:g} scale (max_pixels={max_pixels})")
         return tiff_series
     info = picture_info(path)
+    if info.format == "JPEG":
+        check_jpeg_plausible(path, info.width, info.height)
     grey = info.mode in ("L", "I;16", "I;16B", "I;16L", "I", "F", "1", "LA")
     scale = 1
     if info.width * info.height > max_pixels:
