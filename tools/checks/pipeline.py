@@ -40,7 +40,9 @@ from medboard.models import (
     VerdictLabel,
 )
 from medboard.tools.checks.arithmetic import EXTREME_WORDS, check_arithmetic, check_counts, check_extremes
+from medboard.tools.checks.confusables import skeleton, was_folded
 from medboard.tools.checks.dates import check_age, check_dates
+from medboard.tools.checks.demographics import SEX_AGREES, check_sex
 from medboard.tools.checks.discrepancies import find_discrepancies
 from medboard.tools.checks.evidence import (
     CitedEvidence,
@@ -80,6 +82,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FINDINGS_EXIST = "findings_exist"
+TEXT_FOLDED = "text_folded"
 ENTAILMENT = "entailment"
 FAILING = frozenset({VerdictLabel.unsupported, VerdictLabel.contradicted})
 
@@ -92,6 +95,7 @@ CONTRADICTING = (
     "laterality_agrees",
     "status_agrees",
     "staging_agrees",
+    SEX_AGREES,
 )
 
 
@@ -202,11 +206,11 @@ def _uncovered(
         if "age_agrees" not in passed:
             left.extend(text[s:e] for _, (s, e) in claims.ages)
         spans.extend(span for _, span in claims.ages)
-    said = [
+    said = dict.fromkeys(  # a small vocabulary: deduplicated, each looked up once
         m[0].lower()
         for r in (_SAYS_ACTIVE, _SAYS_INACTIVE, _MED_CURRENT, _MED_STOPPED)
         for m in r.finditer(text)
-    ]
+    )
     evidence_text = " ".join(evidence_words(cited)).lower()
     unquoted = [word for word in said if word not in evidence_text]  # "fully active" quoted from the record
     folded = fold(text)
@@ -258,8 +262,17 @@ def _verify_statement(
     case_date: date | None,
     image_series: set[str] | None,
 ) -> tuple[Verdict, list[CitedEvidence]]:
-    text = statement.text
+    # Every textual check reads the Unicode skeleton: look-alike letters cannot dodge a check.
+    text = skeleton(statement.text)
     checks: list[CheckResult] = [_findings_check(statement, findings)]
+    if was_folded(statement.text, text):
+        checks.append(
+            CheckResult(
+                name=TEXT_FOLDED,
+                outcome="skip",
+                detail="look-alike or compatibility characters folded before checking (NFKC + confusables)",
+            )
+        )
     refs = statement_evidence(statement, findings)
     cited = resolve_citations(refs, record)
     checks.append(check_evidence_exists(text, cited, record, case_date=case_date, image_series=image_series))
@@ -278,6 +291,7 @@ def _verify_statement(
             check_laterality,
             check_status,
             check_staging,
+            check_sex,
         ):
             checks.append(check(text, usable, record, case_date=case_date, claims=claims))
     by_name = {c.name: c for c in checks}
@@ -294,7 +308,8 @@ def _verify_statement(
     subject = by_name.get(SUBJECT_MENTIONED)
     if subject is not None and subject.outcome == "fail":
         return verdict(VerdictLabel.unsupported, subject.detail), cited
-    if subject is not None and subject.outcome == "skip" and not claims_present(claims):
+    decided = any(by_name[n].outcome != "skip" for n in CONTRADICTING if n in by_name)
+    if subject is not None and subject.outcome == "skip" and not claims_present(claims) and not decided:
         # "a", "yes", "see above": citations dressed on a sentence that claims nothing.
         return verdict(VerdictLabel.unsupported, "the statement says nothing that can be checked"), cited
     failed = [by_name[name] for name in CONTRADICTING if name in by_name and by_name[name].outcome == "fail"]
