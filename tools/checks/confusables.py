@@ -53,7 +53,8 @@ _OTHER = {
 
 #: The documented look-alike table (character → Latin replacement).
 CONFUSABLES: dict[str, str] = {**_CYRILLIC, **_GREEK, **_OTHER}
-_TABLE = str.maketrans(CONFUSABLES)
+_TABLE = str.maketrans(dict(CONFUSABLES.items()))
+_DASHES = str.maketrans(dict(_OTHER.items()))
 
 
 def _is_format(char: str) -> bool:
@@ -82,4 +83,4 @@ def _has_format(text: str) -> bool:
 
 def was_folded(original: str, folded: str) -> bool:
     """True when `skeleton` changed letters or digits (not only dashes): worth a note in the checks."""
-    return original != folded and original.translate(str.maketrans(_OTHER)) != folded
+    return original != folded and original.translate(_DASHES) != folded

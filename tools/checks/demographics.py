@@ -38,7 +38,9 @@ _LETTER_RE = re.compile(
     r"\b(?i:sex|gender)\s*[:=]?\s*(?P<a>[MF])\b|\b\d{1,3}\s*(?:yo|y/o|-?year-old|yr)?\s*(?P<b>[MF])\b(?![\w/])"
 )
 # Pronouns, lower case or capitalised (an all-caps "HER" is the receptor).
-_PRONOUN_RE = re.compile(r"\b(?:(?P<m>[Hh]e|[Hh]im|[Hh]is|[Hh]imself)|(?P<f>[Ss]he|[Hh]er|[Hh]ers|[Hh]erself))\b(?![-/]?(?:2|neu))")
+_PRONOUN_RE = re.compile(
+    r"\b(?:(?P<m>[Hh]e|[Hh]im|[Hh]is|[Hh]imself)|(?P<f>[Ss]he|[Hh]er|[Hh]ers|[Hh]erself))\b(?![-/]?(?:2|neu))"
+)
 # A sex word that qualifies anatomy or another person rather than naming the patient's sex.
 _NOT_THE_PATIENT = re.compile(
     r"\s+(?:(?:left|right|bilateral)\s+)?(?:breasts?|genital\w*|reproductive|pattern|pelvis|urethra\w*|infertility|partners?|"

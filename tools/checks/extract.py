@@ -140,7 +140,9 @@ class Taken(list[Span]):
 
     def hits(self, span: Span) -> bool:
         start, end = span
-        return self._marks.find(1, start, min(end, len(self._marks))) != -1 if start < len(self._marks) else False
+        if start >= len(self._marks):
+            return False
+        return self._marks.find(1, start, min(end, len(self._marks))) != -1
 
 
 def _overlaps(span: Span, spans: list[Span]) -> bool:
@@ -464,10 +466,10 @@ def extract_markers(text: str) -> list[MarkerMention]:
     for m in _CLAUSE_MARKER_RE.finditer(text):
         if _overlaps(m.span(), taken):
             continue
-        polarity = _clause_polarity(m["pol"], negated=bool(_CLAUSE_NEGATION_RE.search(m["mid"])))
+        clause_polarity = _clause_polarity(m["pol"], negated=bool(_CLAUSE_NEGATION_RE.search(m["mid"])))
         marker = _marker_of(m["name"])
-        if polarity and marker:
-            found.append(MarkerMention(marker, polarity, m.span()))
+        if clause_polarity and marker:
+            found.append(MarkerMention(marker, clause_polarity, m.span()))
             taken.append(m.span())
     for m in re.finditer(r"\btriple[- ]negative\b", text, re.I):
         found.extend(MarkerMention(k, "negative", m.span()) for k in ("ER", "PR", "HER2"))

@@ -53,6 +53,7 @@ from medboard.tools.checks.evidence import (
     to_date,
 )
 from medboard.tools.checks.extract import Claims, extract_claims
+from medboard.tools.checks.injection import instruction_like
 from medboard.tools.checks.laterality import check_laterality
 from medboard.tools.checks.numbers import check_numbers, unjudged
 from medboard.tools.checks.staging import check_staging
@@ -118,6 +119,8 @@ class EntailmentRequest:
     statement: str
     evidence: tuple[EvidenceQuote, ...]
     rule_checks: tuple[CheckResult, ...] = ()
+    #: why no model may decide this statement (instruction-like record text), or None
+    untrusted: str | None = None
 
 
 #: `async (request) -> EntailmentJudgement` (see `medboard.agents.verifier`).
@@ -397,6 +400,32 @@ _LABEL_OF = {
 }
 
 
+def untrusted_text(statement_text: str, cited: Sequence[CitedEvidence]) -> str | None:
+    """Why a model's judgement on this statement cannot be trusted, or None.
+
+    The statement or any cited record text (fact texts, quotes, labels) reading as instructions
+    to a model (`medboard.tools.checks.injection`): the entailment model would be reading an
+    attacker's prompt, so its answer — either way — decides nothing.
+    """
+    what = instruction_like(statement_text)
+    if what:
+        return f"the statement carries {what}"
+    for item in cited:
+        texts = [item.ref.quote or ""]
+        for fact in item.all_facts():
+            texts += [fact.text or "", fact.label or "", fact.value if isinstance(fact.value, str) else ""]
+        for text in texts:
+            what = instruction_like(text)
+            if what:
+                return f"cited {item.reference or item.ref.reference} carries {what}"
+    return None
+
+
+def _rules_agreed(verdict: Verdict) -> list[str]:
+    """The contradiction-capable checks the rules ran and passed on this statement."""
+    return [c.name for c in verdict.checks if c.name in CONTRADICTING and c.outcome == "pass"]
+
+
 async def _entail(
     verdict: Verdict,
     request: EntailmentRequest,
@@ -404,6 +433,14 @@ async def _entail(
     semaphore: asyncio.Semaphore,
     neutral: VerdictLabel,
 ) -> Verdict:
+    if request.untrusted:
+        check = CheckResult(
+            name=ENTAILMENT,
+            outcome="skip",
+            detail=f"model not asked: {request.untrusted} (record text is data, never instructions)",
+        )
+        reason = f"{verdict.reason}; not put to the model: {request.untrusted}"
+        return verdict.model_copy(update={"checks": [*verdict.checks, check], "reason": reason[:500]})
     async with semaphore:
         try:
             judgement = await entailment(request)
@@ -424,6 +461,17 @@ async def _entail(
         else "skip"
     )
     reason = re.sub(r"\s+", " ", judgement.reason).strip()
+    agreed = _rules_agreed(verdict)
+    if label == VerdictLabel.contradicted and (verdict.verdict == VerdictLabel.supported or agreed):
+        # The rules' verdict wins: a model cannot strike what the deterministic checks confirmed.
+        check = CheckResult(
+            name=ENTAILMENT,
+            outcome="skip",
+            detail=f"model: contradicted: {reason} — overruled: the rules found agreement "
+            f"({', '.join(agreed) or verdict.verdict.value})",
+        )
+        new_reason = f"{verdict.reason}; the model disagreed (contradicted), the rules' checks passed"
+        return verdict.model_copy(update={"checks": [*verdict.checks, check], "reason": new_reason[:500]})
     check = CheckResult(
         name=ENTAILMENT,
         outcome=outcome,  # type: ignore[arg-type]
@@ -486,7 +534,13 @@ async def verify_summary(
                 pending.append(
                     (
                         len(verdicts) - 1,
-                        EntailmentRequest(statement.id, statement.text, quotes, tuple(verdict.checks)),
+                        EntailmentRequest(
+                            statement.id,
+                            statement.text,
+                            quotes,
+                            tuple(verdict.checks),
+                            untrusted=untrusted_text(statement.text, cited),
+                        ),
                     )
                 )
     if pending and entailment is not None:

@@ -281,7 +281,7 @@ def _check_qualitative(text: str, facts: list[Fact], *, markers_named: bool) -> 
             continue
         if ambiguous:
             continue  # both polarities worded: not decidable here
-        mentioned, negated = negated_concepts(text, _subject(fact), fact_names(fact))
+        _, negated = negated_concepts(text, _subject(fact), fact_names(fact))
         stated = worded or ("negative" if negated else None)  # "No DCIS." reads negative
         if stated is None:
             continue

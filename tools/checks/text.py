@@ -288,9 +288,7 @@ class SpanList(list[tuple[int, int]]):
         return self.covers(point, point)
 
 
-def negated_spans(
-    text: str, window: int = 6, *, protected: Sequence[tuple[int, int]] = ()
-) -> SpanList:
+def negated_spans(text: str, window: int = 6, *, protected: Sequence[tuple[int, int]] = ()) -> SpanList:
     """Character spans of `text` under a negation cue (NegEx-style, forward window of words).
 
     A cue negates up to `window` following words, stopping at a scope breaker (punctuation that
@@ -316,11 +314,7 @@ def negated_spans(
         first = bisect.bisect_right(word_starts, start) - 1
         if first < 0 or words[first][1] <= start:
             first += 1
-        inside = [
-            (max(ws, start), min(we, limit))
-            for ws, we in words[first : first + window]
-            if ws < limit
-        ]
+        inside = [(max(ws, start), min(we, limit)) for ws, we in words[first : first + window] if ws < limit]
         # a word cut by the clause end counts up to the break ("cancer." → "cancer")
         inside = [(ws, we) for ws, we in inside if we > ws]
         if inside and _META_WORD.match(text, inside[0][0]):
