@@ -447,3 +447,79 @@ def test_negated_spans_queries_agree_with_a_scan(words: list[str]) -> None:
         for end in (start + 1, start + 3):
             scan = any(s <= start and end <= e for s, e in spans)
             assert spans.covers(start, end) or not scan  # merged spans cover at least every span
+
+
+_FOLD_WORDS = st.sampled_from(
+    [
+        "white",
+        "blood",
+        "cells",
+        "wbc",
+        "adenocarcinoma",
+        "carcinoma",
+        "hr+",
+        "hr",
+        "positive",
+        "er",
+        "pr",
+        "her2",
+        "her-2/neu",
+        "nsclc",
+        "lung",
+        "small-cell",
+        "cancer",
+        "mets",
+        "metastatic",
+        "hb",
+        "k+",
+        "4.1",
+        "na",
+        "140",
+        "cr",
+        "1.1",
+        "bp",
+        "heart",
+        "rate",
+        "egfr",
+        "mutation",
+        "ca",
+        "of",
+        "breast",
+        "tumour",
+        "haemoglobin",
+        "oestrogen",
+        "receptors",
+        "no",
+        "not",
+        ",",
+        ".",
+        "(",
+        ")",
+        "+",
+        "-",
+        "ldl",
+        "hdl",
+        "ct",
+        "scan",
+        "of",
+        "chest",
+        "afib",
+        "mi",
+        "chf",
+    ]
+)
+
+
+@given(st.lists(_FOLD_WORDS, max_size=25), st.sampled_from([" ", "", "-", "  "]))
+def test_fold_equals_the_plain_sequential_pass(words: list[str], sep: str) -> None:
+    """`fold` runs only the phrase patterns its text can trigger; the result must be that of
+    running every substitution in order."""
+    from medboard.tools.checks import text as T
+
+    text = sep.join(words)
+    expected = skeleton(text).lower()
+    for old, new in T._SPELLING:
+        expected = expected.replace(old, new)
+    for pattern, replacement in T._PHRASE_RES:
+        expected = pattern.sub(replacement, expected)
+    assert T.fold.__wrapped__(text) == expected

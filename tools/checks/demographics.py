@@ -65,7 +65,8 @@ def stated_sexes(text: str, names: Sequence[str] = ()) -> list[tuple[str, str]]:
         return []
     low = text.lower()
     quoted = SpanGuard(low, names)
-    relatives = bool(_RELATIVES.search(text))
+    # Relatives named outside the record's own names ("Lucy Child" is a name, not a child).
+    relatives = any(not quoted.covers(m.start(), m.end()) for m in _RELATIVES.finditer(text))
     found: list[tuple[str, str]] = []
     for m in _LETTER_RE.finditer(text):
         letter = m["a"] or m["b"]
@@ -90,8 +91,8 @@ class SpanGuard:
 
         spans: list[tuple[int, int]] = []
         for name in {n.lower().strip() for n in names}:
-            if len(name) < 4 or not _WORD_RE.search(name):
-                continue  # only names that carry a sex word need guarding
+            if len(name) < 4 or not (_WORD_RE.search(name) or _RELATIVES.search(name)):
+                continue  # only names that carry a sex or relative word need guarding
             start = low.find(name)
             while start != -1:
                 spans.append((start, start + len(name)))

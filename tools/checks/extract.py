@@ -482,7 +482,7 @@ def extract_markers(text: str) -> list[MarkerMention]:
 # short and stops at clause punctuation so a result cannot be borrowed from the next clause.
 _CLAUSE_MARKER_RE = re.compile(
     r"(?<![A-Za-z0-9])(?P<name>ER|PR|PgR|(?i:HER-?2(?:/neu)?|ERBB2|(?:estrogen|oestrogen|progesterone)"
-    r"[- ]receptors?))(?![A-Za-z0-9])(?P<mid>[^.;:,\n()]{0,40}?)\(?"
+    r"[- ]receptors?))(?![A-Za-z0-9])\s*:?(?P<mid>[^.;:,\n()]{0,40}?)\(?"
     r"(?P<pol>(?i:non-?amplified|unamplified|amplified|amplification|over-?expressed|overexpression|"
     r"expressed|expression|positive|negative|equivocal|borderline|indeterminate)(?![A-Za-z])|[0-3]\+)",
 )
@@ -579,7 +579,8 @@ def extract_claims(text: str, case_date: date | None = None, mask: list[str] | N
     low = text.lower()
     for phrase in mask or []:
         phrase_low = phrase.lower().strip()
-        if len(phrase_low) >= 4 and any(ch.isdigit() for ch in phrase_low):
+        numeric = any(ch.isdigit() for ch in phrase_low) or next(word_numbers(phrase_low), None)
+        if len(phrase_low) >= 4 and numeric:  # "Deauville five point scale": its "five" is a name
             start = low.find(phrase_low)
             while start >= 0:
                 taken.append((start, start + len(phrase_low)))

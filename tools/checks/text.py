@@ -105,6 +105,81 @@ _PHRASES: tuple[tuple[str, str], ...] = (
 _PHRASE_RES = tuple((re.compile(p), r) for p, r in _PHRASES)
 
 
+def _branches(pattern: str) -> list[str]:
+    """The top-level alternatives of a regex (split on `|` outside groups and classes)."""
+    out, depth, in_class, start, i = [], 0, False, 0, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    out.append(pattern[start:])
+    return out
+
+
+def _leading_literal(branch: str) -> tuple[str, bool]:
+    """(letters/digits every match of `branch` starts with, whether it starts at a word start).
+    The literal is "" when unknown."""
+    at_word = branch.startswith("\\b")
+    branch = branch.removeprefix("\\b")
+    run = re.match(r"[a-z0-9]*", branch)[0]  # type: ignore[index]
+    rest = branch[len(run) :]
+    if run and rest[:1] in {"?", "*", "{"}:
+        run = run[:-1]  # the last letter is optional
+    return run, at_word
+
+
+# For each phrase pattern, what any match must start with (None: always run it): a word prefix
+# for branches anchored at a word boundary, a substring otherwise ("carcinomas?" inside
+# "adenocarcinoma"). `fold` runs only the patterns so triggered: the same result as running all
+# the substitutions, at a fraction of the cost on long texts.
+_PREFIX_CHARS = 8
+_Trigger = tuple[frozenset[str], tuple[str, ...]]
+
+
+def _trigger(pattern: str) -> _Trigger | None:
+    lits = [_leading_literal(b) for b in _branches(pattern)]
+    if any(not lit for lit, _ in lits):
+        return None
+    words = frozenset(lit[:_PREFIX_CHARS] for lit, at_word in lits if at_word)
+    return words, tuple(lit for lit, at_word in lits if not at_word)
+
+
+_TRIGGERS: tuple[_Trigger | None, ...] = tuple(_trigger(p) for p, _ in _PHRASES)
+# Earlier patterns whose replacement a pattern can match (" lung cancer " feeds the cancer
+# pattern): when one of those ran, the pattern runs too.
+_FED_BY: tuple[frozenset[int], ...] = tuple(
+    frozenset(j for j in range(i) if regex.search(_PHRASES[j][1])) for i, (regex, _) in enumerate(_PHRASE_RES)
+)
+
+
+def _triggered(trigger: _Trigger | None, present: set[str], text: str) -> bool:
+    if trigger is None:
+        return True
+    words, substrings = trigger
+    return not words.isdisjoint(present) or any(lit in text for lit in substrings)
+
+
+def _word_prefixes(text: str) -> set[str]:
+    prefixes: set[str] = set()
+    for word in set(re.findall(r"[a-z0-9]+", text)):
+        for n in range(1, min(len(word), _PREFIX_CHARS) + 1):
+            prefixes.add(word[:n])
+    return prefixes
+
+
 # Words that carry no clinical subject: grammar, reporting verbs, template words, record jargon.
 def _words(text: str) -> list[str]:
     return text.split()
@@ -182,8 +257,12 @@ def fold(text: str) -> str:
     text = skeleton(text).lower()
     for old, new in _SPELLING:
         text = text.replace(old, new)
-    for pattern, replacement in _PHRASE_RES:
-        text = pattern.sub(replacement, text)
+    present = _word_prefixes(text)
+    ran: set[int] = set()
+    for index, (pattern, replacement) in enumerate(_PHRASE_RES):
+        if _triggered(_TRIGGERS[index], present, text) or not _FED_BY[index].isdisjoint(ran):
+            text = pattern.sub(replacement, text)
+            ran.add(index)
     return text
 
 
