@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from medboard.models import CheckResult, EvidenceRef
+from medboard.tools.checks.confusables import skeleton
 from medboard.tools.checks.evidence import CitedEvidence
 from medboard.tools.checks.extract import Claims
 from medboard.tools.checks.status import fact_names
@@ -90,7 +91,7 @@ class SpanGuard:
         from medboard.tools.checks.text import SpanList
 
         spans: list[tuple[int, int]] = []
-        for name in {n.lower().strip() for n in names}:
+        for name in {skeleton(n).lower().strip() for n in names}:
             if len(name) < 4 or not (_WORD_RE.search(name) or _RELATIVES.search(name)):
                 continue  # only names that carry a sex or relative word need guarding
             start = low.find(name)

@@ -279,7 +279,7 @@ def _verify_statement(
     refs = statement_evidence(statement, findings)
     cited = resolve_citations(refs, record)
     checks.append(check_evidence_exists(text, cited, record, case_date=case_date, image_series=image_series))
-    mask = [w for c in cited for f in c.all_facts() for w in fact_words(f)]
+    mask = [skeleton(w) for c in cited for f in c.all_facts() for w in fact_words(f)]  # as the text
     claims = extract_claims(text, case_date, mask=mask)
     usable = [c for c in cited if c.exists]
     if usable:

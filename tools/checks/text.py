@@ -266,6 +266,7 @@ def fold(text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(token: str) -> str:
     """A light stemmer: enough to meet plural and adjective forms, not a linguistic one."""
     for suffix in ("ically", "ations", "ation", "ities", "ity", "ical", "ies", "es", "ic", "al", "s"):
