@@ -74,6 +74,10 @@ DENIALS = (
     "No evidence of breast neoplasm.",
     "Breast cancer was ruled out.",
     "She never had a breast tumor.",
+    "Breast carcinoma: absent.",
+    "Breast neoplasm excluded.",
+    "There is no malignancy.",
+    "No history of breast cancer.",
 )
 
 
@@ -120,6 +124,8 @@ def test_an_affirmed_result_the_record_negates_is_contradicted(jenny: PatientRec
         ("He has breast cancer in remission.", CANCER),
         ("Sex: M. Breast cancer in remission.", CANCER),
         ("53M with breast cancer in remission.", CANCER),
+        ("Mr. Jenny M, born 1965-01-01.", PATIENT),
+        ("Gender: male.", PATIENT),
     ),
 )
 def test_wrong_sex_is_contradicted(jenny: PatientRecord, text: str, reference: str) -> None:
@@ -163,6 +169,10 @@ def test_sex_words_about_a_relative_are_not_the_patients(jenny: PatientRecord) -
         ("HER2 IHC 3+.", HER2),
         ("HER2 overexpressed.", HER2),
         ("HER2/neu: positive.", HER2),
+        ("HER2 FISH: amplified.", HER2),
+        ("ERBB2 amplification detected.", HER2),
+        ("Tumor is hormone receptor negative.", ER),
+        ("Estrogen receptor lacks expression.", ER),
     ),
 )
 def test_wrong_receptor_status_is_contradicted(jenny: PatientRecord, text: str, reference: str) -> None:
@@ -195,6 +205,7 @@ def test_right_receptor_status_is_not_flagged(jenny: PatientRecord, text: str, r
         ("Oncotype DX Breast Recurrence Score Assay: seventy-four.", ONCOTYPE, True),
         ("Lymph nodes examined: three.", NODES, False),
         ("Lymph nodes examined: eleven.", NODES, True),
+        ("Oncotype DX recurrence score of seventy.", ONCOTYPE, True),
         ("Tumor maximum dimension: three point five cm.", SIZE, True),
         ("Tumor maximum dimension: two point five cm.", SIZE, False),
     ),

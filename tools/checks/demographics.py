@@ -1,7 +1,7 @@
 """Sex and gender words against the record's `Patient.gender` (administrative gender).
 
 A statement that calls a female patient "male", "a 57-year-old man", "gentleman", "Sex: M" or
-"he" is contradicted, whatever it cites: the patient a summary is about has one recorded
+"Mr.", "he" is contradicted, whatever it cites: the patient a summary is about has one recorded
 administrative gender. Read conservatively, so that real summaries raise no false alarm:
 
 - only `male` / `female` in the record are compared (`other`, `unknown` or none: skip);
@@ -38,6 +38,8 @@ _WORD_RE = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.I)
 _LETTER_RE = re.compile(
     r"\b(?i:sex|gender)\s*[:=]?\s*(?P<a>[MF])\b|\b\d{1,3}\s*(?:yo|y/o|-?year-old|yr)?\s*(?P<b>[MF])\b(?![\w/])"
 )
+# Honorifics before a name: "Mr. Jenny M", "Mrs Smith".
+_HONORIFIC_RE = re.compile(r"\b(?:(?P<m>Mr)|(?P<f>Mrs|Ms|Miss))\b\.?(?=\s+[A-Z])")
 # Pronouns, lower case or capitalised (an all-caps "HER" is the receptor).
 _PRONOUN_RE = re.compile(
     r"\b(?:(?P<m>[Hh]e|[Hh]im|[Hh]is|[Hh]imself)|(?P<f>[Ss]he|[Hh]er|[Hh]ers|[Hh]erself))\b(?![-/]?(?:2|neu))"
@@ -72,6 +74,8 @@ def stated_sexes(text: str, names: Sequence[str] = ()) -> list[tuple[str, str]]:
     for m in _LETTER_RE.finditer(text):
         letter = m["a"] or m["b"]
         found.append(("male" if letter == "M" else "female", m[0]))
+    for m in _HONORIFIC_RE.finditer(text):
+        found.append(("male" if m["m"] else "female", m[0]))
     if relatives:
         return found
     for m in _WORD_RE.finditer(text):

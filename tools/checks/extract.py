@@ -327,7 +327,7 @@ def extract_quantities(text: str, taken: list[Span]) -> list[Quantity]:
 
 # Words before which a number in words is a name or an ordinal position, not a value.
 _WORD_NUMBER_NAME_BEFORE = re.compile(
-    r"(?:\b(?:line|arm|cohort|phase|stage|grade|type|cycle|day|week|class|level|tier|no|number|of)\s+)$",
+    r"(?:\b(?:line|arm|cohort|phase|stage|grade|type|cycle|day|week|class|level|tier|no|number)\s+)$",
     re.I,
 )
 
@@ -482,7 +482,7 @@ def extract_markers(text: str) -> list[MarkerMention]:
 # short and stops at clause punctuation so a result cannot be borrowed from the next clause.
 _CLAUSE_MARKER_RE = re.compile(
     r"(?<![A-Za-z0-9])(?P<name>ER|PR|PgR|(?i:HER-?2(?:/neu)?|ERBB2|(?:estrogen|oestrogen|progesterone)"
-    r"[- ]receptors?))(?![A-Za-z0-9])\s*:?(?P<mid>[^.;:,\n()]{0,40}?)\(?"
+    r"[- ]receptors?))(?![A-Za-z0-9])\s*:?(?P<mid>[^.;,\n()]{0,40}?)\(?"
     r"(?P<pol>(?i:non-?amplified|unamplified|amplified|amplification|over-?expressed|overexpression|"
     r"expressed|expression|positive|negative|equivocal|borderline|indeterminate)(?![A-Za-z])|[0-3]\+)",
 )

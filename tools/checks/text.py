@@ -242,7 +242,9 @@ NEGATION_CUES = (
     r"never",
 )
 _NEG_CUE_RE = re.compile(r"\b(?:" + "|".join(NEGATION_CUES) + r")\b", re.IGNORECASE)
-_NEG_POST_RE = re.compile(r"\b(?:ruled out|absent|not (?:seen|present|detected|identified))\b", re.I)
+_NEG_POST_RE = re.compile(
+    r"\b(?:ruled out|excluded|absent|not (?:seen|present|detected|identified|found))\b", re.I
+)
 # Scope breakers: a negation does not cross these.
 _SCOPE_BREAK_RE = re.compile(r"[.;:]|\b(?:but|however|although|except|aside from|apart from)\b", re.I)
 
@@ -405,6 +407,8 @@ def negated_spans(text: str, window: int = 6, *, protected: Sequence[tuple[int, 
         if guard.covers(cue.start(), cue.end()):
             continue
         b = bisect.bisect_left(break_starts, cue.start()) - 1
+        if b >= 0 and text[breaks[b][0]] == ":" and not text[breaks[b][1] : cue.start()].strip():
+            b -= 1  # "Breast carcinoma: absent": the cue answers the label before the colon
         clause_start = breaks[b][1] if b >= 0 else 0
         if clause_start > cue.start():
             clause_start = 0
