@@ -14,6 +14,19 @@ kg for lb, mmol/L for mg/dL glucose) — and then plants one error into a twin o
     stage       T/N/M or stage group changed, receptor status flipped, variant changed
     citation    a statement about one fact citing an unrelated resource of the same record
     foreign     a correct statement about another patient, citing that patient's resource
+    negation    a recorded diagnosis denied ("denies", "free of", "negative for", "no evidence of",
+                "ruled out", "does not have"), a result's polarity negated ("not positive")
+    sex         the patient's sex in other words ("man", "gentleman", "Sex: M", "he", "65F")
+    receptor    ER/PR/HER2 status flipped in receptor wording ("not expressed", "overexpressed",
+                "IHC 3+", "FISH amplified", "non-amplified")
+    numwords    a value written in words, and wrong ("forty-seven" for 74, "twelve point five")
+    confusable  a planted stage/value/negation/sex error spelled with Cyrillic/Greek look-alikes,
+                fullwidth digits or Roman numeral code points
+
+The true twins of the new kinds (right receptor wording, right sex word, right number in words,
+look-alike spellings of true statements) join the untouched statements, so the false-alarm rate
+covers them too. `--perf` adds the linear-time line: seconds per MB for one 1, 4 and 16 MB string
+(a patient name, as a hostile record would carry) against a plain `str.lower()` pass.
 
 It runs `verify_statement` (rules only) on all of them and prints, per kind, the recall (planted
 errors flagged contradicted or unsupported) and, on the untouched statements, the false-alarm rate
@@ -40,13 +53,15 @@ from pathlib import Path
 from medboard.models import EvidenceRef, Fact, FactKind, Statement, VerdictLabel
 from medboard.tools.checks.evidence import evidence_intervals, parse_fhir_date, resolve_citations
 from medboard.tools.checks.pipeline import verify_statement
-from medboard.tools.checks.staging import marker_of_fact
+from medboard.tools.checks.staging import marker_of_fact, marker_polarity
 from medboard.tools.checks.status import condition_state, medication_state
 from medboard.tools.checks.units import compare, parse_unit
 from medboard.tools.fhir import PatientRecord, load_record
 
-KINDS = ("value", "unit", "date", "laterality", "status", "stage", "citation", "foreign")
-TARGETS = {k: 0.95 for k in ("value", "unit", "date", "laterality", "status", "stage", "citation", "foreign")}
+BASE_KINDS = ("value", "unit", "date", "laterality", "status", "stage", "citation", "foreign")
+EDIT_KINDS = ("negation", "sex", "receptor", "numwords", "confusable")
+KINDS = BASE_KINDS + EDIT_KINDS
+TARGETS = {k: 0.95 for k in KINDS}
 FALSE_ALARM_TARGET = 0.02
 FLAGGED = {VerdictLabel.contradicted, VerdictLabel.unsupported}
 MONTHS = (
@@ -389,6 +404,180 @@ def statements_for(
     return out
 
 
+# ------------------------------------------------------------------- hand-edit families
+
+DENIALS = (
+    "The patient denies {l}.",
+    "Free of {l}.",
+    "Negative for {l}.",
+    "No evidence of {l}.",
+    "{L} was ruled out.",
+    "The patient does not have {l}.",
+    "Never diagnosed with {l}.",
+)
+SEX_WORDS = {
+    "male": ("male", "a man", "a gentleman", "Sex: M", "{age}M", "a {age}-year-old man"),
+    "female": ("female", "a woman", "a lady", "Sex: F", "{age}F", "a {age}-year-old woman"),
+}
+PRONOUN = {"male": "He", "female": "She"}
+RECEPTOR_NAMES = {
+    "ER": ("ER", "Estrogen receptor", "Oestrogen receptor"),
+    "PR": ("PR", "PgR", "Progesterone receptor"),
+    "HER2": ("HER2", "HER2/neu", "ERBB2"),
+}
+RECEPTOR_WORDS = {
+    "positive": ("{m} positive.", "{m} is positive.", "{m} overexpressed.", "{m}: expressed.",
+                 "{m} is not negative.", "{m}+ by IHC."),
+    "negative": ("{m} negative.", "{m} is not positive.", "{m} not expressed.", "{m}: negative.",
+                 "{m}-negative disease."),
+}  # fmt: skip
+HER2_WORDS = {
+    "positive": ("{m} amplified.", "{m} IHC 3+.", "{m} FISH amplified.", "{m} is amplified (3+)."),
+    "negative": ("{m} non-amplified.", "{m} IHC 1+.", "{m} is not amplified.", "{m} FISH not amplified."),
+}
+_SMALL = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS_WORDS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+# Look-alikes the summary writer (or an attacker) may type: Cyrillic, Greek, fullwidth digits.
+LOOKALIKES = {
+    "a": "\u0430", "c": "\u0441", "e": "\u0435", "o": "\u043e", "p": "\u0440", "x": "\u0445",
+    "y": "\u0443", "i": "\u0456", "A": "\u0391", "B": "\u0412", "E": "\u0395", "H": "\u041d",
+    "I": "\u0406", "K": "\u039a", "M": "\u041c", "O": "\u039f", "P": "\u03a1", "T": "\u0422",
+    "X": "\u03a7", "0": "\uff10", "1": "\uff11", "2": "\uff12", "3": "\uff13", "4": "\uff14",
+    "5": "\uff15", "6": "\uff16", "7": "\uff17", "8": "\uff18", "9": "\uff19",
+}  # fmt: skip
+
+
+def in_words(value: int) -> str:
+    """0 ≤ value < 10000 in English words ("forty-seven", "one hundred and five")."""
+    if value < 20:
+        return _SMALL[value]
+    if value < 100:
+        tens, unit = divmod(value, 10)
+        return _TENS_WORDS[tens] + (f"-{_SMALL[unit]}" if unit else "")
+    if value < 1000:
+        hundreds, rest = divmod(value, 100)
+        return f"{_SMALL[hundreds]} hundred" + (f" and {in_words(rest)}" if rest else "")
+    thousands, rest = divmod(value, 1000)
+    return f"{in_words(thousands)} thousand" + (f" {in_words(rest)}" if rest else "")
+
+
+def number_in_words(value: float) -> str | None:
+    """A value as a writer would spell it: integers, or one decimal ("twelve point five")."""
+    if value < 0 or value >= 10000:
+        return None
+    if float(value).is_integer():
+        return in_words(int(value))
+    if round(value, 1) == value:
+        whole, tenth = divmod(round(value * 10), 10)
+        return f"{in_words(whole)} point {_SMALL[tenth]}"
+    return None
+
+
+def confuse(text: str, rng: random.Random) -> str:
+    """Every look-alike-able character swapped with probability ½ (at least one swapped)."""
+    chars = list(text)
+    candidates = [i for i, ch in enumerate(chars) if ch in LOOKALIKES]
+    if not candidates:
+        return text
+    forced = rng.choice(candidates)
+    for i in candidates:
+        if i == forced or rng.random() < 0.5:
+            chars[i] = LOOKALIKES[chars[i]]
+    return "".join(chars)
+
+
+def age_at(birth: str | None, day: date | None) -> int | None:
+    born = day_of(birth)
+    if born is None or day is None:
+        return None
+    return max(0, (day - born).days // 365)
+
+
+def edit_statements(
+    fact: Fact, record: PatientRecord, rng: random.Random, case_date: date | None
+) -> list[tuple[str | None, str]]:
+    """Statements of the hand-edit families for one fact: (kind, text), kind None for a true one."""
+    out: list[tuple[str | None, str]] = []
+    label = clean_label(fact)
+    if fact.kind == FactKind.condition and condition_state(fact) in {"active", "inactive"}:
+        out.append(("negation", rng.choice(DENIALS).format(l=label.lower(), L=label)))
+    if fact.kind == FactKind.patient:
+        gender = str(fact.details.get("gender") or "")
+        if gender in SEX_WORDS:
+            other = "female" if gender == "male" else "male"
+            age = age_at(fact.details.get("birth_date"), case_date) or 50
+            name = fact.details.get("name") or "X"
+            right = rng.choice(SEX_WORDS[gender]).format(age=age)
+            wrong = rng.choice(SEX_WORDS[other]).format(age=age)
+            out.append((None, f"Patient {name}: {right}."))
+            out.append(("sex", f"Patient {name}: {wrong}."))
+            out.append(("sex", f"{PRONOUN[other]} was born {fact.details.get('birth_date')}."))
+    marker = marker_of_fact(fact)
+    polarity = marker_polarity(fact) if marker else None
+    if marker and polarity in {"positive", "negative"}:
+        other = "negative" if polarity == "positive" else "positive"
+        words = {k: v + (HER2_WORDS[k] if marker == "HER2" else ()) for k, v in RECEPTOR_WORDS.items()}
+        for name in RECEPTOR_NAMES[marker]:  # every name, a few wordings each
+            for wording in rng.sample(words[polarity], 2):
+                out.append((None, wording.format(m=name)))
+            for wording in rng.sample(words[other], 2):
+                out.append(("receptor", wording.format(m=name)))
+    if fact.kind in {FactKind.lab, FactKind.vital, FactKind.tumor_marker, FactKind.observation} and (
+        isinstance(fact.value, int | float) and not isinstance(fact.value, bool)
+    ):
+        value = float(fact.value)
+        # Writers round to what they can say: one decimal ("twelve point five" for 12.53).
+        value = value if float(value).is_integer() or value >= 100 else round(value, 1)
+        value = round(value) if value >= 100 else value
+        spelled = number_in_words(value)
+        unit = f" {fact.unit}" if fact.unit else ""
+        if spelled:
+            out.append((None, f"{label}: {spelled}{unit}."))
+            for factor in (1.37, 0.62, 1.8, 2.5, 3.0):
+                wrong = (
+                    round(value * factor) if value >= 10 or value.is_integer() else round(value * factor, 1)
+                )
+                if abs(wrong - value) > max(0.06 * abs(value), 0.6) and number_in_words(wrong):
+                    out.append(("numwords", f"{label}: {number_in_words(wrong)}{unit}."))
+                    break
+    return out
+
+
+def confusable_twins(
+    statements: list[tuple[str | None, str]], rng: random.Random
+) -> list[tuple[str | None, str]]:
+    """Look-alike spellings: of planted stage/value/negation/sex errors (kind `confusable`) and
+    of true statements (kind None: folding must not turn a true statement into a false alarm)."""
+    out: list[tuple[str | None, str]] = []
+    for kind, text in statements:
+        if kind in {"stage", "value", "negation", "sex", "status"}:
+            out.append(("confusable", confuse(text, rng)))
+        elif kind is None and rng.random() < 0.3:
+            out.append((None, confuse(text, rng)))
+    return out
+
+
 def unrelated(a: Fact, b: Fact, record: PatientRecord) -> bool:
     """No shared code, and no word (4+ letters) of a's name anywhere in b's resource."""
     if a.kind == b.kind or {c.code for c in a.codes} & {c.code for c in b.codes}:
@@ -400,15 +589,23 @@ def unrelated(a: Fact, b: Fact, record: PatientRecord) -> bool:
 
 def generate(records: list[tuple[str, PatientRecord]], per_kind: int, seed: int) -> list[Case]:
     rng = random.Random(seed)
+    # The hand-edit families draw from their own generator, so the base kinds' statements are
+    # exactly those of earlier runs (recall and false alarms stay comparable across versions).
+    edit_rng = random.Random(seed + 1)
     cases: list[Case] = []
     for index, (name, record) in enumerate(records):
         case_date = day_of(record.latest_date())
         facts = [f for f in record.facts if f.kind != FactKind.patient]
         rng.shuffle(facts)
         made: Counter[str] = Counter()
-        for fact in facts:
-            for kind, text in statements_for(fact, record, rng, case_date):
-                key = kind or "correct"
+        patient = [f for f in record.facts if f.kind == FactKind.patient]
+        for fact in facts + patient:
+            base = statements_for(fact, record, rng, case_date) if fact.kind != FactKind.patient else []
+            edits = edit_statements(fact, record, edit_rng, case_date)
+            tagged = [(k, t, "") for k, t in base]
+            tagged += [(k, t, "edit") for k, t in edits + confusable_twins(base + edits, edit_rng)]
+            for kind, text, family in tagged:
+                key = (kind or "correct") + family  # true twins of the edit kinds capped apart
                 if made[key] >= per_kind * (3 if kind is None else 1):
                     continue
                 made[key] += 1
@@ -480,6 +677,81 @@ def pipeline_statements(records: list[tuple[str, PatientRecord]]) -> tuple[int, 
     return total, flagged, supported, examples
 
 
+# Words a hostile name is made of: names, clinical words, negation cues, sides, numbers, stages.
+PERF_WORDS = [
+    "Anna",
+    "Maria",
+    "de",
+    "la",
+    "Cruz",
+    "no",
+    "not",
+    "left",
+    "right",
+    "breast",
+    "cancer",
+    "stage",
+    "IIB",
+    "ER",
+    "positive",
+    "HER2",
+    "12",
+    "mg",
+    "3.5",
+    "2018-03-01",
+    "ruled",
+    "out",
+    "denies",
+    "male",
+    "woman",
+    "seven",
+    "forty-seven",
+    "but",
+    "however;",
+    "Ⅱ",
+    "ІІ",
+]
+
+
+def perf_lines(record_path: Path, sizes_mb: list[int], seed: int) -> list[str]:
+    """Seconds per MB for one statement carrying an N-MB patient name (cited from a Patient whose
+    name is that string), against one `str.lower()` pass over it: linear time shows as a flat
+    seconds/MB column."""
+    rng = random.Random(seed)
+    bundle = json.loads(record_path.read_text(encoding="utf-8"))
+    lines = []
+    for size in sizes_mb:
+        target = size * 1024 * 1024
+        parts: list[str] = []
+        length = 0
+        while length < target:
+            word = rng.choice(PERF_WORDS)
+            parts.append(word)
+            length += len(word) + 1
+        name = " ".join(parts)[:target]
+        data = json.loads(json.dumps(bundle))
+        patient = next(e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient")
+        patient["name"] = [{"text": name}]
+        record = load_record(data)
+        text = f"Patient {name}: {patient.get('gender', 'female')}, born {patient.get('birthDate')}."
+        statement = Statement(
+            id="perf", text=text, evidence=[EvidenceRef(reference=record.patient_ref or "")]
+        )
+        t0 = time.perf_counter()
+        text.lower()
+        lower_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        verdict = verify_statement(statement, [], record, record.latest_date())
+        verify_s = time.perf_counter() - t0
+        mb = len(text.encode("utf-8")) / (1024 * 1024)
+        lines.append(
+            f"  {size:>3} MB string: verify {verify_s:7.2f} s = {verify_s / mb:6.2f} s/MB; "
+            f"str.lower() {lower_s * 1000:6.2f} ms; ratio {verify_s / max(lower_s, 1e-9):8.0f}x "
+            f"({verdict.verdict.value})"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -488,6 +760,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-kind", type=int, default=40, help="planted statements per kind per record")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--show", type=int, default=3, help="misses to print per kind")
+    parser.add_argument(
+        "--perf-mb", default="1,4,16", help="string sizes (MB) for the linear-time line; '' to skip"
+    )
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -527,6 +802,12 @@ def main(argv: list[str] | None = None) -> int:
         f"false alarms {flagged} ({flagged / max(1, total):.3f}); supported {supported} "
         f"({supported / max(1, total):.3f})"
     )
+    sizes = [int(x) for x in str(args.perf_mb).split(",") if x.strip()]
+    if sizes:
+        source = args.data.resolve() / "mcode" / "Bundle-mcode-patient-bundle-jenny-m.json"
+        print("linear time (one long patient name, rules only):")
+        for line in perf_lines(source, sizes, args.seed):
+            print(line, flush=True)
     if args.show:
         for example in examples[: args.show]:
             print(f"  [pipeline false alarm] {example}")

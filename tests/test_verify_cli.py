@@ -131,3 +131,109 @@ def test_model_entailment_over_an_openai_compatible_endpoint(
     (request,) = requests  # only the statement the rules could not decide
     assert request["response_format"]["json_schema"]["name"] == "EntailmentJudgement"
     assert "responded well" in json.dumps(request["messages"])
+
+
+# ------------------------------------------------------------------ the gate under hand edits
+
+
+@pytest.fixture(scope="module")
+def real_summary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`medboard run BUNDLE --out D` (no model): the summary a user would then hand-edit."""
+    out = tmp_path_factory.mktemp("run") / "D"
+    assert main(["run", str(BUNDLE), "--out", str(out)]) == 0
+    return out / "summary.json"
+
+
+def _edited(real_summary: Path, tmp_path: Path, edits: dict[str, str]) -> Path:
+    """The real summary with the statements citing `edits`' references rewritten to its texts."""
+    data = json.loads(real_summary.read_text())
+    done = set()
+    for section in data["sections"]:
+        for statement in section["statements"]:
+            refs = {e["reference"] for e in statement["evidence"]}
+            for reference, text in edits.items():
+                if reference in refs and reference not in done:
+                    statement["text"] = text
+                    statement["id"] = "edited"
+                    done.add(reference)
+    assert done == set(edits)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_the_untouched_real_summary_passes(real_summary: Path) -> None:
+    assert main(["verify", str(real_summary), "--record", str(BUNDLE)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("reference", "text"),
+    (
+        ("Condition/primary-cancer-condition-jenny-m", "The patient is free of breast cancer."),
+        ("Observation/tumor-marker-test-er-jenny-m", "Oestrogen receptor: not positive."),
+        ("Patient/cancer-patient-jenny-m", "Patient Jenny M: a 53-year-old man, born 1965-01-01."),
+        (
+            "Observation/tnm-clinical-stage-group-jenny-m",
+            "Clinical stage group: Stage \u0406\u0406\u0406\u0412.",
+        ),
+        ("Observation/tumor-marker-test-her2-jenny-m", "HER2 overexpressed (IHC 3+) on 2018-03-10."),
+        (
+            "Observation/tumor-marker-test-oncotype-dx-jenny-m",
+            "Oncotype DX Breast Recurrence Score Assay: twelve.",
+        ),
+    ),
+)
+def test_hand_edited_false_statements_fail_the_gate(
+    real_summary: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], reference: str, text: str
+) -> None:
+    path = _edited(real_summary, tmp_path, {reference: text})
+    assert main(["verify", str(path), "--record", str(BUNDLE), "--json"]) == 1
+    verdicts = json.loads(capsys.readouterr().out)["verdicts"]
+    by_id = {v["statement_id"]: v["verdict"] for v in verdicts}
+    assert by_id.pop("edited") == "contradicted"
+    assert "contradicted" not in by_id.values() and "unsupported" not in by_id.values()
+
+
+def test_strict_also_fails_on_unverifiable(
+    real_summary: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _edited(
+        real_summary,
+        tmp_path,
+        {"Condition/primary-cancer-condition-jenny-m": "Breast cancer, a long and difficult course."},
+    )
+    assert main(["verify", str(path), "--record", str(BUNDLE)]) == 0  # unverifiable is not a failure
+    assert main(["verify", str(path), "--record", str(BUNDLE), "--strict"]) == 1
+    # On the untouched summary, --strict fails exactly when the rules left something open.
+    capsys.readouterr()
+    assert main(["verify", str(real_summary), "--record", str(BUNDLE), "--json"]) == 0
+    open_ = [v for v in json.loads(capsys.readouterr().out)["verdicts"] if v["verdict"] == "unverifiable"]
+    assert main(["verify", str(real_summary), "--record", str(BUNDLE), "--strict"]) == (1 if open_ else 0)
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    (
+        (lambda tmp: tmp, "is a folder"),
+        (lambda tmp: Path("/dev/zero"), "is a device"),
+        (lambda tmp: _write(tmp, "[" * 100_000 + "]" * 100_000), "max_json_depth"),
+        (lambda tmp: _write(tmp, '{"case_id": ' + "9" * 5000 + "}"), "max_number_chars"),
+        (lambda tmp: _write(tmp, '{"a": ' + "[" * 70 + "1" + "]" * 70 + "}"), "max_json_depth"),
+    ),
+)
+def test_unreadable_or_oversized_summaries_are_one_clean_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    make,
+    needle: str,  # type: ignore[no-untyped-def]
+) -> None:
+    path = make(tmp_path)
+    assert main(["verify", str(path), "--record", str(BUNDLE)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "summary.json"
+    path.write_text(text)
+    return path

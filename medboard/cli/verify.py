@@ -1,7 +1,9 @@
 """`medboard verify SUMMARY.json --record BUNDLE`: re-check a case summary against its record.
 
-Usable as a CI gate: exit 1 when any statement is contradicted or unsupported, 0 otherwise, 2 on
-bad input (a summary that does not validate against `medboard schema`, an unreadable record).
+Usable as a CI gate: exit 1 when any statement is contradicted or unsupported (with `--strict`,
+also when any is unverifiable), 0 otherwise, 2 on bad input (a summary that does not validate
+against `medboard schema`, an unreadable record, a folder or device given as the summary, a
+summary over the size, depth or number-length caps).
 Any summary that validates is accepted, hand-edited ones included: a statement with evidence but
 no finding ids is checked against its evidence.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +50,9 @@ def register(app: typer.Typer) -> None:
         model_name: str = typer.Option(None, "--model-name", help="Served model name (default from env)."),
         replay: Path = typer.Option(None, "--replay", help="Replay model traffic from this cassette."),
         json_out: bool = typer.Option(False, "--json", help="Print {verdicts, discrepancies} as JSON."),
+        strict: bool = typer.Option(
+            False, "--strict", help="Also fail (exit 1) when any statement is unverifiable (CI gates)."
+        ),
     ) -> None:
         """Check every statement of a summary against the record; exit 1 if any fails."""
         import asyncio
@@ -66,7 +72,7 @@ def register(app: typer.Typer) -> None:
             )
         else:
             print_report(summary, report)
-        if not report.ok:
+        if not report.ok or (strict and report.counts().get("unverifiable", 0)):
             raise typer.Exit(1)
 
 
@@ -92,19 +98,11 @@ def load_summary(path: Path) -> CaseSummary:
 
     from medboard.errors import MedboardInputError
     from medboard.models import CaseSummary
+    from medboard.safeio import read_text_bounded
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MedboardInputError("no such file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MedboardInputError(f"cannot read the summary: {error}", source=str(path)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise MedboardInputError(
-            f"not JSON: {error.msg}", source=str(path), location=f"line {error.lineno} column {error.colno}"
-        ) from None
+    # Bounded, regular files only: a folder, a device (/dev/zero) or a FIFO is one clean line.
+    text = read_text_bounded(path, cap="max_file_bytes")
+    data = parse_json_capped(text, str(path))
     try:
         return CaseSummary.model_validate(data)
     except ValidationError as error:
@@ -113,6 +111,50 @@ def load_summary(path: Path) -> CaseSummary:
         raise MedboardInputError(
             f"not a CaseSummary: {first['msg']}{more}", source=str(path), location=_location(first["loc"])
         ) from None
+
+
+def parse_json_capped(text: str, source: str) -> object:
+    """`json.loads` under the named caps: number length (`max_number_chars`, checked before any
+    int/float conversion) and nesting depth (`max_json_depth`, checked iteratively after parsing;
+    the parser's own recursion guard is caught), so a 5,000-digit number or 100k nested brackets
+    is one clean line, never a traceback."""
+    from medboard.errors import MedboardInputError
+    from medboard.limits import LimitExceededError, limits
+
+    caps = limits()
+
+    def number(kind: Callable[[str], int | float]) -> Callable[[str], int | float]:
+        def parse(raw: str) -> int | float:
+            if len(raw) > caps.max_number_chars:
+                raise LimitExceededError(
+                    f"a number of {len(raw)} characters", "max_number_chars", source=source
+                )
+            return kind(raw)
+
+        return parse
+
+    try:
+        data = json.loads(text, parse_int=number(int), parse_float=number(float))
+    except json.JSONDecodeError as error:
+        raise MedboardInputError(
+            f"not JSON: {error.msg}", source=source, location=f"line {error.lineno} column {error.colno}"
+        ) from None
+    except RecursionError:  # the C parser's own guard, far deeper than the cap
+        raise LimitExceededError(
+            f"JSON nested deeper than {caps.max_json_depth}", "max_json_depth", source=source
+        ) from None
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:  # iterative: the depth check itself must not recurse
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > caps.max_json_depth:
+                    raise LimitExceededError(
+                        f"JSON nested deeper than {caps.max_json_depth}", "max_json_depth", source=source
+                    )
+                stack.append((child, depth + 1))
+    return data
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

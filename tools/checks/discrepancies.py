@@ -134,7 +134,7 @@ def report_vs_condition(record: PatientRecord, findings: Sequence[Finding] = ())
             hits = [(i, i + len(token)) for token in subject for i in _find_all(folded, token[:5])]
             if not hits:
                 continue
-            negated = all(any(s <= a <= e for s, e in negations) for a, _ in hits)
+            negated = all(negations.contains(a) for a, _ in hits)
             sides = {condition.laterality} if condition.laterality else sides_in(condition.label)
             sides_conflict = bool(report_sides and sides and not (report_sides & (sides | {"bilateral"})))
             if negated:  # the condition began on or after the report: it existed when the report denied it

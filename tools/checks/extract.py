@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from medboard.tools.checks.numwords import word_numbers
 from medboard.tools.checks.units import is_known_unit, is_time_unit
 
 Span = tuple[int, int]
@@ -113,7 +114,40 @@ class Claims:
     masked: list[Span] = field(default_factory=list)
 
 
+class Taken(list[Span]):
+    """Spans already claimed by an extractor, with an O(span length) overlap test.
+
+    A plain list made every extractor scan every earlier claim for every match: quadratic in the
+    number of numbers/dates in a long statement. A byte per character marks what is taken.
+    """
+
+    def __init__(self, spans: list[Span] | None = None) -> None:
+        super().__init__()
+        self._marks = bytearray()
+        for span in spans or []:
+            self.append(span)
+
+    def append(self, span: Span) -> None:
+        super().append(span)
+        start, end = span
+        if end > len(self._marks):
+            self._marks.extend(bytes(end - len(self._marks)))
+        self._marks[start:end] = b"\x01" * (end - start)
+
+    def extend(self, spans: object) -> None:
+        for span in spans:  # type: ignore[attr-defined]
+            self.append(span)
+
+    def hits(self, span: Span) -> bool:
+        start, end = span
+        if start >= len(self._marks):
+            return False
+        return self._marks.find(1, start, min(end, len(self._marks))) != -1
+
+
 def _overlaps(span: Span, spans: list[Span]) -> bool:
+    if isinstance(spans, Taken):
+        return spans.hits(span)
     return any(span[0] < e and s < span[1] for s, e in spans)
 
 
@@ -287,7 +321,49 @@ def extract_quantities(text: str, taken: list[Span]) -> list[Quantity]:
                 count_of=count["noun"].lower() if count else None,
             )
         )
+    found.extend(_word_quantities(text, taken))
     return sorted(found, key=lambda q: q.span)
+
+
+# Words before which a number in words is a name or an ordinal position, not a value.
+_WORD_NUMBER_NAME_BEFORE = re.compile(
+    r"(?:\b(?:line|arm|cohort|phase|stage|grade|type|cycle|day|week|class|level|tier|no|number)\s+)$",
+    re.I,
+)
+
+
+def _word_quantities(text: str, taken: list[Span]) -> list[Quantity]:
+    """Numbers in words ("seven", "forty-seven", "twelve point five") read like digits.
+
+    A lone "one" counts only as a stated value (after ":" / "=" / "of" or before a unit): it is
+    far more often an article-like word ("one of", "no one", "one-sided").
+    """
+    found: list[Quantity] = []
+    for span, value, digits in word_numbers(text):
+        if _overlaps(span, taken):
+            continue
+        if _WORD_NUMBER_NAME_BEFORE.search(text[max(0, span[0] - 12) : span[0]]):
+            continue
+        unit_match = _UNIT_RE.match(text, span[1])
+        unit = _statement_unit(unit_match["unit"]) if unit_match else None
+        lone_one = text[span[0] : span[1]].lower() == "one"
+        if lone_one and unit is None and not re.search(r"[:=]\s*$", text[max(0, span[0] - 3) : span[0]]):
+            continue
+        end = unit_match.end("unit") if unit and unit_match else span[1]
+        taken.append((span[0], end))
+        count = _COUNT_RE.match(text, end) if unit is None else None
+        found.append(
+            Quantity(
+                text[span[0] : end],
+                (span[0], end),
+                value,
+                digits,
+                unit,
+                None,
+                count_of=count["noun"].lower() if count else None,
+            )
+        )
+    return found
 
 
 _ROMAN = r"(?:0|IV|I{1,3}|[0-4])"
@@ -312,7 +388,7 @@ def _normal_stage(core: str) -> str:
 
 def parse_stages(text: str, taken: list[Span] | None = None) -> list[StageMention]:
     """Stage groups ("Stage IIB", "stage 3") and TNM categories ("cT3", "pN1a", "T2N0M0")."""
-    taken = taken if taken is not None else []
+    taken = taken if taken is not None else Taken()
     found: list[StageMention] = []
     for m in _STAGE_GROUP_RE.finditer(text):
         if _overlaps(m.span(), taken):
@@ -360,7 +436,7 @@ def extract_markers(text: str) -> list[MarkerMention]:
         rf"(?:status\s*(?:is\s*|was\s*)?)?{_POL_RE}",
         re.I,
     )
-    taken: list[Span] = []
+    taken: list[Span] = Taken()
     for m in group_re.finditer(text):
         polarity = _norm_pol(m["pol"])
         for part in re.split(r"\s*(?:/|,|and|&)\s*", m["run"] + m["last"]):
@@ -387,9 +463,47 @@ def extract_markers(text: str) -> list[MarkerMention]:
             if marker:
                 found.append(MarkerMention(marker, m["pol"].lower(), m.span()))
                 taken.append(m.span())
+    for m in _CLAUSE_MARKER_RE.finditer(text):
+        if _overlaps(m.span(), taken):
+            continue
+        clause_polarity = _clause_polarity(m["pol"], negated=bool(_CLAUSE_NEGATION_RE.search(m["mid"])))
+        marker = _marker_of(m["name"])
+        if clause_polarity and marker:
+            found.append(MarkerMention(marker, clause_polarity, m.span()))
+            taken.append(m.span())
     for m in re.finditer(r"\btriple[- ]negative\b", text, re.I):
         found.extend(MarkerMention(k, "negative", m.span()) for k in ("ER", "PR", "HER2"))
     return found
+
+
+# A receptor named, then its result later in the same clause: "ER is not positive", "HER2 is
+# amplified (3+)", "HER2 FISH non-amplified", "PR: IHC 2+", "ER not expressed". Abbreviations are
+# read in capitals only ("PR interval" is ECG wording in any case, "er" is a word); the window is
+# short and stops at clause punctuation so a result cannot be borrowed from the next clause.
+_CLAUSE_MARKER_RE = re.compile(
+    r"(?<![A-Za-z0-9])(?P<name>ER|PR|PgR|(?i:HER-?2(?:/neu)?|ERBB2|(?:estrogen|oestrogen|progesterone)"
+    r"[- ]receptors?))(?![A-Za-z0-9])\s*:?(?P<mid>[^.;,\n()]{0,40}?)\(?"
+    r"(?P<pol>(?i:non-?amplified|unamplified|amplified|amplification|over-?expressed|overexpression|"
+    r"expressed|expression|positive|negative|equivocal|borderline|indeterminate)(?![A-Za-z])|[0-3]\+)",
+)
+_CLAUSE_NEGATION_RE = re.compile(r"\b(?:not|no|non|without|lacks?|lacking|absent)\b", re.I)
+_CLAUSE_POSITIVE = {"amplified", "amplification", "overexpressed", "over-expressed", "overexpression",
+                    "expressed", "expression", "positive", "3+"}  # fmt: skip
+_CLAUSE_NEGATIVE = {"non-amplified", "nonamplified", "unamplified", "negative", "0+", "1+"}
+
+
+def _clause_polarity(raw: str, *, negated: bool) -> str | None:
+    """A result word read in its clause; "not" flips positive and negative (never equivocal)."""
+    word = raw.lower()
+    if word in _CLAUSE_POSITIVE:
+        polarity = "positive"
+    elif word in _CLAUSE_NEGATIVE:
+        polarity = "negative"
+    else:
+        polarity = "equivocal"
+    if not negated:
+        return polarity
+    return {"positive": "negative", "negative": "positive"}.get(polarity)
 
 
 def _norm_pol(raw: str) -> str:
@@ -456,7 +570,7 @@ def extract_claims(text: str, case_date: date | None = None, mask: list[str] | N
     ):
         names.append(m.span())
     claims = Claims(text=text, masked=list(names))
-    taken = list(names)
+    taken = Taken(names)
     claims.stages = parse_stages(text, taken)
     claims.markers = extract_markers(text)
     taken.extend(mk.span for mk in claims.markers)
@@ -465,7 +579,8 @@ def extract_claims(text: str, case_date: date | None = None, mask: list[str] | N
     low = text.lower()
     for phrase in mask or []:
         phrase_low = phrase.lower().strip()
-        if len(phrase_low) >= 4 and any(ch.isdigit() for ch in phrase_low):
+        numeric = any(ch.isdigit() for ch in phrase_low) or next(word_numbers(phrase_low), None)
+        if len(phrase_low) >= 4 and numeric:  # "Deauville five point scale": its "five" is a name
             start = low.find(phrase_low)
             while start >= 0:
                 taken.append((start, start + len(phrase_low)))

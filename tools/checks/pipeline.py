@@ -40,7 +40,9 @@ from medboard.models import (
     VerdictLabel,
 )
 from medboard.tools.checks.arithmetic import EXTREME_WORDS, check_arithmetic, check_counts, check_extremes
+from medboard.tools.checks.confusables import skeleton, was_folded
 from medboard.tools.checks.dates import check_age, check_dates
+from medboard.tools.checks.demographics import SEX_AGREES, check_sex
 from medboard.tools.checks.discrepancies import find_discrepancies
 from medboard.tools.checks.evidence import (
     CitedEvidence,
@@ -51,6 +53,7 @@ from medboard.tools.checks.evidence import (
     to_date,
 )
 from medboard.tools.checks.extract import Claims, extract_claims
+from medboard.tools.checks.injection import instruction_like
 from medboard.tools.checks.laterality import check_laterality
 from medboard.tools.checks.numbers import check_numbers, unjudged
 from medboard.tools.checks.staging import check_staging
@@ -80,6 +83,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FINDINGS_EXIST = "findings_exist"
+TEXT_FOLDED = "text_folded"
 ENTAILMENT = "entailment"
 FAILING = frozenset({VerdictLabel.unsupported, VerdictLabel.contradicted})
 
@@ -92,6 +96,7 @@ CONTRADICTING = (
     "laterality_agrees",
     "status_agrees",
     "staging_agrees",
+    SEX_AGREES,
 )
 
 
@@ -114,6 +119,8 @@ class EntailmentRequest:
     statement: str
     evidence: tuple[EvidenceQuote, ...]
     rule_checks: tuple[CheckResult, ...] = ()
+    #: why no model may decide this statement (instruction-like record text), or None
+    untrusted: str | None = None
 
 
 #: `async (request) -> EntailmentJudgement` (see `medboard.agents.verifier`).
@@ -202,11 +209,11 @@ def _uncovered(
         if "age_agrees" not in passed:
             left.extend(text[s:e] for _, (s, e) in claims.ages)
         spans.extend(span for _, span in claims.ages)
-    said = [
+    said = dict.fromkeys(  # a small vocabulary: deduplicated, each looked up once
         m[0].lower()
         for r in (_SAYS_ACTIVE, _SAYS_INACTIVE, _MED_CURRENT, _MED_STOPPED)
         for m in r.finditer(text)
-    ]
+    )
     evidence_text = " ".join(evidence_words(cited)).lower()
     unquoted = [word for word in said if word not in evidence_text]  # "fully active" quoted from the record
     folded = fold(text)
@@ -258,12 +265,21 @@ def _verify_statement(
     case_date: date | None,
     image_series: set[str] | None,
 ) -> tuple[Verdict, list[CitedEvidence]]:
-    text = statement.text
+    # Every textual check reads the Unicode skeleton: look-alike letters cannot dodge a check.
+    text = skeleton(statement.text)
     checks: list[CheckResult] = [_findings_check(statement, findings)]
+    if was_folded(statement.text, text):
+        checks.append(
+            CheckResult(
+                name=TEXT_FOLDED,
+                outcome="skip",
+                detail="look-alike or compatibility characters folded before checking (NFKC + confusables)",
+            )
+        )
     refs = statement_evidence(statement, findings)
     cited = resolve_citations(refs, record)
     checks.append(check_evidence_exists(text, cited, record, case_date=case_date, image_series=image_series))
-    mask = [w for c in cited for f in c.all_facts() for w in fact_words(f)]
+    mask = [skeleton(w) for c in cited for f in c.all_facts() for w in fact_words(f)]  # as the text
     claims = extract_claims(text, case_date, mask=mask)
     usable = [c for c in cited if c.exists]
     if usable:
@@ -278,6 +294,7 @@ def _verify_statement(
             check_laterality,
             check_status,
             check_staging,
+            check_sex,
         ):
             checks.append(check(text, usable, record, case_date=case_date, claims=claims))
     by_name = {c.name: c for c in checks}
@@ -294,7 +311,8 @@ def _verify_statement(
     subject = by_name.get(SUBJECT_MENTIONED)
     if subject is not None and subject.outcome == "fail":
         return verdict(VerdictLabel.unsupported, subject.detail), cited
-    if subject is not None and subject.outcome == "skip" and not claims_present(claims):
+    decided = any(by_name[n].outcome != "skip" for n in CONTRADICTING if n in by_name)
+    if subject is not None and subject.outcome == "skip" and not claims_present(claims) and not decided:
         # "a", "yes", "see above": citations dressed on a sentence that claims nothing.
         return verdict(VerdictLabel.unsupported, "the statement says nothing that can be checked"), cited
     failed = [by_name[name] for name in CONTRADICTING if name in by_name and by_name[name].outcome == "fail"]
@@ -382,6 +400,32 @@ _LABEL_OF = {
 }
 
 
+def untrusted_text(statement_text: str, cited: Sequence[CitedEvidence]) -> str | None:
+    """Why a model's judgement on this statement cannot be trusted, or None.
+
+    The statement or any cited record text (fact texts, quotes, labels) reading as instructions
+    to a model (`medboard.tools.checks.injection`): the entailment model would be reading an
+    attacker's prompt, so its answer — either way — decides nothing.
+    """
+    what = instruction_like(statement_text)
+    if what:
+        return f"the statement carries {what}"
+    for item in cited:
+        texts = [item.ref.quote or ""]
+        for fact in item.all_facts():
+            texts += [fact.text or "", fact.label or "", fact.value if isinstance(fact.value, str) else ""]
+        for text in texts:
+            what = instruction_like(text)
+            if what:
+                return f"cited {item.reference or item.ref.reference} carries {what}"
+    return None
+
+
+def _rules_agreed(verdict: Verdict) -> list[str]:
+    """The contradiction-capable checks the rules ran and passed on this statement."""
+    return [c.name for c in verdict.checks if c.name in CONTRADICTING and c.outcome == "pass"]
+
+
 async def _entail(
     verdict: Verdict,
     request: EntailmentRequest,
@@ -389,6 +433,14 @@ async def _entail(
     semaphore: asyncio.Semaphore,
     neutral: VerdictLabel,
 ) -> Verdict:
+    if request.untrusted:
+        check = CheckResult(
+            name=ENTAILMENT,
+            outcome="skip",
+            detail=f"model not asked: {request.untrusted} (record text is data, never instructions)",
+        )
+        reason = f"{verdict.reason}; not put to the model: {request.untrusted}"
+        return verdict.model_copy(update={"checks": [*verdict.checks, check], "reason": reason[:500]})
     async with semaphore:
         try:
             judgement = await entailment(request)
@@ -409,6 +461,17 @@ async def _entail(
         else "skip"
     )
     reason = re.sub(r"\s+", " ", judgement.reason).strip()
+    agreed = _rules_agreed(verdict)
+    if label == VerdictLabel.contradicted and (verdict.verdict == VerdictLabel.supported or agreed):
+        # The rules' verdict wins: a model cannot strike what the deterministic checks confirmed.
+        check = CheckResult(
+            name=ENTAILMENT,
+            outcome="skip",
+            detail=f"model: contradicted: {reason} — overruled: the rules found agreement "
+            f"({', '.join(agreed) or verdict.verdict.value})",
+        )
+        new_reason = f"{verdict.reason}; the model disagreed (contradicted), the rules' checks passed"
+        return verdict.model_copy(update={"checks": [*verdict.checks, check], "reason": new_reason[:500]})
     check = CheckResult(
         name=ENTAILMENT,
         outcome=outcome,  # type: ignore[arg-type]
@@ -471,7 +534,13 @@ async def verify_summary(
                 pending.append(
                     (
                         len(verdicts) - 1,
-                        EntailmentRequest(statement.id, statement.text, quotes, tuple(verdict.checks)),
+                        EntailmentRequest(
+                            statement.id,
+                            statement.text,
+                            quotes,
+                            tuple(verdict.checks),
+                            untrusted=untrusted_text(statement.text, cited),
+                        ),
                     )
                 )
     if pending and entailment is not None:

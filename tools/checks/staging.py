@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from medboard.models import CheckResult, EvidenceRef, Fact, FactKind
+from medboard.tools.checks.confusables import skeleton
 from medboard.tools.checks.evidence import CitedEvidence, Scope
 from medboard.tools.checks.extract import Claims, StageMention, extract_claims, parse_stages
 from medboard.tools.checks.text import fold, negated_spans
@@ -79,8 +80,8 @@ def record_stages(scope: Scope) -> list[RecordStage]:
     for fact in scope.facts:
         if fact.kind != FactKind.staging:
             continue
-        texts = [str(fact.value)] if isinstance(fact.value, str) else []
-        texts += [c.display or c.code or "" for c in fact.value_codes]
+        texts = [skeleton(str(fact.value))] if isinstance(fact.value, str) else []
+        texts += [skeleton(c.display or c.code or "") for c in fact.value_codes]
         declared_type = str(fact.details.get("stage_type") or "") or _type_from_text(fact.label)
         category = fact.details.get("category")
         for text in texts:
@@ -158,8 +159,10 @@ def marker_polarity(fact: Fact) -> str | None:
     texts = [str(fact.value)] if fact.value is not None else []
     texts += [c.display or "" for c in fact.value_codes]
     for text in texts:
-        low = text.lower().strip()
-        if re.search(r"\bpositive\b|^3\+$", low):
+        low = skeleton(text).lower().strip()
+        if re.search(r"\b(?:non-?amplified|not amplified|unamplified|not overexpressed)\b", low):
+            return "negative"
+        if re.search(r"\bpositive\b|^3\+$|\bamplified\b|\boverexpress", low):
             return "positive"
         if re.search(r"\bnegative\b|^[01]\+?$", low):
             return "negative"
@@ -236,7 +239,7 @@ def _check_metastasis_words(
     if not m_values or not hits:
         return []
     negations = negated_spans(folded)
-    negated = all(any(s <= h <= e for s, e in negations) for h in hits)
+    negated = all(negations.contains(h) for h in hits)
     m1 = [r for r in m_values if r.core.upper().startswith("M1")]
     evidence = [r.evidence for r in m_values]
     shown = ", ".join(sorted({r.core for r in m_values}))

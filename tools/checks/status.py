@@ -19,7 +19,14 @@ from datetime import date
 from medboard.models import CheckResult, EvidenceRef, Fact, FactKind
 from medboard.tools.checks.evidence import CitedEvidence, Scope, parse_fhir_date
 from medboard.tools.checks.extract import Claims, extract_claims
-from medboard.tools.checks.text import concept_tokens, fold, name_spans, negated_concepts, negated_spans
+from medboard.tools.checks.text import (
+    SpanList,
+    concept_tokens,
+    fold,
+    name_spans,
+    negated_concepts,
+    negated_spans,
+)
 from medboard.tools.fhir.record import PatientRecord
 
 STATUS_AGREES = "status_agrees"
@@ -166,6 +173,16 @@ def _check_conditions(text: str, facts: list[Fact], case_date: date | None) -> l
             hard.append(
                 _result("fail", f"statement negates {label!r}; the record has it ({recorded})", evidence)
             )
+        elif negated and state == "inactive" and not says_inactive and not _qualified_negation(text):
+            # "no breast cancer" about a cancer in remission: the diagnosis was made; only a
+            # qualified denial ("no active/residual/recurrent ...", "in remission") is true.
+            hard.append(
+                _result(
+                    "fail",
+                    f"statement denies {label!r}; the record has the diagnosis ({recorded or 'abated'})",
+                    evidence,
+                )
+            )
         elif not negated and state == "refuted":
             hard.append(_result("fail", f"statement asserts {label!r}; the record refutes it", evidence))
         elif negated and state in {"refuted", "inactive"}:
@@ -210,6 +227,40 @@ def _check_medications(text: str, facts: list[Fact], case_date: date | None) -> 
     return _settle(hard, word_fails, word_passes)
 
 
+# Words that make a denial about the current or a further state, not about the diagnosis itself.
+_QUALIFIED_NEGATION = re.compile(
+    r"\b(?:no|not|without|free of|negative for|denies)\b[^.;:]{0,40}?\b(?:active|current(?:ly)?|"
+    r"ongoing|residual|recurren\w*|persistent|remaining|new|further|progressi\w*|metastasis)\b"
+    r"|\bno longer\b|\bno evidence of (?:disease|recurren\w*)\b",
+)
+
+
+def _qualified_negation(text: str) -> bool:
+    return bool(_QUALIFIED_NEGATION.search(fold(text)))
+
+
+def stated_polarity(text: str) -> str | None:
+    """`positive` / `negative` as the statement words a qualitative result, negation-aware.
+
+    "not detected", "absent", "negative" read negative; "present", "detected", "positive" read
+    positive; a cue before either flips it ("not positive" → negative, "not negative" → positive,
+    "no DCIS detected" → negative). None when the statement says neither, or both.
+    """
+    folded = fold(text)
+    negations = negated_spans(folded)
+    polarities: set[str] = set()
+    negative_spans: list[tuple[int, int]] = []
+    for m in _SAYS_NEGATIVE.finditer(folded):
+        negative_spans.append(m.span())
+        polarities.add("positive" if negations.covers(m.start(), m.end(), slack=1) else "negative")
+    guard = SpanList(negative_spans)
+    for m in _SAYS_POSITIVE.finditer(folded):
+        if guard.covers(m.start(), m.end()):
+            continue
+        polarities.add("negative" if negations.covers(m.start(), m.end(), slack=1) else "positive")
+    return polarities.pop() if len(polarities) == 1 else None
+
+
 def _check_qualitative(text: str, facts: list[Fact], *, markers_named: bool) -> list[CheckResult]:
     """Present/absent, positive/negative wording against coded qualitative results.
 
@@ -217,8 +268,8 @@ def _check_qualitative(text: str, facts: list[Fact], *, markers_named: bool) -> 
     "negative"); receptor results are left to the staging check when the statement names them
     ("ER+/PR-" pairs each polarity with its marker).
     """
-    says_negative = bool(_SAYS_NEGATIVE.search(text))
-    says_positive = bool(_SAYS_POSITIVE.search(text))
+    worded = stated_polarity(text)
+    ambiguous = worded is None and bool(_SAYS_NEGATIVE.search(text) or _SAYS_POSITIVE.search(text))
     results: list[CheckResult] = []
     for fact in facts:
         if fact.kind in {FactKind.condition, FactKind.medication}:
@@ -228,11 +279,12 @@ def _check_qualitative(text: str, facts: list[Fact], *, markers_named: bool) -> 
         polarity = _value_polarity(fact)
         if polarity is None:
             continue
+        if ambiguous:
+            continue  # both polarities worded: not decidable here
         _, negated = negated_concepts(text, _subject(fact), fact_names(fact))
-        negative = says_negative or negated
-        if negative == says_positive:
-            continue  # no polarity words, or both: not decidable here
-        stated = "negative" if negative else "positive"
+        stated = worded or ("negative" if negated else None)  # "No DCIS." reads negative
+        if stated is None:
+            continue
         shown = fact.value if isinstance(fact.value, str) else polarity
         outcome = "pass" if stated == polarity else "fail"
         results.append(
@@ -247,7 +299,7 @@ def _denies_metastasis(
     folded = fold(text)
     negations = negated_spans(folded, protected=name_spans(folded, names))
     hit = next(
-        (m for m in re.finditer(r"\bmetastasis\b", folded) if any(s <= m.start() <= e for s, e in negations)),
+        (m for m in re.finditer(r"\bmetastasis\b", folded) if negations.contains(m.start())),
         None,
     )
     if hit is None:

@@ -46,7 +46,7 @@ def _only_denies(text: str) -> bool:
     could be computed"): what a statement denies need not appear in what it cites."""
     folded, spans = folded_tokens(text)
     negations = negated_spans(folded)
-    return bool(spans) and all(any(s <= a and b <= e + 1 for s, e in negations) for _, a, b in spans)
+    return bool(spans) and all(negations.covers(a, b, slack=1) for _, a, b in spans)
 
 
 def check_subject(

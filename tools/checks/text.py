@@ -10,9 +10,12 @@ are deliberately small and conservative: a missing synonym makes a statement *un
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Iterable, Sequence
+
+from medboard.tools.checks.confusables import skeleton
 
 # British → American spellings, applied to lowercase text before tokenising.
 _SPELLING = (
@@ -102,6 +105,81 @@ _PHRASES: tuple[tuple[str, str], ...] = (
 _PHRASE_RES = tuple((re.compile(p), r) for p, r in _PHRASES)
 
 
+def _branches(pattern: str) -> list[str]:
+    """The top-level alternatives of a regex (split on `|` outside groups and classes)."""
+    out, depth, in_class, start, i = [], 0, False, 0, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    out.append(pattern[start:])
+    return out
+
+
+def _leading_literal(branch: str) -> tuple[str, bool]:
+    """(letters/digits every match of `branch` starts with, whether it starts at a word start).
+    The literal is "" when unknown."""
+    at_word = branch.startswith("\\b")
+    branch = branch.removeprefix("\\b")
+    run = re.match(r"[a-z0-9]*", branch)[0]  # type: ignore[index]
+    rest = branch[len(run) :]
+    if run and rest[:1] in {"?", "*", "{"}:
+        run = run[:-1]  # the last letter is optional
+    return run, at_word
+
+
+# For each phrase pattern, what any match must start with (None: always run it): a word prefix
+# for branches anchored at a word boundary, a substring otherwise ("carcinomas?" inside
+# "adenocarcinoma"). `fold` runs only the patterns so triggered: the same result as running all
+# the substitutions, at a fraction of the cost on long texts.
+_PREFIX_CHARS = 8
+_Trigger = tuple[frozenset[str], tuple[str, ...]]
+
+
+def _trigger(pattern: str) -> _Trigger | None:
+    lits = [_leading_literal(b) for b in _branches(pattern)]
+    if any(not lit for lit, _ in lits):
+        return None
+    words = frozenset(lit[:_PREFIX_CHARS] for lit, at_word in lits if at_word)
+    return words, tuple(lit for lit, at_word in lits if not at_word)
+
+
+_TRIGGERS: tuple[_Trigger | None, ...] = tuple(_trigger(p) for p, _ in _PHRASES)
+# Earlier patterns whose replacement a pattern can match (" lung cancer " feeds the cancer
+# pattern): when one of those ran, the pattern runs too.
+_FED_BY: tuple[frozenset[int], ...] = tuple(
+    frozenset(j for j in range(i) if regex.search(_PHRASES[j][1])) for i, (regex, _) in enumerate(_PHRASE_RES)
+)
+
+
+def _triggered(trigger: _Trigger | None, present: set[str], text: str) -> bool:
+    if trigger is None:
+        return True
+    words, substrings = trigger
+    return not words.isdisjoint(present) or any(lit in text for lit in substrings)
+
+
+def _word_prefixes(text: str) -> set[str]:
+    prefixes: set[str] = set()
+    for word in set(re.findall(r"[a-z0-9]+", text)):
+        for n in range(1, min(len(word), _PREFIX_CHARS) + 1):
+            prefixes.add(word[:n])
+    return prefixes
+
+
 # Words that carry no clinical subject: grammar, reporting verbs, template words, record jargon.
 def _words(text: str) -> list[str]:
     return text.split()
@@ -164,23 +242,33 @@ NEGATION_CUES = (
     r"never",
 )
 _NEG_CUE_RE = re.compile(r"\b(?:" + "|".join(NEGATION_CUES) + r")\b", re.IGNORECASE)
-_NEG_POST_RE = re.compile(r"\b(?:ruled out|absent|not (?:seen|present|detected|identified))\b", re.I)
+_NEG_POST_RE = re.compile(
+    r"\b(?:ruled out|excluded|absent|not (?:seen|present|detected|identified|found))\b", re.I
+)
 # Scope breakers: a negation does not cross these.
 _SCOPE_BREAK_RE = re.compile(r"[.;:]|\b(?:but|however|although|except|aside from|apart from)\b", re.I)
 
-_TOKEN_RE = re.compile(r"[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*|\d+[a-z]+[a-z0-9]*")
+# Letters of any script count (a word in a look-alike script that `skeleton` does not map must
+# stay visible as an unknown word, never vanish from the comparison).
+_TOKEN_RE = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W_]+)*|\d+[^\W\d_]+[^\W_]*")
 
 
+@functools.lru_cache(maxsize=64)
 def fold(text: str) -> str:
-    """Lowercase, fold British spellings and map phrases/abbreviations onto concept tokens."""
-    text = text.lower().replace("–", "-").replace("—", "-")
+    """Unicode skeleton, lowercase, British spellings folded, phrases/abbreviations as concept tokens."""
+    text = skeleton(text).lower()
     for old, new in _SPELLING:
         text = text.replace(old, new)
-    for pattern, replacement in _PHRASE_RES:
-        text = pattern.sub(replacement, text)
+    present = _word_prefixes(text)
+    ran: set[int] = set()
+    for index, (pattern, replacement) in enumerate(_PHRASE_RES):
+        if _triggered(_TRIGGERS[index], present, text) or not _FED_BY[index].isdisjoint(ran):
+            text = pattern.sub(replacement, text)
+            ran.add(index)
     return text
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(token: str) -> str:
     """A light stemmer: enough to meet plural and adjective forms, not a linguistic one."""
     for suffix in ("ically", "ations", "ation", "ities", "ity", "ical", "ies", "es", "ic", "al", "s"):
@@ -221,9 +309,29 @@ def tokens_match(a: str, b: str) -> bool:
 
 
 def overlap(statement_tokens: Iterable[str], evidence_tokens: Iterable[str]) -> set[str]:
-    """Statement tokens that meet some evidence token."""
+    """Statement tokens that meet some evidence token (`tokens_match`).
+
+    Indexed rather than pairwise (statement × evidence was quadratic on long texts): a match is
+    equality, a shared 6-letter prefix, or one token (5+ letters) being a prefix of the other —
+    each answered by a set lookup.
+    """
     evidence = set(evidence_tokens)
-    return {t for t in statement_tokens if t in evidence or any(tokens_match(t, e) for e in evidence)}
+    prefix5 = {e[:5] for e in evidence if len(e) >= 5}  # t (5 letters) is a prefix of e
+    prefix6 = {e[:6] for e in evidence if len(e) >= 6}  # shared 6-prefix; t (6+) a prefix of e
+    lengths = sorted({len(e) for e in evidence if len(e) >= 5})  # e a prefix of t
+
+    def meets(t: str) -> bool:
+        if t in evidence:
+            return True
+        if len(t) < 5:
+            return False
+        if len(t) == 5:
+            return t in prefix5
+        if t[:6] in prefix6:
+            return True
+        return any(t[:n] in evidence for n in lengths if n < len(t))
+
+    return {t for t in statement_tokens if meets(t)}
 
 
 # Words that make a negation about the record's data rather than the patient.
@@ -234,40 +342,78 @@ _META_WORD = re.compile(
 )
 
 
-def negated_spans(
-    text: str, window: int = 6, *, protected: Sequence[tuple[int, int]] = ()
-) -> list[tuple[int, int]]:
+class SpanList(list[tuple[int, int]]):
+    """Character spans with linear-time membership queries (merged, sorted, bisected).
+
+    A plain list of spans answered "is this word under a negation?" by scanning every span for
+    every word: quadratic in the statement's length. This keeps the list interface (callers may
+    still iterate) and answers `covers` / `contains` in O(log n).
+    """
+
+    def __init__(self, spans: Iterable[tuple[int, int]] = ()) -> None:
+        super().__init__(spans)
+        merged: list[list[int]] = []
+        for s, e in sorted(self):
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        self._starts = [m[0] for m in merged]
+        self._ends = [m[1] for m in merged]
+
+    def covers(self, start: int, end: int, slack: int = 0) -> bool:
+        """Some span holds [start, end] (its end stretched by `slack`)."""
+        i = bisect.bisect_right(self._starts, start) - 1
+        return i >= 0 and end <= self._ends[i] + slack
+
+    def contains(self, point: int) -> bool:
+        return self.covers(point, point)
+
+
+def negated_spans(text: str, window: int = 6, *, protected: Sequence[tuple[int, int]] = ()) -> SpanList:
     """Character spans of `text` under a negation cue (NegEx-style, forward window of words).
 
     A cue negates up to `window` following words, stopping at a scope breaker (punctuation that
     ends a clause, "but", "however"). Post-positioned cues ("ruled out", "absent") negate the
     preceding words of their clause. Cues inside a `protected` span are part of a quoted name
     ("Hypertensive heart disease without heart failure") and negate nothing.
+
+    Linear in the text: scope breakers and word boundaries are found once and looked up by
+    bisection, never rescanned per cue.
     """
-
-    def quoted(cue: re.Match[str]) -> bool:
-        return any(s <= cue.start() and cue.end() <= e for s, e in protected)
-
+    guard = protected if isinstance(protected, SpanList) else SpanList(protected)
+    breaks = [(m.start(), m.end()) for m in _SCOPE_BREAK_RE.finditer(text)]
+    break_starts = [b[0] for b in breaks]
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    word_starts = [w[0] for w in words]
     spans: list[tuple[int, int]] = []
     for cue in _NEG_CUE_RE.finditer(text):
-        if quoted(cue):
+        if guard.covers(cue.start(), cue.end()):
             continue
         start = cue.end()
-        stop = _SCOPE_BREAK_RE.search(text, start)
-        limit = stop.start() if stop else len(text)
-        words = list(re.finditer(r"\S+", text[start:limit]))[:window]
-        if words and _META_WORD.match(words[0][0]):
+        b = bisect.bisect_left(break_starts, start)
+        limit = break_starts[b] if b < len(breaks) else len(text)
+        first = bisect.bisect_right(word_starts, start) - 1
+        if first < 0 or words[first][1] <= start:
+            first += 1
+        inside = [(max(ws, start), min(we, limit)) for ws, we in words[first : first + window] if ws < limit]
+        # a word cut by the clause end counts up to the break ("cancer." → "cancer")
+        inside = [(ws, we) for ws, we in inside if we > ws]
+        if inside and _META_WORD.match(text, inside[0][0]):
             continue  # "no usable value", "no LOINC code": about the record's data, not the patient
-        if words:
-            spans.append((start, start + words[-1].end()))
+        if inside:
+            spans.append((start, inside[-1][1]))
     for cue in _NEG_POST_RE.finditer(text):
-        if quoted(cue):
+        if guard.covers(cue.start(), cue.end()):
             continue
-        clause_start = 0
-        for brk in _SCOPE_BREAK_RE.finditer(text, 0, cue.start()):
-            clause_start = brk.end()
+        b = bisect.bisect_left(break_starts, cue.start()) - 1
+        if b >= 0 and text[breaks[b][0]] == ":" and not text[breaks[b][1] : cue.start()].strip():
+            b -= 1  # "Breast carcinoma: absent": the cue answers the label before the colon
+        clause_start = breaks[b][1] if b >= 0 else 0
+        if clause_start > cue.start():
+            clause_start = 0
         spans.append((clause_start, cue.start()))
-    return spans
+    return SpanList(spans)
 
 
 LATERALITY_RE = re.compile(
@@ -316,7 +462,7 @@ def folded_tokens(text: str) -> tuple[str, list[tuple[str, int, int]]]:
     folded = fold(text)
     out: list[tuple[str, int, int]] = []
     for match in _TOKEN_RE.finditer(folded):
-        for part in re.finditer(r"[a-z0-9]+", match[0]):
+        for part in re.finditer(r"[^\W_]+", match[0]):
             word = part[0]
             if len(word) < 2 or word in GENERIC_WORDS or word.isdigit():
                 continue
@@ -350,5 +496,5 @@ def negated_concepts(text: str, concept: set[str], names: Iterable[str] = ()) ->
     if not hits:
         return False, False
     negations = negated_spans(folded, protected=name_spans(folded, names))
-    negated = any(ns <= s and e <= ne + 1 for s, e in hits for ns, ne in negations)
+    negated = any(negations.covers(s, e, slack=1) for s, e in hits)
     return True, negated
