@@ -219,6 +219,8 @@ def test_strict_also_fails_on_unverifiable(
         (lambda tmp: _write(tmp, "[" * 100_000 + "]" * 100_000), "max_json_depth"),
         (lambda tmp: _write(tmp, '{"case_id": ' + "9" * 5000 + "}"), "max_number_chars"),
         (lambda tmp: _write(tmp, '{"a": ' + "[" * 70 + "1" + "]" * 70 + "}"), "max_json_depth"),
+        (lambda tmp: _write(tmp, '{"case_id": "' + "M" * (2 * 1024 * 1024) + '"}'), "max_text_chars"),
+        (lambda tmp: _write(tmp, '{"case_id": "a", "case_id": "b"}'), "case_id: a key is given twice"),
     ),
 )
 def test_unreadable_or_oversized_summaries_are_one_clean_line(

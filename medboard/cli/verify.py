@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,11 +97,10 @@ def load_summary(path: Path) -> CaseSummary:
 
     from medboard.errors import MedboardInputError
     from medboard.models import CaseSummary
-    from medboard.safeio import read_text_bounded
+    from medboard.safeio import read_bounded
 
     # Bounded, regular files only: a folder, a device (/dev/zero) or a FIFO is one clean line.
-    text = read_text_bounded(path, cap="max_file_bytes")
-    data = parse_json_capped(text, str(path))
+    data = parse_json_capped(read_bounded(path, cap="max_file_bytes"), str(path))
     try:
         return CaseSummary.model_validate(data)
     except ValidationError as error:
@@ -113,48 +111,34 @@ def load_summary(path: Path) -> CaseSummary:
         ) from None
 
 
-def parse_json_capped(text: str, source: str) -> object:
-    """`json.loads` under the named caps: number length (`max_number_chars`, checked before any
-    int/float conversion) and nesting depth (`max_json_depth`, checked iteratively after parsing;
-    the parser's own recursion guard is caught), so a 5,000-digit number or 100k nested brackets
-    is one clean line, never a traceback."""
+def parse_json_capped(data: bytes, source: str) -> object:
+    """The summary's JSON under the same caps as FHIR input (`medboard.tools.fhir.jsonparse`):
+    depth scanned before parsing, number and string length checked in the parser's hooks, NaN
+    refused, and a key given twice in one object refused with its path — in a hand-edited summary
+    the last of two ``"text"`` keys would otherwise silently be the one verified. A statement of a
+    one-page summary is short; one over `max_text_chars` is refused, which also bounds the
+    verifier's work per statement."""
+    import json
+
     from medboard.errors import MedboardInputError
-    from medboard.limits import LimitExceededError, limits
-
-    caps = limits()
-
-    def number(kind: Callable[[str], int | float]) -> Callable[[str], int | float]:
-        def parse(raw: str) -> int | float:
-            if len(raw) > caps.max_number_chars:
-                raise LimitExceededError(
-                    f"a number of {len(raw)} characters", "max_number_chars", source=source
-                )
-            return kind(raw)
-
-        return parse
+    from medboard.tools.fhir.jsonparse import parse_json
 
     try:
-        data = json.loads(text, parse_int=number(int), parse_float=number(float))
+        parsed = parse_json(data, source=source)
     except json.JSONDecodeError as error:
         raise MedboardInputError(
             f"not JSON: {error.msg}", source=source, location=f"line {error.lineno} column {error.colno}"
         ) from None
-    except RecursionError:  # the C parser's own guard, far deeper than the cap
-        raise LimitExceededError(
-            f"JSON nested deeper than {caps.max_json_depth}", "max_json_depth", source=source
-        ) from None
-    stack: list[tuple[object, int]] = [(data, 1)]
-    while stack:  # iterative: the depth check itself must not recurse
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth + 1 > caps.max_json_depth:
-                    raise LimitExceededError(
-                        f"JSON nested deeper than {caps.max_json_depth}", "max_json_depth", source=source
-                    )
-                stack.append((child, depth + 1))
-    return data
+    except UnicodeDecodeError as error:
+        problem = f"not UTF-8 text ({error.reason} at byte {error.start})"
+        raise MedboardInputError(problem, source=source) from None
+    if parsed.duplicates:
+        raise MedboardInputError(
+            "a key is given twice in one object (which one would be verified?)",
+            source=source,
+            location=parsed.duplicates[0],
+        )
+    return parsed.value
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
