@@ -327,3 +327,25 @@ def test_image_info_prints_dicom_header_text_and_file_names_inert(tmp_path: Path
     assert result.exit_code == 0, result.output
     assert "SERIES" in result.output and "\\x1b[2J" in result.output, "header text shown as escapes"
     assert not _active(result.output)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--bogus\x1b[2J\u202e"],  # unknown option carrying an escape and an RTL override
+        ["record"],  # missing argument
+        ["no-such-command\x07"],
+        ["run", "--time-budget", "0"],  # out of range
+        ["image", "frames"],  # a sub-command group's command without its arguments
+    ],
+)
+def test_usage_errors_are_one_inert_line(argv: list[str]) -> None:
+    """A bad command line is bad input like any other: exit 2, one line, nothing active in it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "medboard", *argv], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("medboard: error: ") and "--help" in lines[0]
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]", proc.stderr)
+    assert "Traceback" not in proc.stderr and "╭" not in proc.stderr

@@ -43,11 +43,31 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"medboard.cli.{_name}").register(app)
 
 
+#: click's base of usage errors (typer vendors click, so it is found through a public subclass).
+_CLICK_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and turn medboard errors into one line and an exit code."""
+    """Entry point: run the CLI and turn medboard errors into one line and an exit code.
+
+    click runs in non-standalone mode so that a usage error (an unknown option, a missing
+    argument, a bad value) is one line on stderr like every other bad input, instead of click's
+    multi-line panel, which also echoed raw command-line text (control and bidi characters).
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, prog_name="medboard")
+        result = app(args=argv, prog_name="medboard", standalone_mode=False)
+    except _CLICK_ERROR as error:  # usage errors: exit 2, one line, with where to look for help
+        context = getattr(error, "ctx", None)
+        command = getattr(context, "command_path", None) or "medboard"
+        message = error.format_message()  # type: ignore[attr-defined]
+        if not message.strip():  # `medboard` / `medboard image` alone: the help was the answer
+            return int(getattr(error, "exit_code", 2))
+        typer.echo(error_line(f"{message} (see '{command} --help')"), err=True)
+        return int(getattr(error, "exit_code", 2))
+    except typer.Abort:  # click's translation of Ctrl-C outside a run
+        typer.echo("medboard: interrupted", err=True)
+        return 130
     except MedboardError as error:
         typer.echo(error_line(error), err=True)  # one line: neutralized, URLs redacted, bounded
         return error.exit_code
@@ -57,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    return 0
+    # Non-standalone click returns a `typer.Exit(code)`'s code, else the command's return value.
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -62,9 +62,10 @@ def _json_escape(match: re.Match[str]) -> str:
     return "".join(f"\\u{int.from_bytes(data[i : i + 2], 'big'):04x}" for i in range(0, len(data), 2))
 
 
-def error_line(error: BaseException, *, prefix: str = "medboard: error: ") -> str:
-    """The one line to print for `error`: inert, URLs redacted, bounded, never empty."""
-    text = str(error).strip() or type(error).__name__
+def error_line(error: BaseException | str, *, prefix: str = "medboard: error: ") -> str:
+    """The one line to print for `error` (an exception or a message): inert, URLs redacted,
+    bounded, never empty."""
+    text = str(error).strip() or (type(error).__name__ if isinstance(error, BaseException) else "error")
     # Redact before cutting (a cut URL could hide its "@"), on a bounded prefix (the URL pattern
     # is quadratic on a long run of letters).
     shown = line(redact_urls(text[: 4 * MAX_ERROR_CHARS]))
