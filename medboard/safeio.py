@@ -18,36 +18,61 @@ from medboard.limits import LimitExceededError, limits
 CHUNK = 1 * 1024 * 1024
 
 
+def reject_nul(
+    path: str | os.PathLike[str], *, error: type[MedboardInputError] = MedboardInputError
+) -> str:
+    """The path as a string; a NUL in it (which no file system accepts) is one clean error."""
+    name = os.fspath(path)
+    if "\x00" in name:
+        raise error("path contains a NUL character", source=repr(name.replace("\x00", "\\0")))
+    return name
+
+
+def stat_input(
+    path: str | os.PathLike[str],
+    *,
+    error: type[MedboardInputError] = MedboardInputError,
+    label: str | None = None,
+    allow_folder: bool = False,
+) -> os.stat_result:
+    """`os.stat` of an input, refusing a NUL in the path, a missing path, and anything that is not
+    a regular file (or a folder, with `allow_folder`): a device, FIFO or socket would never end."""
+    checked = reject_nul(path, error=error)
+    name = label.replace("\x00", "\\0") if label else checked
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        missing = "no such file or folder" if allow_folder else "file does not exist"
+        raise error(missing, source=name) from None
+    except OSError as exc:
+        raise error(f"cannot read file ({exc.strerror or type(exc).__name__})", source=name) from None
+    kind = None if allow_folder and stat.S_ISDIR(info.st_mode) else describe_kind(info.st_mode)
+    if kind is not None:
+        raise error(f"is {kind}, not a regular file", source=name)
+    return info
+
+
 def read_bounded(
     path: str | os.PathLike[str],
     *,
     cap: str = "max_file_bytes",
     error: type[MedboardInputError] = MedboardInputError,
     label: str | None = None,
+    maximum: int | None = None,
 ) -> bytes:
     """The bytes of a regular file, refusing anything over the `cap` limit (named in the error).
 
     Folders, devices, FIFOs and sockets are refused by kind before any read; the size is checked
     before reading and again while reading (a file may grow, and /proc files report 0).
+    `maximum` overrides the cap's value for one caller (the error still names the cap).
     """
     name = label or os.fspath(path)
-    if "\x00" in name:
-        raise error("path contains a NUL character", source=repr(name.replace("\x00", "\\0")))
-    file = Path(path)
-    maximum = getattr(limits(), cap)
-    try:
-        info = file.stat()
-    except FileNotFoundError:
-        raise error("file does not exist", source=name) from None
-    except OSError as exc:
-        raise error(f"cannot read file ({exc.strerror or type(exc).__name__})", source=name) from None
-    kind = describe_kind(info.st_mode)
-    if kind is not None:
-        raise error(f"is {kind}, not a regular file", source=name)
+    info = stat_input(path, error=error, label=label)
+    maximum = getattr(limits(), cap) if maximum is None else maximum
     if info.st_size > maximum:
-        raise LimitExceededError(f"file is {info.st_size} bytes", cap, source=name)
+        raise LimitExceededError(f"file is {info.st_size} bytes", cap, maximum, source=name)
     try:
-        with file.open("rb") as handle:
+        with Path(path).open("rb") as handle:
             return _read_capped(handle, maximum, cap, name)
     except OSError as exc:
         raise error(f"cannot read file ({exc.strerror or type(exc).__name__})", source=name) from None
@@ -79,7 +104,7 @@ def _read_capped(handle: object, maximum: int, cap: str, name: str) -> bytes:
             return b"".join(chunks)
         total += len(chunk)
         if total > maximum:
-            raise LimitExceededError(f"file is larger than {maximum} bytes", cap, source=name)
+            raise LimitExceededError(f"file is larger than {maximum} bytes", cap, maximum, source=name)
         chunks.append(chunk)
 
 

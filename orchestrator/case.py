@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, f
 from medboard.errors import CaseInputError
 from medboard.limits import LimitExceededError, limits
 from medboard.orchestrator.context import CaseInput
-from medboard.safeio import read_text_bounded
+from medboard.safeio import read_text_bounded, reject_nul
 from medboard.textsafety import lone_surrogate_path, neutralize_line
 
 CASE_FILE_NAMES = ("case.yaml", "case.yml")
@@ -126,9 +126,7 @@ def load_case(
     """
     from medboard.tools.fhir import load_record
 
-    if "\x00" in str(path):
-        raise CaseInputError("path contains a NUL character", source=repr(str(path)))
-    source = Path(path)
+    source = Path(reject_nul(path, error=CaseInputError))
     if not source.exists():
         raise CaseInputError("no such file or folder", source=str(source))
     spec_path = _case_file(source)

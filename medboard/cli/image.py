@@ -171,10 +171,9 @@ def frames_command(
 def _arg_path(text: str) -> Path:
     """A path argument; a NUL in it is one clean line (click's own Path type prints a usage box)."""
     from medboard.errors import ImageInputError
+    from medboard.safeio import reject_nul
 
-    if "\x00" in text:
-        raise ImageInputError("path contains a NUL character", source=repr(text.replace("\x00", "\\0")))
-    return Path(text)
+    return Path(reject_nul(text, error=ImageInputError))
 
 
 def _check_out_folder(out: Path) -> None:
@@ -182,10 +181,9 @@ def _check_out_folder(out: Path) -> None:
     import os
 
     from medboard.errors import ImageInputError
+    from medboard.safeio import reject_nul
 
-    name = os.fspath(out)
-    if "\x00" in name:
-        raise ImageInputError("path contains a NUL character", source=repr(name.replace("\x00", "\\0")))
+    name = reject_nul(out, error=ImageInputError)
     if out.exists() and not out.is_dir():
         raise ImageInputError("--out exists and is not a folder", source=name)
     parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))

@@ -30,7 +30,7 @@ from medboard.tools.fhir.references import (
     reference_type_and_id,
     uuid_id_aliases,
 )
-from medboard.tools.fhir.sources import DEFAULT_MAX_BYTES, Document, Reader, duplicate_key_error
+from medboard.tools.fhir.sources import Document, Reader, duplicate_key_error
 from medboard.tools.fhir.validation import R4_ONLY_TYPES, model_class, validate_resource
 
 log = logging.getLogger(__name__)
@@ -46,14 +46,14 @@ def load_record(
     patient: str | None = None,
     lenient: bool = False,
     name: str | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
 ) -> PatientRecord:
     """Load one patient's record from a FHIR R4 source.
 
     ``source``: a Bundle / resource / NDJSON file path, a folder of them, raw bytes or JSON text,
     or a parsed dict. ``patient`` picks one patient (``id`` or ``Patient/id``) when the source has
     several (Bulk Data NDJSON); ``name`` labels bytes/dict sources in messages; ``max_bytes``
-    bounds each file read (default 200 MB).
+    bounds each file read (default: the max_file_bytes cap, MEDBOARD_MAX_FILE_BYTES).
     """
     reader = Reader(max_bytes=max_bytes, lenient=lenient)
     documents = reader.read(source, name)

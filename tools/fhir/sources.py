@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from medboard.errors import FhirInputError, MedboardInputError
-from medboard.limits import LimitExceededError, limits
-from medboard.safeio import describe_kind, read_bounded
+from medboard.limits import LimitExceededError, Limits, env_var, limits
+from medboard.safeio import read_bounded
 from medboard.tools.fhir.jsonparse import parse_json
 from medboard.tools.fhir.record import SkippedEntry
 
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+#: The default of `load_record(max_bytes=)`: the `max_file_bytes` cap (MEDBOARD_MAX_FILE_BYTES).
+DEFAULT_MAX_BYTES = Limits.max_file_bytes
 JSON_SUFFIXES = (".json",)
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 
@@ -45,8 +45,8 @@ class Document:
 class Reader:
     """Turns a source into `Document`s, collecting lenient-mode skips."""
 
-    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES, lenient: bool = False) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, *, max_bytes: int | None = None, lenient: bool = False) -> None:
+        self.max_bytes = limits().max_file_bytes if max_bytes is None else max_bytes
         self.lenient = lenient
         self.skipped: list[SkippedEntry] = []
 
@@ -92,22 +92,10 @@ class Reader:
         return documents
 
     def _read_file(self, path: Path, label: str) -> list[Document]:
-        if "\x00" in label:
-            raise FhirInputError("path contains a NUL character", source=label.replace("\x00", "\\0"))
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            raise FhirInputError("file does not exist", source=label) from None
-        except OSError as error:
-            raise FhirInputError(f"cannot read file ({error.strerror})", source=label) from None
-        kind = describe_kind(info.st_mode) if not stat.S_ISREG(info.st_mode) else None
-        if kind is not None:  # a device (/dev/zero), a FIFO or a socket would never end
-            raise FhirInputError(f"is {kind}, not a regular file", source=label)
-        if info.st_size == 0:
-            raise FhirInputError("file is empty (0 bytes)", source=label)
-        self._check_size(info.st_size, label)
-        data = read_bounded(path, error=FhirInputError, label=label)  # chunked, stops at the cap
-        self._check_size(len(data), label)  # the file may have grown since the stat
+        try:  # regular files only (no /dev/zero, FIFO), chunked, stopped at max_bytes
+            data = read_bounded(path, error=FhirInputError, label=label, maximum=self.max_bytes)
+        except LimitExceededError:  # worded as the reader's own limit (split it, or raise it)
+            raise self._over_limit(label, path.stat().st_size) from None
         if not data:
             raise FhirInputError("file is empty (0 bytes)", source=label)
         ndjson = True if path.suffix.lower() in NDJSON_SUFFIXES else None
@@ -115,11 +103,14 @@ class Reader:
 
     def _check_size(self, size: int, label: str) -> None:
         if size > self.max_bytes:
-            raise FhirInputError(
-                f"file is {size / 1e6:.1f} MB, over the {self.max_bytes / 1e6:.0f} MB limit "
-                "(split it, e.g. as Bulk Data NDJSON, or raise max_bytes)",
-                source=label,
-            )
+            raise self._over_limit(label, size)
+
+    def _over_limit(self, label: str, size: int) -> FhirInputError:
+        return FhirInputError(
+            f"file is {size / 1e6:.1f} MB, over the {self.max_bytes / 1e6:.0f} MB limit (split it, e.g. "
+            f"as Bulk Data NDJSON, or raise max_file_bytes: {env_var('max_file_bytes')})",
+            source=label,
+        )
 
     # -- parsing ------------------------------------------------------------------------------
     def _parse_bytes(self, data: bytes, label: str, *, ndjson: bool | None) -> Iterator[Document]:

@@ -32,7 +32,7 @@ import numpy as np
 
 from medboard.errors import ImageInputError, MedboardInputError
 from medboard.limits import LimitExceededError, limits
-from medboard.safeio import describe_kind
+from medboard.safeio import stat_input
 
 CHUNK = 1 << 20
 
@@ -69,23 +69,10 @@ def as_input_error(error: BaseException, source: str, what: str = "image") -> Me
 
 def check_path(path: str | os.PathLike[str]) -> Path:
     """A path that can be an image: no NUL, exists, a regular file or a folder (not a device/FIFO)."""
+    info = stat_input(path, error=ImageInputError, allow_folder=True)
     name = os.fspath(path)
-    if "\x00" in name:
-        raise ImageInputError("path contains a NUL character", source=repr(name.replace("\x00", "\\0")))
-    try:
-        info = os.stat(name)
-    except FileNotFoundError:
-        raise ImageInputError("no such file or folder", source=name) from None
-    except OSError as error:
-        raise ImageInputError(
-            f"cannot read ({error.strerror or type(error).__name__})", source=name
-        ) from None
-    if not stat.S_ISDIR(info.st_mode):
-        kind = describe_kind(info.st_mode)
-        if kind is not None:
-            raise ImageInputError(f"is {kind}, not an image file or folder", source=name)
-        if info.st_size > limits().max_image_bytes:
-            raise ImageLimitError(f"file is {info.st_size} bytes", "max_image_bytes", source=name)
+    if not stat.S_ISDIR(info.st_mode) and info.st_size > limits().max_image_bytes:
+        raise ImageLimitError(f"file is {info.st_size} bytes", "max_image_bytes", source=name)
     return Path(name)
 
 
