@@ -28,9 +28,9 @@ from test_case_flow import _enum_ids, schema_of
 
 from medboard.api import run_case_sync
 from medboard.models import CaseSummary
-from medboard.report.escaping import EMPTY, MarkdownText, escape_markdown, neutralize_format
+from medboard.report.escaping import EMPTY, MarkdownText, escape_markdown
 from medboard.report.markdown import render_markdown
-from medboard.textsafety import BIDI_CONTROLS, INVISIBLE, neutralize
+from medboard.textsafety import BIDI_CONTROLS, INVISIBLE, neutralize, neutralize_format
 
 JENNY = Path(__file__).parents[1] / "medboard" / "examples" / "jenny-m"
 

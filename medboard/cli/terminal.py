@@ -7,7 +7,7 @@ markup. These helpers cover every way the CLI prints such text:
 
 - `line`: one terminal line: control and bidi characters (`medboard.textsafety.neutralize_line`)
   and every other Unicode format character or line/paragraph separator
-  (`medboard.report.escaping.neutralize_format`) shown as visible escapes.
+  (`medboard.textsafety.neutralize`) shown as visible escapes.
 - `cell`: a rich table cell or rich-printed value: `line` as a `rich.text.Text`, which rich never
   parses for markup (``[bold red]``) or emoji codes (``:skull:``); `rich.markup.escape` alone
   leaves emoji codes live.
@@ -23,8 +23,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from medboard.report.escaping import format_characters, neutralize_format
-from medboard.textsafety import neutralize_line, redact_urls
+from medboard.textsafety import format_characters, neutralize_line, redact_urls
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -37,7 +36,7 @@ _C1_AND_DEL = re.compile("[\x7f-\x9f]")
 
 def line(text: object) -> str:
     """`text` as one inert terminal line: control, bidi, format and separator characters escaped."""
-    return neutralize_format(neutralize_line(str(text)))
+    return neutralize_line(str(text))
 
 
 def cell(text: object, style: str = "") -> Text:

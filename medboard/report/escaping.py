@@ -12,7 +12,7 @@ sit (a bullet, a heading, a table cell, after ``**label:**``):
 - ``\\r\\n``/``\\r`` become newlines, then control and bidi characters become visible escapes
   (`medboard.textsafety.neutralize`), and so does every other Unicode *format* character
   (category Cf: tag characters that hide "ASCII-smuggled" text, invisible operators, deprecated
-  shaping controls; `neutralize_format`), then every whitespace run (newlines, tabs) becomes one
+  shaping controls; `medboard.textsafety.neutralize`), then every whitespace run (newlines, tabs) becomes one
   space: a value never spans lines, so it cannot end its bullet or cell or start a block of its own.
 - ``&``, ``<``, ``>`` become HTML entities (inert in every Markdown flavour and in HTML: no tag, no
   autolink, no entity that decodes to a bidi character, no ``>`` quote).
@@ -36,11 +36,9 @@ default, so a field added later without the filter is still inert.
 
 from __future__ import annotations
 
-import functools
 import re
-import unicodedata
 
-from medboard.textsafety import neutralize
+from medboard.textsafety import neutralize  # neutralize_format: re-exported
 
 
 class MarkdownText(str):
@@ -58,35 +56,6 @@ _LEADING_BLOCK = frozenset("-+=")
 _ORDERED_MARKER = re.compile(r"^(\d{1,9})([.)])")
 
 
-@functools.cache
-def format_characters() -> re.Pattern[str]:
-    """Every Unicode format character (Cf), the line/paragraph separators, and lone surrogates.
-
-    Cf is scanned once, on first use, over the planes that hold it (BMP to plane 2, and the tag
-    block in plane 14); ~50 ms. A lone surrogate (``"\\ud800"`` in a JSON-style YAML escape) is
-    no character at all: written to a UTF-8 file or terminal it raises, so it is shown instead.
-    """
-    planes = (*range(0x80, 0x30000), *range(0xE0000, 0xE1000))
-    chars = [chr(c) for c in planes if unicodedata.category(chr(c)) == "Cf"]
-    listed = "".join(re.escape(c) for c in [*chars, "\u2028", "\u2029"])
-    return re.compile(f"[{listed}\ud800-\udfff]")
-
-
-def _show(match: re.Match[str]) -> str:
-    code = ord(match.group(0))
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
-def neutralize_format(text: str) -> str:
-    """`text` with every format character (Cf), line/paragraph separator and lone surrogate as a
-    visible escape.
-
-    Complements `medboard.textsafety.neutralize` (controls, bidi, a list of invisibles) with the
-    whole Unicode category, so a character the list does not name cannot act either.
-    """
-    return format_characters().sub(_show, text)
-
-
 def escape_markdown(value: object) -> MarkdownText:
     """`value` as one line of Markdown that renders literally (see the module docstring).
 
@@ -95,7 +64,7 @@ def escape_markdown(value: object) -> MarkdownText:
     if isinstance(value, MarkdownText):
         return value
     text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    text = " ".join(neutralize_format(neutralize(text)).split())
+    text = " ".join(neutralize(text).split())
     if not text:
         return MarkdownText(EMPTY)
     out: list[str] = []
