@@ -57,10 +57,9 @@ class PublishedSummary(BaseModel):
 ContentT = TypeVar("ContentT", bound=BaseModel)
 
 
-def latest_content(messages: Sequence[object], kind: type[ContentT]) -> ContentT | None:
-    """The newest structured message content of type `kind` among the messages an agent received."""
-    for message in reversed(messages):
-        content = getattr(message, "content", None)
+def latest_content(inbox: Sequence[object], kind: type[ContentT]) -> ContentT | None:
+    """The newest content of type `kind` in a node's inbox (structured contents, oldest first)."""
+    for content in reversed(inbox):
         if isinstance(content, kind):
             return content
     return None

@@ -8,43 +8,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import ClassVar
 
-from autogen_agentchat.agents import BaseChatAgent
-from autogen_agentchat.base import Response
-from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
-from autogen_core import CancellationToken
+from pydantic import BaseModel
 
-from medboard.agents.base import model_usage
+from medboard.agents.case import CaseContext
 from medboard.agents.messages import PublishedSummary, VerificationResult, latest_content
-from medboard.models import CaseSummary
-from medboard.orchestrator.context import CaseContext
+from medboard.agents.node import model_usage
+from medboard.models import AgentRun, CaseSummary
 
 AGENT = "publisher"
 
 
-class PublisherAgent(BaseChatAgent):
+class PublisherAgent:
+    name = AGENT
+    description = "Seals the verified summary with its run metadata."
+    output_type: ClassVar[type[BaseModel]] = PublishedSummary
+
     def __init__(self, context: CaseContext) -> None:
-        super().__init__(name=AGENT, description="Seals the verified summary with its run metadata.")
         self.context = context
 
-    @property
-    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
-        return (StructuredMessage[PublishedSummary],)
-
-    async def on_messages(
-        self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
-    ) -> Response:
-        result = latest_content(messages, VerificationResult)
+    async def respond(self, inbox: Sequence[BaseModel]) -> PublishedSummary:
+        result = latest_content(inbox, VerificationResult)
         if result is None:  # pragma: no cover - graph wiring guarantees a verification
             raise RuntimeError("publisher activated without a verification result")
-        summary = seal(result.summary, self.context)
-        return Response(
-            chat_message=StructuredMessage[PublishedSummary](
-                content=PublishedSummary(summary=summary), source=self.name
-            )
-        )
+        return PublishedSummary(summary=seal(result.summary, self.context))
 
-    async def on_reset(self, cancellation_token: CancellationToken) -> None:
+    def account(self, output: BaseModel, run: AgentRun) -> None:
+        """The publisher has no line of its own in the run metadata."""
+
+    def reset(self) -> None:
         """Stateless."""
 
 
@@ -52,7 +45,7 @@ def seal(summary: CaseSummary, context: CaseContext) -> CaseSummary:
     """Final run metadata: one `AgentRun` per agent with its model usage, and their warnings."""
     result = summary  # the verifier's copy is the flow's own: sealed in place
     runs = sorted(context.agent_runs.values(), key=lambda r: r.agent)
-    for run in runs:  # the synthesizer's and verifier's calls are counted here, once, at the end
+    for run in runs:  # model calls made after a node's own turn (none today) are counted here too
         for field, value in model_usage(context.caller, run.agent).items():
             setattr(run, field, value)
     result.run.agents = runs

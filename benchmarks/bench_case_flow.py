@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT / "tests"))  # the fake OpenAI server lives with the
 
 from fake_openai import FakeOpenAIServer, chat_completion  # noqa: E402
 
+from medboard.agents.case import CaseInput  # noqa: E402
 from medboard.llm.calls import ModelCaller  # noqa: E402
 from medboard.llm.client import make_chat_client  # noqa: E402
 from medboard.llm.endpoint import ModelEndpoint  # noqa: E402
-from medboard.orchestrator.context import CaseInput  # noqa: E402
 from medboard.orchestrator.flow import run_case_flow  # noqa: E402
 
 DEFAULT_CASE = ROOT.parent / "shared" / "data" / "fhir" / "synthea" / "austin_franecki.json"
@@ -92,11 +92,11 @@ async def direct_pipeline(case: CaseInput) -> float:
     """The same agents' work called directly, without the graph: the overhead figure's baseline."""
     from datetime import UTC, datetime
 
-    from medboard.agents.ehr_core import ehr_findings
-    from medboard.agents.synthesis_template import draft_sections
+    from medboard.agents.ehr.core import ehr_findings
+    from medboard.agents.longitudinal.core import longitudinal_findings
+    from medboard.agents.synthesizer.template import draft_sections
     from medboard.models import CaseSummary, RunMetadata
     from medboard.tools.checks.pipeline import apply_verdicts, verify_summary
-    from medboard.tools.longitudinal.findings import longitudinal_findings
 
     started = time.perf_counter()
     findings = ehr_findings(case.record) + longitudinal_findings(case.record)

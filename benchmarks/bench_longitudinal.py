@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from medboard.agents.longitudinal.core import longitudinal_findings
 from medboard.tools.fhir import load_record
-from medboard.tools.longitudinal.findings import longitudinal_findings
 from medboard.tools.longitudinal.timeline import build_timeline
 from medboard.tools.longitudinal.trends import compute_trends
 

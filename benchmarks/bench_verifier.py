@@ -658,9 +658,9 @@ def run(cases: list[Case], records: dict[str, PatientRecord]) -> tuple[Tally, fl
 def pipeline_statements(records: list[tuple[str, PatientRecord]]) -> tuple[int, int, int, list[str]]:
     """The EHR and longitudinal specialists' deterministic findings as the template synthesizer
     words them (what `medboard run` writes without a model)."""
-    from medboard.agents.ehr_core import ehr_findings
-    from medboard.agents.synthesis_template import draft_sections
-    from medboard.tools.longitudinal.findings import longitudinal_findings
+    from medboard.agents.ehr.core import ehr_findings
+    from medboard.agents.longitudinal.core import longitudinal_findings
+    from medboard.agents.synthesizer.template import draft_sections
 
     total = flagged = supported = 0
     examples: list[str] = []

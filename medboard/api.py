@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from medboard.errors import MedboardInputError, ModelEndpointError
 
 if TYPE_CHECKING:
+    from medboard.agents.case import CaseInput
     from medboard.llm.calls import ModelCaller
     from medboard.llm.endpoint import ModelEndpoint
     from medboard.models import CaseSummary
-    from medboard.orchestrator.context import CaseInput
     from medboard.orchestrator.flow import ProgressCallback
 
 #: `--model` values that are not URLs.

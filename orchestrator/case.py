@@ -44,9 +44,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
+from medboard.agents.case import CaseInput
 from medboard.errors import CaseInputError
 from medboard.limits import LimitExceededError, limits
-from medboard.orchestrator.context import CaseInput
 from medboard.safeio import read_text_bounded, reject_nul
 from medboard.textsafety import lone_surrogate_path, neutralize_line
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from autogen_agentchat.base import TaskResult
@@ -35,15 +35,18 @@ from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_agentchat.teams import DiGraphBuilder, GraphFlow
 from autogen_core import CancellationToken
 
+from medboard.agents.case import CaseContext, CaseInput
+from medboard.agents.imaging.overlays import save_overlays
 from medboard.agents.messages import PublishedSummary, VerificationResult
+from medboard.agents.node import AgentNode
 from medboard.agents.publisher import PublisherAgent
-from medboard.agents.synthesizer import SynthesizerAgent
-from medboard.agents.verifier_agent import VerifierAgent
+from medboard.agents.registry import default_specialists
+from medboard.agents.specialist import Specialist
+from medboard.agents.synthesizer.agent import SynthesizerAgent
+from medboard.agents.verifier.agent import VerifierAgent
 from medboard.errors import MedboardError
 from medboard.llm.budget import run_budget
 from medboard.models import CaseSummary
-from medboard.orchestrator.context import CaseContext, CaseInput
-from medboard.orchestrator.registry import default_specialists
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +80,15 @@ def _needs_revision(message: BaseChatMessage) -> bool:
     return isinstance(content, VerificationResult) and content.needs_revision
 
 
-def build_flow(context: CaseContext, specialists: list | None = None) -> GraphFlow:
-    """Wire the graph for one case."""
-    agents = [cls(context) for cls in (specialists or default_specialists())]
-    synthesizer = SynthesizerAgent(context)
-    verifier = VerifierAgent(context)
+def build_flow(context: CaseContext, specialists: Sequence[type[Specialist]] | None = None) -> GraphFlow:
+    """Wire the graph for one case: every participant behind the one AgentChat adapter."""
+    agents = [AgentNode(cls(context), context) for cls in (specialists or default_specialists())]
+    synthesizer = AgentNode(SynthesizerAgent(context), context)
+    verifier = AgentNode(VerifierAgent(context), context)
+    publisher = AgentNode(PublisherAgent(context), context, accounted=False)
     builder = DiGraphBuilder()
     for agent in agents:
         builder.add_node(agent)
-    publisher = PublisherAgent(context)
     builder.add_node(synthesizer).add_node(verifier).add_node(publisher)
     for agent in agents:
         builder.add_edge(agent, synthesizer, activation_group="specialists", activation_condition="all")
@@ -111,7 +114,7 @@ async def run_case_flow(
     case: CaseInput,
     *,
     caller: object | None = None,
-    specialists: list | None = None,
+    specialists: Sequence[type[Specialist]] | None = None,
     max_revise_rounds: int = 1,
     model_entailment: bool = True,
     overlay_dir: Path | None = None,
@@ -171,8 +174,6 @@ async def run_case_flow(
             "they feed are marked failed or degraded, and the rest of the summary is deterministic"
         )
     if overlay_dir is not None and context.image_series:
-        from medboard.agents.imaging import save_overlays
-
         # Key frames with the imaging reader's boxes (only boxed findings: a vision model's).
         save_overlays(final.findings, context.image_series, overlay_dir)
     return final

@@ -11,12 +11,12 @@ import pytest
 from fake_openai import FakeOpenAIServer, chat_completion
 from sample_records import tiny_record
 
-from medboard.agents.base import SpecialistAgent, SpecialistOutput
+from medboard.agents.case import CaseInput
+from medboard.agents.specialist import Specialist, SpecialistOutput
 from medboard.llm.calls import ModelCaller
 from medboard.llm.client import make_chat_client
 from medboard.llm.endpoint import ModelEndpoint
 from medboard.models import CaseSummary, SectionKind, VerdictLabel
-from medboard.orchestrator.context import CaseInput
 from medboard.orchestrator.flow import run_case_flow
 
 QUESTION = "Is she a candidate for endocrine therapy?"
@@ -238,7 +238,7 @@ async def test_model_faults_degrade_sections_visibly_and_keep_the_rest(
     assert any("ehr degraded" in w for w in summary.run.warnings)
 
 
-class _SlowSpecialist(SpecialistAgent):
+class _SlowSpecialist(Specialist):
     """A specialist whose only work is one model call; used to prove the fan-out overlaps."""
 
     delay_marker = "slow"
@@ -257,7 +257,7 @@ def _messages(name: str) -> list[Any]:
     return [UserMessage(content=f"probe from {name}", source="test")]
 
 
-def _specialist(name: str) -> type[SpecialistAgent]:
+def _specialist(name: str) -> type[Specialist]:
     return type(f"Slow_{name}", (_SlowSpecialist,), {"agent_name": name})
 
 

@@ -24,17 +24,19 @@ from imaging_case_support import (
 from imaging_support import TEST_DATA, dicom_testfile, shared_ct_head
 from sample_records import tiny_record
 
-from medboard.agents.base import SpecialistReport
-from medboard.agents.imaging import ImagingAgent, save_overlays
-from medboard.agents.imaging_core import box_pixels
+from medboard.agents.case import CaseContext, CaseInput
+from medboard.agents.imaging.overlays import save_overlays
+from medboard.agents.imaging.specialist import ImagingAgent
+from medboard.agents.node import run_node
+from medboard.agents.specialist import SpecialistReport
 from medboard.llm.calls import ModelCaller
 from medboard.llm.client import make_chat_client
 from medboard.llm.endpoint import ModelEndpoint
 from medboard.models import SectionKind, VerdictLabel
 from medboard.orchestrator.case import load_case
-from medboard.orchestrator.context import CaseContext, CaseInput
 from medboard.orchestrator.flow import run_case_flow
 from medboard.tools.imaging import load_image, measure_mask, sample_indices
+from medboard.tools.imaging.boxes import box_pixels
 
 
 def caller_for(base_url: str, **overrides: Any) -> ModelCaller:
@@ -56,7 +58,8 @@ async def run_imaging(
     case: CaseInput, caller: ModelCaller | None = None
 ) -> tuple[CaseContext, SpecialistReport]:
     context = CaseContext(case=case, caller=caller)
-    report = await ImagingAgent(context).run_specialist()
+    report = await run_node(ImagingAgent(context), context)
+    assert isinstance(report, SpecialistReport)
     return context, report
 
 
@@ -300,9 +303,9 @@ async def test_endpoint_without_image_slots_skips_reading(tmp_path: Path, images
 
 
 def test_schema_free_localisation_answer_is_parsed_and_mapped() -> None:
-    from medboard.agents.imaging import parse_localisation
-    from medboard.agents.imaging_core import map_box
+    from medboard.agents.imaging.reader import parse_localisation
     from medboard.tools.imaging import cxr_layout
+    from medboard.tools.imaging.boxes import map_box
 
     answer = (
         "<unused94>thinking about the lungs<unused95>Here are the findings:\n```json\n"

@@ -139,9 +139,11 @@ def test_autogen_content_keeps_the_order() -> None:
     from autogen_core import Image
     from autogen_core.models import UserMessage
 
+    from medboard.llm.content import autogen_content
+
     mr = load_image(TEST_DATA / "brain1_image.nrrd")
     layout = mri_layout(mr, max_slices=3, question="Q")
-    content = layout.to_autogen_content()
+    content = autogen_content(layout)
     assert [type(c).__name__ for c in content] == [
         "str",
         "Image",

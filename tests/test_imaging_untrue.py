@@ -17,7 +17,8 @@ import pydicom
 import pytest
 from imaging_support import BRAIN_IMAGE, BRAIN_LABEL, write_dicom_series, write_nrrd_variant
 
-from medboard.agents.imaging_core import deterministic_findings, image_problems, load_case_images
+from medboard.agents.images import load_case_images
+from medboard.agents.imaging.core import deterministic_findings, image_problems
 from medboard.cli.main import main
 from medboard.errors import ImageInputError
 from medboard.limits import limits

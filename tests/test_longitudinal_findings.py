@@ -7,8 +7,8 @@ import re
 import pytest
 from longitudinal_support import JENNY, lab, raw_series, synthea
 
+from medboard.agents.longitudinal.core import AGENT, longitudinal_findings
 from medboard.models import EvidenceRef, Fact, FactKind, FindingCategory
-from medboard.tools.longitudinal.findings import AGENT, longitudinal_findings
 
 
 class _Record:

@@ -26,13 +26,14 @@ from imaging_case_support import (
 from imaging_support import TEST_DATA
 from test_imaging_agent import caller_for
 
-from medboard.agents.base import SpecialistReport
-from medboard.agents.imaging_compare import deterministic_comparisons, imaging_pairs, imaging_timepoints
-from medboard.agents.imaging_core import load_case_images
-from medboard.agents.longitudinal import LongitudinalAgent
+from medboard.agents.case import CaseContext, CaseInput
+from medboard.agents.images import load_case_images
+from medboard.agents.longitudinal.compare import deterministic_comparisons, imaging_pairs, imaging_timepoints
+from medboard.agents.longitudinal.specialist import LongitudinalAgent
+from medboard.agents.node import run_node
+from medboard.agents.specialist import SpecialistReport
 from medboard.models import FindingCategory, SectionKind, VerdictLabel
 from medboard.orchestrator.case import load_case
-from medboard.orchestrator.context import CaseContext, CaseInput
 from medboard.orchestrator.flow import run_case_flow
 from medboard.tools.fhir import load_record
 from medboard.tools.imaging import cxr_layout, load_image, measure_mask
@@ -42,7 +43,8 @@ SYNTHEA = Path(__file__).parent / "data" / "fhir" / "synthea" / "loyd_connelly.j
 
 async def run_longitudinal(case: CaseInput, caller: Any = None) -> tuple[CaseContext, SpecialistReport]:
     context = CaseContext(case=case, caller=caller)
-    report = await LongitudinalAgent(context).run_specialist()
+    report = await run_node(LongitudinalAgent(context), context)
+    assert isinstance(report, SpecialistReport)
     return context, report
 
 

@@ -20,11 +20,12 @@ from fake_openai import NEVER, FakeOpenAIServer, RawBody, always, chat_completio
 from sample_records import tiny_bundle, tiny_record
 from test_case_flow import QUESTION
 
-from medboard.agents.ehr import TextReading
-from medboard.agents.imaging import reading_schema
-from medboard.agents.imaging_compare import change_schema
-from medboard.agents.synthesizer import answer_schema
-from medboard.agents.verifier import EntailmentJudgement
+from medboard.agents.case import CaseInput
+from medboard.agents.ehr.specialist import TextReading
+from medboard.agents.imaging.reader import reading_schema
+from medboard.agents.longitudinal.reader import change_schema
+from medboard.agents.synthesizer.agent import answer_schema
+from medboard.agents.verifier.entailment import EntailmentJudgement
 from medboard.cli.main import main
 from medboard.errors import ModelEndpointError
 from medboard.limits import limits
@@ -35,7 +36,6 @@ from medboard.llm.errors import ModelCallError
 from medboard.llm.health import health_check
 from medboard.llm.schema import bounded_schema
 from medboard.models import CaseSummary, SectionKind
-from medboard.orchestrator.context import CaseInput
 from medboard.orchestrator.flow import run_case_flow
 
 #: Words of the note (and so of every request) that must never reach an error field or a log.

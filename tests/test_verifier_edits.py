@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from medboard.agents.verifier import EntailmentJudgement
+from medboard.agents.verifier.entailment import EntailmentJudgement
 from medboard.models import EvidenceRef, Statement, VerdictLabel
 from medboard.tools.checks.confusables import skeleton
 from medboard.tools.checks.injection import instruction_like

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from medboard.agents.verifier import EntailmentJudgement, build_entailment_prompt, model_entailment
+from medboard.agents.verifier.entailment import EntailmentJudgement, build_entailment_prompt, model_entailment
 from medboard.models import (
     CaseSummary,
     EvidenceRef,

@@ -111,9 +111,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Lab and tumour-marker trends: change, direction, nadir, peak, PSA doubling time and velocity."""
+        from medboard.agents.longitudinal.core import default_since
         from medboard.errors import MedboardInputError
         from medboard.tools.fhir import load_record
-        from medboard.tools.longitudinal.findings import default_since
         from medboard.tools.longitudinal.kinetics import marker_kinetics
         from medboard.tools.longitudinal.timeline import build_timeline
         from medboard.tools.longitudinal.trends import TUMOR_MARKER_LOINCS, compute_trends

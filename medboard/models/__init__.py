@@ -2,7 +2,8 @@
 
 from medboard.models.evidence import EvidenceRef, fhir_ref, image_ref
 from medboard.models.facts import Coding, Fact, FactKind, Laterality, ReferenceRange
-from medboard.models.findings import Finding, FindingCategory
+from medboard.models.findings import Finding, FindingCategory, default_section
+from medboard.models.sections import BUILTIN_SECTIONS, SectionId, SectionKind, SectionSpec
 from medboard.models.summary import (
     DISCLAIMER,
     SCHEMA_VERSION,
@@ -13,7 +14,6 @@ from medboard.models.summary import (
     ModelRun,
     RunMetadata,
     Section,
-    SectionKind,
     Statement,
     StruckStatement,
     Verdict,
@@ -21,6 +21,7 @@ from medboard.models.summary import (
 )
 
 __all__ = [
+    "BUILTIN_SECTIONS",
     "DISCLAIMER",
     "SCHEMA_VERSION",
     "AgentRun",
@@ -38,11 +39,14 @@ __all__ = [
     "ReferenceRange",
     "RunMetadata",
     "Section",
+    "SectionId",
     "SectionKind",
+    "SectionSpec",
     "Statement",
     "StruckStatement",
     "Verdict",
     "VerdictLabel",
+    "default_section",
     "fhir_ref",
     "image_ref",
 ]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medboard.models.evidence import EvidenceRef
 from medboard.models.facts import Laterality
+from medboard.models.sections import SectionId, SectionKind
 
 Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -54,9 +55,14 @@ class Finding(BaseModel):
     laterality: Laterality | None = None
     confidence: Confidence = 1.0
     notes: list[str] = Field(default_factory=list, description="Caveats, e.g. inputs skipped and why.")
+    section: SectionId | None = Field(
+        default=None,
+        description="The summary section this finding belongs in (a `SectionKind` or a section its "
+        "specialist declares); set by the specialist, `default_section(category)` when it does not say.",
+    )
     tags: list[str] = Field(
         default_factory=list,
-        description="Free labels the synthesizer routes on, e.g. `cancer`, `current`, `critical`.",
+        description="Free labels for readers and relevance ranking, e.g. `cancer`, `critical` (not routing).",
     )
 
     @staticmethod
@@ -87,3 +93,25 @@ class Finding(BaseModel):
             evidence=evidence,
             **fields,  # type: ignore[arg-type]
         )
+
+
+_SECTION_BY_CATEGORY: dict[FindingCategory, SectionKind] = {
+    FindingCategory.demographics: SectionKind.patient,
+    FindingCategory.performance_status: SectionKind.patient,
+    FindingCategory.imaging: SectionKind.imaging,
+    FindingCategory.lab: SectionKind.labs_and_trends,
+    FindingCategory.vital: SectionKind.labs_and_trends,
+    FindingCategory.trend: SectionKind.labs_and_trends,
+    # A medication is history unless its specialist knows it is current (then: medications).
+    FindingCategory.medication: SectionKind.oncologic_history,
+    FindingCategory.response: SectionKind.current_status,
+    FindingCategory.staging: SectionKind.oncologic_history,
+    FindingCategory.biomarker: SectionKind.oncologic_history,
+    FindingCategory.genomics: SectionKind.oncologic_history,
+    FindingCategory.procedure: SectionKind.oncologic_history,
+}
+
+
+def default_section(category: FindingCategory) -> SectionKind:
+    """Where a finding of this category goes when its specialist did not say."""
+    return _SECTION_BY_CATEGORY.get(category, SectionKind.current_status)

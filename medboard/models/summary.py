@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medboard.models.evidence import EvidenceRef
 from medboard.models.findings import Finding
+from medboard.models.sections import SectionId
 
 SCHEMA_VERSION = "1.0"
 
@@ -60,21 +61,10 @@ class Statement(BaseModel):
     verdict: Verdict | None = None
 
 
-class SectionKind(StrEnum):
-    answer = "answer"
-    patient = "patient"
-    oncologic_history = "oncologic_history"
-    current_status = "current_status"
-    imaging = "imaging"
-    labs_and_trends = "labs_and_trends"
-    medications = "medications"
-    discrepancies_and_open_questions = "discrepancies_and_open_questions"
-
-
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: SectionKind
+    kind: SectionId = Field(description="A built-in `SectionKind` value or a specialist's own section id.")
     title: str
     statements: list[Statement] = Field(default_factory=list)
     status: Literal["ok", "empty", "failed", "degraded"] = "ok"
@@ -102,7 +92,7 @@ class StruckStatement(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     statement: Statement
-    section: SectionKind
+    section: SectionId
     reason: str
 
 
@@ -157,7 +147,7 @@ class CaseSummary(BaseModel):
     def statements(self) -> list[Statement]:
         return [s for section in self.sections for s in section.statements]
 
-    def section(self, kind: SectionKind) -> Section | None:
+    def section(self, kind: str) -> Section | None:
         return next((s for s in self.sections if s.kind == kind), None)
 
     def finding(self, finding_id: str) -> Finding | None:

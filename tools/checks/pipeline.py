@@ -78,7 +78,7 @@ from medboard.tools.checks.text import (
 from medboard.tools.fhir.record import PatientRecord
 
 if TYPE_CHECKING:
-    from medboard.agents.verifier import EntailmentJudgement
+    from medboard.agents.verifier.entailment import EntailmentJudgement
 
 log = logging.getLogger(__name__)
 
@@ -517,7 +517,7 @@ async def verify_summary(
     "neutral" judgement becomes.
     """
     if entailment is None and caller is not None:
-        from medboard.agents.verifier import model_entailment
+        from medboard.agents.verifier.entailment import model_entailment
 
         entailment = model_entailment(caller)
     day = to_date(case_date) or to_date(record.latest_date())

@@ -4,7 +4,7 @@
 
     series = load_image("ct/")                   # DICOM folder/file, NRRD, NIfTI, PNG/JPEG/TIFF
     layout = build_layout("ct", series)          # ct | mri | cxr | wsi | image, recipe order
-    content = layout.to_openai_content("jpeg")   # or layout.to_autogen_content()
+    content = layout.to_openai_content("jpeg")   # AutoGen: medboard.llm.content.autogen_content(layout)
 
 Modules (small, each with its reasons in its docstring): `series` (the `ImageSeries` shape),
 `dicom`, `volumes`, `raster`, `tiff`, `patches` (loaders), `frames` (pure array functions:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from medboard.errors import ImageInputError
 
@@ -64,3 +65,13 @@ def check_budget(n_images: int, text_tokens: int, limits: EndpointLimits, *, wha
             f"at most {max_images_that_fit(text_tokens, limits)} images fit"
         )
     return total
+
+
+def endpoint_limits(endpoint: Any) -> EndpointLimits:
+    """The image budget of a `ModelEndpoint` (server --max-model-len, --limit-mm-per-prompt)."""
+    context = int(endpoint.context_length)
+    return EndpointLimits(
+        max_model_len=context,
+        max_images=int(endpoint.images_per_prompt),
+        reserve_output=min(int(endpoint.max_tokens), context // 2),
+    )

@@ -144,16 +144,6 @@ class RequestLayout:
                 out.append({"type": "image_url", "image_url": {"url": part.data_uri(fmt)}})
         return out
 
-    def to_autogen_content(self) -> list[Any]:
-        """The same parts as an AutoGen ``UserMessage.content`` list (``str`` and ``autogen_core.Image``).
-
-        AutoGen's OpenAI client sends them in this order (images as PNG data URIs), so an agent can
-        pass ``UserMessage(content=layout.to_autogen_content(), source=...)`` unchanged.
-        """
-        from autogen_core import Image
-
-        return [part.text if isinstance(part, TextPart) else Image(part.image) for part in self.parts]
-
     def describe(self, frame_files: Sequence[str] | None = None) -> dict[str, Any]:
         """JSON-ready description of the layout (what `medboard image frames` writes)."""
         parts: list[dict[str, Any]] = []

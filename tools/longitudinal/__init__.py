@@ -5,12 +5,12 @@
 * `kinetics` — PSA doubling time and velocity (CEA, CA-125 likewise) over a treatment window.
 * `recist` — RECIST 1.1 response per time point, arithmetic shown.
 * `timeline` — lines of therapy, cancer surgery and radiotherapy, marker course per line.
-* `findings` — all of the above as cited `Finding`s: ``longitudinal_findings(record)``.
+
+The longitudinal agent (`medboard.agents.longitudinal`) turns these into cited findings.
 
 Submodules import numpy / pint lazily, so importing this package stays cheap.
 """
 
-from medboard.tools.longitudinal.findings import longitudinal_findings
 from medboard.tools.longitudinal.kinetics import MarkerKinetics, marker_kinetics
 from medboard.tools.longitudinal.recist import Lesion, RecistAssessment, RecistError, TimePoint, assess
 from medboard.tools.longitudinal.timeline import Timeline, build_timeline, last_treatment_change
@@ -29,6 +29,5 @@ __all__ = [
     "build_timeline",
     "compute_trends",
     "last_treatment_change",
-    "longitudinal_findings",
     "marker_kinetics",
 ]

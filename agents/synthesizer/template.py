@@ -10,20 +10,20 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from medboard.models import Finding, FindingCategory, Section, SectionKind, Statement
+from medboard.models import (
+    BUILTIN_SECTIONS,
+    Finding,
+    FindingCategory,
+    Section,
+    SectionKind,
+    SectionSpec,
+    Statement,
+    default_section,
+)
+from medboard.models.sections import BUILTIN_BY_KIND
 
-SECTION_TITLES: dict[SectionKind, str] = {
-    SectionKind.answer: "Answer to the board question",
-    SectionKind.patient: "Patient",
-    SectionKind.oncologic_history: "Oncologic history",
-    SectionKind.current_status: "Current status",
-    SectionKind.imaging: "Imaging",
-    SectionKind.labs_and_trends: "Labs and trends",
-    SectionKind.medications: "Medications",
-    SectionKind.discrepancies_and_open_questions: "Discrepancies and open questions",
-}
-
-SECTION_ORDER: tuple[SectionKind, ...] = tuple(SECTION_TITLES)
+#: Titles of the built-in sections (a specialist's own sections carry their title in their spec).
+SECTION_TITLES: dict[str, str] = {spec.kind: spec.title for spec in BUILTIN_SECTIONS}
 
 _CANCER_CATEGORIES = {
     FindingCategory.staging,
@@ -76,30 +76,17 @@ _STOPWORDS = {
 }
 
 
-def route(finding: Finding) -> SectionKind:
-    """Which section a finding belongs in."""
-    category = finding.category
-    if category in (FindingCategory.demographics, FindingCategory.performance_status):
-        return SectionKind.patient
-    if category in (FindingCategory.imaging,) or "imaging" in finding.tags:
-        return SectionKind.imaging
-    if category in (FindingCategory.lab, FindingCategory.vital, FindingCategory.trend):
-        return SectionKind.labs_and_trends
-    if category == FindingCategory.medication:
-        return SectionKind.medications if "current" in finding.tags else SectionKind.oncologic_history
-    if category == FindingCategory.response:
-        return SectionKind.current_status
-    if category in _CANCER_CATEGORIES or (category == FindingCategory.diagnosis and "cancer" in finding.tags):
-        return SectionKind.oncologic_history
-    return SectionKind.current_status
+def route(finding: Finding) -> str:
+    """Which section a finding belongs in: the one its specialist named, else its category's."""
+    return finding.section or default_section(finding.category)
 
 
-def statement_id(section: SectionKind, text: str, finding_ids: Iterable[str]) -> str:
-    digest = hashlib.sha256("\x1f".join([section.value, text, *sorted(finding_ids)]).encode()).hexdigest()
+def statement_id(section: str, text: str, finding_ids: Iterable[str]) -> str:
+    digest = hashlib.sha256("\x1f".join([str(section), text, *sorted(finding_ids)]).encode()).hexdigest()
     return f"st-{digest[:10]}"
 
 
-def statement_for(section: SectionKind, findings: list[Finding], text: str | None = None) -> Statement:
+def statement_for(section: str, findings: list[Finding], text: str | None = None) -> Statement:
     """A statement restating (or, with `text`, summarising) the given findings, with their evidence."""
     text = text if text is not None else findings[0].text
     ids = [f.id for f in findings]
@@ -145,18 +132,37 @@ def missing_information(findings: list[Finding]) -> list[str]:
     return gaps
 
 
+def section_layout(extra: Iterable[SectionSpec] = ()) -> list[SectionSpec]:
+    """Every built-in section plus the specialists' own, by `order` (built-ins first on a tie)."""
+    specs = {spec.kind: spec for spec in BUILTIN_SECTIONS}
+    for spec in extra:
+        specs.setdefault(spec.kind, spec)
+    return sorted(specs.values(), key=lambda spec: (spec.order, spec.kind not in BUILTIN_BY_KIND))
+
+
 def draft_sections(
-    findings: list[Finding], *, question: str | None = None, answered_by_model: bool = False
+    findings: list[Finding],
+    *,
+    question: str | None = None,
+    answered_by_model: bool = False,
+    declared: Iterable[SectionSpec] = (),
 ) -> list[Section]:
-    """All sections from findings alone, in the canonical order."""
-    by_section: dict[SectionKind, list[Statement]] = {kind: [] for kind in SECTION_ORDER}
+    """All sections from findings alone, in layout order (built-ins and `declared` ones).
+
+    Findings placed in the discrepancies section are about the record's quality, not the patient:
+    they are listed as open questions, not stated.
+    """
+    layout = section_layout(declared)
+    known = {spec.kind for spec in layout}
+    by_section: dict[str, list[Statement]] = {spec.kind: [] for spec in layout}
     data_quality: list[str] = []
     for finding in findings:
-        if "data-quality" in finding.tags:
-            # About the record's quality, not the patient: listed as an open question, not stated.
+        kind = route(finding)
+        if kind == SectionKind.discrepancies_and_open_questions:
             data_quality.append(finding.text)
             continue
-        kind = route(finding)
+        if kind not in known:  # a section nobody declared: the finding still shows, under its default
+            kind = default_section(finding.category)
         by_section[kind].append(statement_for(kind, [finding]))
 
     sections: list[Section] = []
@@ -172,17 +178,17 @@ def draft_sections(
                 open_questions=missing_information(findings),
             )
         )
-    for kind in SECTION_ORDER:
-        if kind == SectionKind.answer:
+    for spec in layout:
+        if spec.kind == SectionKind.answer:
             continue
-        statements = by_section[kind]
+        statements = by_section[spec.kind]
         section = Section(
-            kind=kind,
-            title=SECTION_TITLES[kind],
+            kind=spec.kind,
+            title=spec.title,
             statements=statements,
             status="ok" if statements else "empty",
         )
-        if kind == SectionKind.discrepancies_and_open_questions:
+        if spec.kind == SectionKind.discrepancies_and_open_questions:
             section.open_questions = missing_information(findings) + data_quality
             section.status = "ok" if section.open_questions else "empty"
         sections.append(section)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Protocol
 
-from medboard.models import EvidenceRef, Fact, Finding, FindingCategory
+from medboard.models import EvidenceRef, Fact, Finding, FindingCategory, SectionKind
 from medboard.tools.longitudinal.kinetics import MARKER_NAMES, MarkerKinetics, marker_kinetics
 from medboard.tools.longitudinal.recist import (
     Lesion,
@@ -92,6 +92,8 @@ def trend_finding(trend: AnalyteTrend) -> Finding | None:
         unit=trend.unit if latest else None,
         date=latest.date if latest else None,
         notes=_skipped_notes(trend.skipped),
+        # Nothing plottable is a data-quality note, not a statement about the patient.
+        section=None if trend.points else SectionKind.discrepancies_and_open_questions,
         tags=[] if trend.points else ["data-quality"],
     )
 
@@ -261,6 +263,7 @@ def longitudinal_findings(record: RecordLike) -> list[Finding]:
                 f"{len(trends.unassigned)} measurement(s) carry no LOINC code and were not trended.",
                 [EvidenceRef(reference=s.reference) for s in trends.unassigned],
                 notes=_skipped_notes(trends.unassigned),
+                section=SectionKind.discrepancies_and_open_questions,
                 tags=["data-quality"],
             )
         )
@@ -297,6 +300,7 @@ def longitudinal_findings(record: RecordLike) -> list[Finding]:
                     f"No RECIST response could be computed: {reasons}.",
                     refs,
                     notes=recist_notes,
+                    section=SectionKind.discrepancies_and_open_questions,
                     tags=["data-quality"],
                 )
             )

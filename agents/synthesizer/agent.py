@@ -11,29 +11,26 @@ and the verifier strikes them).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from autogen_agentchat.agents import BaseChatAgent
-from autogen_agentchat.base import Response
-from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
-from autogen_core import CancellationToken
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 import medboard
-from medboard.agents.base import SpecialistReport
+from medboard.agents.case import CaseContext
 from medboard.agents.messages import DraftSummary, VerificationResult
 from medboard.agents.prompting import build_case_context, shared_messages
-from medboard.agents.synthesis_template import (
+from medboard.agents.specialist import SpecialistReport
+from medboard.agents.synthesizer.prompts import answer_instruction
+from medboard.agents.synthesizer.template import (
     SECTION_TITLES,
     draft_sections,
     missing_information,
     relevant_to_question,
     statement_for,
 )
-from medboard.llm.errors import CassetteMissError, ModelCallError
+from medboard.llm.errors import ModelCallError
 from medboard.models import (
     AgentRun,
     CaseSummary,
@@ -44,7 +41,6 @@ from medboard.models import (
     SectionKind,
     Statement,
 )
-from medboard.orchestrator.context import CaseContext
 
 log = logging.getLogger(__name__)
 
@@ -75,54 +71,33 @@ def answer_schema(finding_ids: list[str]) -> type[BaseModel]:
     )
 
 
-def answer_instruction(question: str, findings: list[Finding]) -> str:
-    listing = "\n".join(f"- {f.id}: {f.text}" for f in findings)
-    return (
-        "You are the synthesizer. Answer the board question using ONLY the findings listed below; "
-        "each supporting statement must cite the ids of the findings it restates. Do not add facts. "
-        "Do not recommend treatment; state what the record supports and what it does not say.\n"
-        f"BOARD QUESTION: {question}\nFINDINGS:\n{listing}"
-    )
-
-
-class SynthesizerAgent(BaseChatAgent):
+class SynthesizerAgent:
     """Joins the specialists' reports into a draft summary; revises once on the verifier's word."""
 
+    name = AGENT
+    description = "Drafts the cited case summary from findings only."
+    output_type: ClassVar[type[BaseModel]] = DraftSummary
+
     def __init__(self, context: CaseContext) -> None:
-        super().__init__(name=AGENT, description="Drafts the cited case summary from findings only.")
         self.context = context
         self._findings: list[Finding] = []
         self._reports: dict[str, SpecialistReport] = {}
         self._answer_failure: str | None = None
 
-    @property
-    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
-        return (StructuredMessage[DraftSummary],)
-
-    async def on_messages(
-        self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
-    ) -> Response:
-        started = time.perf_counter()
+    async def respond(self, inbox: Sequence[BaseModel]) -> DraftSummary:
         verification = None
-        for message in messages:
-            content = getattr(message, "content", None)
+        for content in inbox:
             if isinstance(content, SpecialistReport):
                 self._reports[content.agent] = content
             elif isinstance(content, VerificationResult):
                 verification = content
-        try:
-            draft = await (self.first_draft() if verification is None else self.revise(verification))
-        except CassetteMissError as error:
-            self.context.fatal = error
-            raise
-        run = self.context.agent_runs.get(AGENT) or AgentRun(agent=AGENT)
-        run.seconds = round(run.seconds + time.perf_counter() - started, 4)
+        return await (self.first_draft() if verification is None else self.revise(verification))
+
+    def account(self, output: BaseModel, run: AgentRun) -> None:
         if self._answer_failure:
             run.status, run.error = "degraded", f"answer: {self._answer_failure}"
-        self.context.agent_runs[AGENT] = run
-        return Response(chat_message=StructuredMessage[DraftSummary](content=draft, source=self.name))
 
-    async def on_reset(self, cancellation_token: CancellationToken) -> None:
+    def reset(self) -> None:
         self._findings, self._reports = [], {}
 
     # -- drafting -------------------------------------------------------------------------------
@@ -150,7 +125,12 @@ class SynthesizerAgent(BaseChatAgent):
                 sections.append(answer)
                 model_ids = [s.id for s in answer.statements]
                 answered = True
-        sections.extend(draft_sections(self._findings, question=case.question, answered_by_model=answered))
+        declared = [spec for report in self._reports.values() for spec in report.sections]
+        sections.extend(
+            draft_sections(
+                self._findings, question=case.question, answered_by_model=answered, declared=declared
+            )
+        )
         self._mark_failed_specialists(sections)
         if self._answer_failure and case.question:
             answer_section = next(s for s in sections if s.kind == SectionKind.answer)
@@ -231,19 +211,13 @@ class SynthesizerAgent(BaseChatAgent):
         )
 
     def _mark_failed_specialists(self, sections: list[Section]) -> None:
-        """A failed or degraded specialist shows in the summary: its sections say so."""
-        problems = {a: r for a, r in self._reports.items() if r.status in ("failed", "degraded")}
-        if not problems:
-            return
-        affected = {
-            "ehr": [SectionKind.current_status, SectionKind.labs_and_trends, SectionKind.medications],
-            "imaging": [SectionKind.imaging],
-            "longitudinal": [SectionKind.labs_and_trends],
-        }
-        for agent, report in problems.items():
-            for kind in affected.get(agent, [SectionKind.current_status]):
-                section = next((s for s in sections if s.kind == kind), None)
-                if section is None:
+        """A failed or degraded specialist shows in the summary: the sections it feeds say so."""
+        for agent, report in self._reports.items():
+            if report.status not in ("failed", "degraded"):
+                continue
+            fed = {spec.kind for spec in report.sections} or {SectionKind.current_status}
+            for section in sections:
+                if section.kind not in fed:
                     continue
                 note = f"{agent} {report.status}: {report.error}"
                 section.error = f"{section.error}; {note}" if section.error else note

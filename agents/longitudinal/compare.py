@@ -1,4 +1,4 @@
-"""Prior versus current imaging, for the longitudinal comparer (issue 6, item 4).
+"""Prior versus current imaging, deterministically: which studies pair up, and what changed.
 
 Studies are paired when they share a modality (CR and DX count as one: plain X-ray) and a body
 site, and have distinct dates: the latest is *current*, the one before it *prior*. Time points come
@@ -8,9 +8,7 @@ case images no study claims (dated by DICOM or by the case YAML's ``date:``).
 Without a model the comparison is deterministic: the two reports' conclusions side by side, both
 cited; mask measurements as the change of the longest in-plane diameter in mm and %, both frames
 cited; with masks at two or more time points, RECIST 1.1 over them (`lesion_from_mask` + `assess`).
-With a vision model, one request in MedGemma's longitudinal recipe (prior image, current image,
-then the text; `cxr_layout(current, prior=prior)`) returns schema-bound change findings citing
-both frames. Volumes have no longitudinal recipe, so their change is measured, not model-read.
+With a vision model, `reader.py` sends each pictured pair in MedGemma's longitudinal recipe.
 """
 
 from __future__ import annotations
@@ -19,15 +17,15 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from medboard.agents.imaging_core import CaseImage, CaseImages, map_box
-from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
+from medboard.agents.images import CaseImage, CaseImages
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind
 
 if TYPE_CHECKING:
-    from medboard.tools.imaging import EndpointLimits, RequestLayout
+    pass
 
 AGENT = "longitudinal"
 TAGS = ["imaging", "comparison"]
@@ -43,15 +41,6 @@ _SITE_SYNONYMS = {
     "lungs": "chest",
     "cerebrum": "brain",
 }
-
-COMPARE_QUESTION = (
-    "Compare the current image with the prior: what is new, resolved, improved, worsened or "
-    "unchanged? Answer in JSON with up to 6 changes. For each: `text` (one sentence), `change` "
-    "(new, resolved, improved, worsened or unchanged), `box` ([y0, x0, y1, x1] on 0-1000 of the "
-    "CURRENT image, or null) and `laterality` (left, right, bilateral or null). Do not recommend "
-    "treatment."
-)
-
 
 def modality_group(modality: str | None, recipe: str | None = None) -> str | None:
     if modality:
@@ -188,6 +177,7 @@ def report_comparison(pair: ImagingPair) -> Finding | None:
         text=text,
         evidence=evidence,
         date=pair.current.date,
+        section=SectionKind.imaging,
         tags=TAGS,
     )
 
@@ -226,13 +216,14 @@ def measurement_comparison(pair: ImagingPair) -> Finding | None:
         unit="mm",
         date=pair.current.date,
         notes=notes,
+        section=SectionKind.imaging,
         tags=[*TAGS, "measurement"],
     )
 
 
 def recist_from_masks(pair: ImagingPair) -> list[Finding]:
     """RECIST 1.1 over every mask-measured time point of the pair's modality and site."""
-    from medboard.tools.longitudinal.findings import recist_findings
+    from medboard.agents.longitudinal.core import recist_findings
     from medboard.tools.longitudinal.recist import RecistError, TimePoint, assess, lesion_from_mask
 
     measured = [(p, p.measured) for p in pair.series if p.measured is not None]
@@ -263,6 +254,7 @@ def recist_from_masks(pair: ImagingPair) -> list[Finding]:
                 evidence=refs,
                 notes=[note, f"RECIST not assessed: {error}"],
                 # About the data, not the patient: an open question, not a summary statement.
+                section=SectionKind.discrepancies_and_open_questions,
                 tags=["data-quality"],
             )
         ]
@@ -276,84 +268,4 @@ def deterministic_comparisons(pairs: Sequence[ImagingPair]) -> list[Finding]:
             if finding is not None:
                 findings.append(finding)
         findings.extend(recist_from_masks(pair))
-    return findings
-
-
-# --------------------------------------------------------------------------------- model
-
-
-class ImagingChangeItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: str = Field(max_length=300, description="The change, in one sentence.")
-    change: Literal["new", "resolved", "improved", "worsened", "unchanged"]
-    box: Annotated[list[BoxCoord], Field(min_length=4, max_length=4)] | None = Field(
-        default=None, description="[y0, x0, y1, x1] on 0-1000 of the CURRENT image, or null."
-    )
-    laterality: Literal["left", "right", "bilateral"] | None = None
-
-
-class ImagingChange(BaseModel):
-    """The longitudinal answer: at most 6 changes, prior → current (required: `[]` = no change seen)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    changes: list[ImagingChangeItem] = Field(max_length=MAX_CHANGES)
-
-
-def change_schema() -> type[BaseModel]:
-    return ImagingChange
-
-
-def comparison_layout(pair: ImagingPair, limits: EndpointLimits | None) -> RequestLayout | None:
-    """Prior image, current image, then the text (MedGemma's longitudinal recipe); None for volumes."""
-    from medboard.tools.imaging import cxr_layout
-
-    prior, current = pair.prior.picture, pair.current.picture
-    if prior is None or current is None:
-        return None
-    return cxr_layout(
-        current.series,
-        prior=prior.series,
-        frame=current.middle_frame,
-        prior_frame=prior.middle_frame,
-        instruction=(
-            f"The first image is the prior {pair.current.label} image ({pair.prior.date}), the second "
-            f"the current one ({pair.current.date})."
-        ),
-        question=COMPARE_QUESTION,
-        limits=limits,
-    )
-
-
-def change_findings(answer: Any, layout: RequestLayout, pair: ImagingPair) -> list[Finding]:
-    """Model change items → findings citing both frames (the box on the current frame)."""
-    prior_part, current_part = layout.images[0], layout.images[1]
-    findings = []
-    for item in answer.changes:
-        notes = [
-            f"prior {pair.prior.date} vs current {pair.current.date}; change: {item.change}",
-            *layout.notes,
-        ]
-        box = None
-        if item.box is not None:
-            box, note = map_box(current_part, item.box)
-            notes.append(note)
-        findings.append(
-            Finding.create(
-                agent=AGENT,
-                category=FindingCategory.imaging,
-                text=item.text.strip(),
-                evidence=[
-                    EvidenceRef(reference=prior_part.ref),
-                    EvidenceRef(reference=current_part.ref, box=box),
-                ],
-                method="model",
-                date=pair.current.date,
-                laterality=item.laterality,
-                confidence=0.5,
-                notes=notes,
-                tags=[*TAGS, "from-image", item.change],
-            )
-        )
     return findings

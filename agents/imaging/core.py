@@ -1,15 +1,8 @@
 """The imaging reader's deterministic core: what the images are, what the radiology reports say.
 
-No model is needed for any of this, so it runs on every case:
+No model is needed for any of this, so it runs on every case, on the case's images
+(`medboard.agents.images`, loaded once per case):
 
-* `load_case_images` loads each case image once (`medboard.tools.imaging.load_image`), fills in
-  what the case YAML adds (date, modality, body site for PNG/NRRD files that carry none), links
-  each series to its `ImagingStudy` (DICOM UIDs, else the YAML's ``study:``), and measures its mask
-  when the YAML gives one. A file that cannot be read becomes a named failure, not an exception:
-  the imaging section degrades, the rest of the case goes on.
-* `case_images` does that once per case and shares the result through the `CaseContext` (the
-  longitudinal comparer needs the same series, and the verifier resolves ``image:<series>#frame=i``
-  against `CaseContext.image_series`).
 * Findings: one per series (modality, body part, date, frame count, spacing; citing a frame and the
   linked `ImagingStudy`), one per radiology report conclusion (citing the `DiagnosticReport` with the
   conclusion quoted), one per `ImagingStudy` whose images this case does not have, and one per mask
@@ -18,26 +11,21 @@ No model is needed for any of this, so it runs on every case:
 Boxes: an `EvidenceRef.box` written by this package is ``[y0, x0, y1, x1]`` normalised to 0–1000 on
 the **source frame** (rows for y, columns for x), not on the padded square the model saw, so that
 anyone holding the original frame can draw it without knowing the letterbox; the source pixel
-coordinates are also written into the finding's notes. `source_box` / `box_pixels` convert.
+coordinates are also written into the finding's notes (`medboard.tools.imaging.boxes` converts).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from medboard.errors import MedboardInputError
-from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, image_ref
+from medboard.agents.images import CaseImage, CaseImages, file_name
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind
+from medboard.tools.imaging.boxes import source_box
 
 if TYPE_CHECKING:
-    from medboard.orchestrator.context import CaseContext
-    from medboard.tools.imaging.layouts import ImagePart
-    from medboard.tools.imaging.measure import MaskMeasurement
     from medboard.tools.imaging.series import ImageSeries
 
 log = logging.getLogger(__name__)
@@ -73,196 +61,6 @@ _IMAGING_WORDS = re.compile(
 
 
 # ------------------------------------------------------------------------------------ loading
-
-
-@dataclass
-class CaseImage:
-    """One loaded case image with what the case and the record say about it."""
-
-    index: int
-    path: str
-    series: ImageSeries
-    recipe: str
-    study: str | None = None  # "ImagingStudy/<id>" it is linked to
-    reports: tuple[str, ...] = ()
-    mask: str | None = None
-    label: int | None = None
-    measurement: MaskMeasurement | None = None
-    mask_error: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def date(self) -> str | None:
-        """The acquisition day (YYYY-MM-DD) when known."""
-        day = self.series.study_date or self.series.series_date
-        return day[:10] if day else None
-
-    @property
-    def middle_frame(self) -> int:
-        return self.series.frame_count // 2
-
-    def ref(self, frame: int | None = None) -> str:
-        return image_ref(self.series.id, self.middle_frame if frame is None else frame)
-
-
-@dataclass
-class CaseImages:
-    images: list[CaseImage] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-    def by_series(self) -> dict[str, ImageSeries]:
-        return {image.series.id: image.series for image in self.images}
-
-    def for_study(self, study: str) -> list[CaseImage]:
-        return [image for image in self.images if image.study == study]
-
-
-def _entry_value(entry: Any, key: str) -> Any:
-    if isinstance(entry, Mapping):
-        return entry.get(key)
-    return getattr(entry, key, None)
-
-
-def _name(path: str) -> str:
-    return Path(path).name or path
-
-
-def load_case_images(
-    entries: Sequence[Any], facts: Sequence[Fact], *, case_map: Mapping[str, str] | None = None
-) -> CaseImages:
-    """Load, describe and link every case image; unreadable ones become named failures."""
-    from medboard.tools.imaging import default_recipe, link_series, load_image, reports_for_study
-    from medboard.tools.imaging.layouts import RECIPES
-    from medboard.tools.imaging.masks import measure_mask_file
-
-    out = CaseImages()
-    used: set[str] = set()
-    for index, entry in enumerate(entries):
-        path = str(_entry_value(entry, "path") or "")
-        recipe = _entry_value(entry, "recipe")
-        if recipe is not None and recipe not in RECIPES:
-            out.failures.append(f"{_name(path)}: unknown recipe {recipe!r} (choose {', '.join(RECIPES)})")
-            continue
-        try:
-            series = load_image(
-                path,
-                series=_entry_value(entry, "series"),
-                patches=recipe == "wsi",
-                modality=_entry_value(entry, "modality"),
-            )
-        except (MedboardInputError, OSError, ValueError) as error:
-            reason = getattr(error, "problem", None) or str(error)
-            out.failures.append(f"{_name(path)}: {reason}"[:300])
-            log.info("imaging: image %d could not be loaded (%s)", index, type(error).__name__)
-            continue
-        notes: list[str] = []
-        if series.id in used:  # two files with the same stem: keep evidence ids unambiguous
-            series.id = f"{series.id}-{index + 1}"
-            notes.append(f"series id made unique as {series.id}")
-        used.add(series.id)
-        date = _entry_value(entry, "date")
-        if date and not (series.study_date or series.series_date):
-            series.study_date = str(date)[:10]
-        if not series.modality and _entry_value(entry, "modality"):
-            series.modality = str(_entry_value(entry, "modality"))
-        if not series.body_part and _entry_value(entry, "body_site"):
-            series.body_part = str(_entry_value(entry, "body_site"))
-        image = CaseImage(
-            index=index,
-            path=path,
-            series=series,
-            recipe=recipe or default_recipe(series),
-            mask=_entry_value(entry, "mask"),
-            label=_entry_value(entry, "label"),
-            notes=notes,
-        )
-        if image.mask:
-            try:
-                image.measurement = measure_mask_file(series, image.mask, label=image.label)
-            except (MedboardInputError, OSError, ValueError) as error:
-                image.mask_error = f"{_name(image.mask)}: {getattr(error, 'problem', None) or error}"[:300]
-        out.images.append(image)
-    # An entry's own `study:` wins; then DICOM UIDs; then a case-level path map (for entries that
-    # name no study: the same file listed twice must not inherit the other entry's study).
-    explicit = {i.series.id: str(_entry_value(entries[i.index], "study") or "") for i in out.images}
-    claimed = {str(Path(i.path).resolve()) for i in out.images if explicit[i.series.id]}
-    mapping = {
-        ref: path for ref, path in (case_map or {}).items() if str(Path(path).resolve()) not in claimed
-    }
-    open_images = [i.series for i in out.images if not explicit[i.series.id]]
-    links: dict[str, tuple[str, tuple[str, ...]]] = {
-        link.series_id: (link.study, link.reports)
-        for link in link_series(open_images, facts, case_map=mapping)
-    }
-    for image in out.images:
-        named = explicit[image.series.id]
-        if named:
-            links[image.series.id] = (named, tuple(reports_for_study(named, facts)))
-    studies = {f.reference: f for f in facts if f.kind == FactKind.imaging_study}
-    for image in out.images:
-        if image.series.id not in links:
-            continue
-        image.study, image.reports = links[image.series.id]
-        study = studies.get(image.study or "")
-        if study is not None:
-            if not image.series.modality and study.details.get("modalities"):
-                image.series.modality = str(study.details["modalities"][0])
-            if not image.series.body_part and study.body_site:
-                image.series.body_part = study.body_site
-            if not (image.series.study_date or image.series.series_date) and study.date:
-                image.series.study_date = study.date[:10]
-    return out
-
-
-async def case_images(context: CaseContext) -> CaseImages:
-    """The case's images, loaded once per case (off the event loop) and shared via the context."""
-    if context.image_loading is None:
-        context.image_loading = asyncio.ensure_future(
-            asyncio.to_thread(
-                load_case_images,
-                list(context.case.images),
-                context.record.facts,
-                case_map=context.case.image_links,
-            )
-        )
-    images: CaseImages = await context.image_loading
-    context.image_series.update(images.by_series())
-    return images
-
-
-# ------------------------------------------------------------------------------------- boxes
-
-
-def source_box(pixels: Sequence[float], rows: int, cols: int) -> tuple[int, int, int, int]:
-    """Source pixel box ``(y0, x0, y1, x1)`` → 0–1000 normalised on the source frame."""
-    y0, x0, y1, x1 = (float(v) for v in pixels)
-
-    def norm(value: float, size: int) -> int:
-        return min(1000, max(0, round(value / size * 1000))) if size else 0
-
-    return norm(y0, rows), norm(x0, cols), norm(y1, rows), norm(x1, cols)
-
-
-def box_pixels(box: Sequence[float], rows: int, cols: int) -> tuple[float, float, float, float]:
-    """An `EvidenceRef.box` (0–1000 on the source frame) → source pixel coordinates."""
-    y0, x0, y1, x1 = (float(v) for v in box)
-    return y0 * rows / 1000, x0 * cols / 1000, y1 * rows / 1000, x1 * cols / 1000
-
-
-def map_box(part: ImagePart, box: Sequence[int]) -> tuple[tuple[int, int, int, int] | None, str]:
-    """A model box on the padded model image → (box on the source frame 0–1000, note with pixels)."""
-    y0, x0, y1, x1 = box
-    if y0 > y1 or x0 > x1:
-        return None, f"model box {list(box)} discarded: not [y0, x0, y1, x1] with y0 <= y1 and x0 <= x1"
-    py0, px0, py1, px1 = part.box_to_source(box)
-    if py1 <= py0 or px1 <= px0:
-        return None, f"model box {list(box)} discarded: it lies in the padding, outside the image"
-    rows, cols = part.transform.source
-    note = (
-        f"box on source frame {part.frame} (pixels): y {py0:.0f}–{py1:.0f}, x {px0:.0f}–{px1:.0f} "
-        f"of {rows}×{cols}; model box {list(box)} on the padded {part.transform.size}-px image"
-    )
-    return source_box((py0, px0, py1, px1), rows, cols), note
 
 
 # ----------------------------------------------------------------------------------- findings
@@ -306,7 +104,7 @@ def describe_finding(image: CaseImage, study: Fact | None) -> Finding:
             notes.append(f"image date {image.date} differs from {study.reference} date {study_day}")
         else:
             evidence.append(study.evidence)
-    notes.append(f"source: {_name(series.source)}; recipe {image.recipe}")
+    notes.append(f"source: {file_name(series.source)}; recipe {image.recipe}")
     return Finding.create(
         agent=AGENT,
         category=FindingCategory.imaging,
@@ -314,6 +112,7 @@ def describe_finding(image: CaseImage, study: Fact | None) -> Finding:
         evidence=evidence,
         date=image.date,
         notes=notes,
+        section=SectionKind.imaging,
         tags=[*TAGS, "image-series"],
     )
 
@@ -354,6 +153,7 @@ def report_findings(facts: Sequence[Fact], images: CaseImages) -> list[Finding]:
                 evidence=evidence,
                 date=report.date[:10] if report.date else None,
                 laterality=report.laterality,
+                section=SectionKind.imaging,
                 tags=[*TAGS, "report"],
             )
         )
@@ -384,6 +184,7 @@ def unavailable_study_finding(study: Fact) -> Finding:
         evidence=[study.evidence],
         date=study.date[:10] if study.date else None,
         laterality=study.laterality,
+        section=SectionKind.imaging,
         tags=[*TAGS, "study"],
     )
 
@@ -395,7 +196,7 @@ def measurement_finding(image: CaseImage) -> Finding | None:
         return None
     series = image.series
     label = f" (label {image.label})" if image.label is not None else ""
-    mask = _name(image.mask or "mask")
+    mask = file_name(image.mask or "mask")
     base = f"Lesion mask {mask}{label} on {what_of(series)} series {series.id}"
     if image.date:
         base += f" of {image.date}"
@@ -409,6 +210,7 @@ def measurement_finding(image: CaseImage) -> Finding | None:
             unit="mm",
             date=image.date,
             notes=list(m.notes),
+            section=SectionKind.imaging,
             tags=[*TAGS, "measurement"],
         )
     rows, cols = series.shape[1], series.shape[2]
@@ -441,6 +243,7 @@ def measurement_finding(image: CaseImage) -> Finding | None:
         unit="mm",
         date=image.date,
         notes=notes,
+        section=SectionKind.imaging,
         tags=[*TAGS, "measurement"],
     )
 

@@ -1,25 +1,24 @@
 """The verifier node of the case flow.
 
-It checks every statement of the synthesizer's draft (`medboard.tools.checks`), asks for one
-revision when model-written statements failed, and on the last round strikes what is still
-unsupported, listing it with the reason. The checks themselves live in `tools/checks/`.
+It checks every statement of the synthesizer's draft against the whole record
+(`medboard.tools.checks`), asks for one revision when model-written statements failed, and on the
+last round strikes what is still unsupported, listing it with the reason. The checks themselves
+live in `tools/checks/`; what this node adds is the model entailment for what the rules cannot
+decide (`medboard.agents.verifier.entailment`) and the revise-or-publish decision.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
+from typing import ClassVar
 
-from autogen_agentchat.agents import BaseChatAgent
-from autogen_agentchat.base import Response
-from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
-from autogen_core import CancellationToken
+from pydantic import BaseModel
 
+from medboard.agents.case import CaseContext
 from medboard.agents.messages import DraftSummary, VerificationResult, latest_content
-from medboard.llm.errors import CassetteMissError
+from medboard.agents.verifier.entailment import model_entailment
 from medboard.models import AgentRun
-from medboard.orchestrator.context import CaseContext
 from medboard.tools.checks.pipeline import apply_verdicts, revision_feedback, verify_summary
 
 log = logging.getLogger(__name__)
@@ -27,39 +26,31 @@ log = logging.getLogger(__name__)
 AGENT = "verifier"
 
 
-class VerifierAgent(BaseChatAgent):
+class VerifierAgent:
+    name = AGENT
+    description = "Checks every statement against its cited sources."
+    output_type: ClassVar[type[BaseModel]] = VerificationResult
+
     def __init__(self, context: CaseContext) -> None:
-        super().__init__(name=AGENT, description="Checks every statement against its cited sources.")
         self.context = context
 
-    @property
-    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
-        return (StructuredMessage[VerificationResult],)
-
-    async def on_messages(
-        self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
-    ) -> Response:
-        draft = latest_content(messages, DraftSummary)
+    async def respond(self, inbox: Sequence[BaseModel]) -> VerificationResult:
+        draft = latest_content(inbox, DraftSummary)
         if draft is None:  # pragma: no cover - graph wiring guarantees a draft
             raise RuntimeError("verifier activated without a draft summary")
-        try:
-            result = await self.verify(draft)
-        except CassetteMissError as error:
-            self.context.fatal = error
-            raise
-        return Response(chat_message=StructuredMessage[VerificationResult](content=result, source=self.name))
+        return await self.verify(draft)
 
     async def verify(self, draft: DraftSummary) -> VerificationResult:
-        started = time.perf_counter()
+        caller = self.context.caller
         report = await verify_summary(
             draft.summary,
             self.context.record,
             case_date=self.context.case.effective_date,
             # The series the imaging reader loaded (ids as cited in `image:<series>#frame=i`).
             images=list(self.context.image_series.values()),
-            caller=self.context.caller if self.context.model_entailment else None,
+            entailment=model_entailment(caller) if caller and self.context.model_entailment else None,
             # Entailment checks are independent: let as many fly as the endpoint allows.
-            max_concurrency=_endpoint_concurrency(self.context.caller),
+            max_concurrency=_endpoint_concurrency(caller),
         )
         failing = revision_feedback(report)
         revisable = failing.keys() & set(draft.model_statement_ids)
@@ -68,9 +59,6 @@ class VerifierAgent(BaseChatAgent):
         summary = apply_verdicts(
             draft.summary, report.verdicts, discrepancies=report.discrepancies, strike=not needs_revision
         )
-        run = self.context.agent_runs.get(AGENT) or AgentRun(agent=AGENT)
-        run.seconds = round(run.seconds + time.perf_counter() - started, 4)
-        self.context.agent_runs[AGENT] = run
         return VerificationResult(
             summary=summary,
             round=draft.round,
@@ -80,7 +68,10 @@ class VerifierAgent(BaseChatAgent):
             failing=failing,
         )
 
-    async def on_reset(self, cancellation_token: CancellationToken) -> None:
+    def account(self, output: BaseModel, run: AgentRun) -> None:
+        """Time and tokens are the node's to count; the verifier adds nothing."""
+
+    def reset(self) -> None:
         """Stateless between runs."""
 
 

@@ -1,8 +1,8 @@
 """The longitudinal comparer: what changed, with numbers it can prove.
 
-Its deterministic core (`medboard.tools.longitudinal`) computes lab and marker trends, PSA
-kinetics, RECIST 1.1 responses and the treatment timeline, every finding citing every
-measurement it used. Prior versus current imaging (`imaging_compare`): studies of the same
+Its deterministic core (`core.py`, over `medboard.tools.longitudinal`) computes lab and marker
+trends, PSA kinetics, RECIST 1.1 responses and the treatment timeline, every finding citing every
+measurement it used. Prior versus current imaging (`compare.py`, `reader.py`): studies of the same
 modality and body site are paired by date; their reports and mask measurements are compared
 deterministically (RECIST from masks at two or more time points), and with a vision model the
 two pictures go to MedGemma in the longitudinal recipe (prior image, current image, then the
@@ -14,33 +14,32 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from medboard.agents.base import SpecialistAgent, SpecialistOutput
-from medboard.agents.imaging_compare import (
+from medboard.agents.images import case_images
+from medboard.agents.longitudinal.compare import (
     ImagingPair,
-    change_findings,
-    change_schema,
-    comparison_layout,
     deterministic_comparisons,
     imaging_pairs,
     imaging_timepoints,
 )
+from medboard.agents.longitudinal.core import AGENT, longitudinal_findings
+from medboard.agents.longitudinal.reader import compare_pair
+from medboard.agents.specialist import Specialist, SpecialistOutput
 from medboard.errors import MedboardInputError
 from medboard.llm.errors import ModelCallError
 from medboard.models import FactKind, Finding
-from medboard.tools.longitudinal.findings import AGENT, longitudinal_findings
+from medboard.models.sections import BUILTIN_BY_KIND, SectionKind
+from medboard.tools.imaging.budget import EndpointLimits, endpoint_limits
 
 log = logging.getLogger(__name__)
 
-COMPARE_SYSTEM = (
-    "You are the longitudinal imaging comparer inside medboard, a tool that prepares cross-checked "
-    "case summaries for clinicians. You are not a diagnostic device and you never recommend "
-    "treatment. Describe only what changed between the two images. Answer with JSON that matches "
-    "the schema you are given."
-)
-
-
-class LongitudinalAgent(SpecialistAgent):
+class LongitudinalAgent(Specialist):
     agent_name = AGENT
+    sections = (
+        BUILTIN_BY_KIND[SectionKind.labs_and_trends],
+        BUILTIN_BY_KIND[SectionKind.current_status],
+        BUILTIN_BY_KIND[SectionKind.oncologic_history],
+        BUILTIN_BY_KIND[SectionKind.imaging],
+    )
     description_text = (
         "Trends, tumour-marker kinetics, RECIST response, the treatment timeline, prior vs current imaging."
     )
@@ -59,15 +58,11 @@ class LongitudinalAgent(SpecialistAgent):
         return SpecialistOutput(findings=findings, degraded_reason="; ".join(problems) or None)
 
     async def _imaging_pairs(self) -> list[ImagingPair]:
-        from medboard.agents.imaging_core import case_images
-
         images = await case_images(self.context)  # shared with the imaging reader: loaded once
         return imaging_pairs(imaging_timepoints(self.context.record.facts, images))
 
     async def compare_with_model(self, pairs: list[ImagingPair]) -> tuple[list[Finding], list[str]]:
         """One longitudinal-recipe request per pair with a prior and a current picture."""
-        from medboard.agents.imaging import endpoint_limits
-
         pictured = [p for p in pairs if p.prior.picture is not None and p.current.picture is not None]
         if not pictured:
             return [], []
@@ -94,21 +89,5 @@ class LongitudinalAgent(SpecialistAgent):
                 findings.extend(result)
         return findings, problems
 
-    async def _compare(self, pair: ImagingPair, limits: object) -> list[Finding]:
-        from autogen_core.models import SystemMessage, UserMessage
-
-        caller = self.context.caller
-        assert caller is not None
-        layout = await asyncio.to_thread(comparison_layout, pair, limits)  # type: ignore[arg-type]
-        if layout is None:
-            return []
-        result = await caller.structured(
-            messages=[
-                SystemMessage(content=COMPARE_SYSTEM),
-                UserMessage(content=layout.to_autogen_content(), source="medboard"),
-            ],
-            schema=change_schema(),
-            agent=self.name,
-            purpose=f"compare prior/current {pair.current.modality}",
-        )
-        return change_findings(result.value, layout, pair)
+    async def _compare(self, pair: ImagingPair, limits: EndpointLimits | None) -> list[Finding]:
+        return await compare_pair(self.context.caller, pair, limits, agent=self.name)

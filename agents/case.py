@@ -50,7 +50,7 @@ class CaseContext:
     #: An error that must end the run as itself (a strict-replay cassette miss): autogen reports an
     #: agent's exception only as text, so the agent parks the original here for the flow to raise.
     fatal: BaseException | None = None
-    #: The case's images, loaded once (by `medboard.agents.imaging_core.case_images`), by series id:
+    #: The case's images, loaded once (by `medboard.agents.imaging.core.case_images`), by series id:
     #: the verifier resolves ``image:<series>#frame=i`` evidence against these ids.
     image_series: dict[str, ImageSeries] = field(default_factory=dict)
     #: The shared loading task (imaging and longitudinal agents both await the same one).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.fhir.selection import latest_per_code
 
@@ -106,12 +106,16 @@ def conditions(record: PatientRecord) -> list[Finding]:
             # source's own wording so the verifier can check every word against it.
             text = f"Cancer diagnosis: {fact.label}{site}{onset}{status_text}."
             tags = ["cancer", cancer]
+            section = SectionKind.oncologic_history
             category = FindingCategory.diagnosis
         else:
             text = f"Active problem: {fact.label}{site}{onset}."
             tags = ["current"]
+            section = SectionKind.current_status
             category = FindingCategory.diagnosis
-        findings.append(_finding(fact, category, text, tags=tags, laterality=fact.laterality))
+        findings.append(
+            _finding(fact, category, text, tags=tags, section=section, laterality=fact.laterality)
+        )
     return findings
 
 
@@ -202,7 +206,8 @@ def medications(record: PatientRecord) -> list[Finding]:
             status, "Current medication"
         )
         text = f"{heading}: {fact.label.strip()}{since} (status {status})."
-        findings.append(_finding(fact, FindingCategory.medication, text, tags=["current"]))
+        section = SectionKind.medications
+        findings.append(_finding(fact, FindingCategory.medication, text, tags=["current"], section=section))
     return findings
 
 
