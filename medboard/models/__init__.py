@@ -1,5 +1,6 @@
 """The shared vocabulary: every agent, tool and interface speaks these pydantic models."""
 
+from medboard.models.dates import FhirDate, FhirDateError, Precision, iso_day
 from medboard.models.evidence import EvidenceRef, fhir_ref, image_ref
 from medboard.models.facts import Coding, Fact, FactKind, Laterality, ReferenceRange
 from medboard.models.findings import Finding, FindingCategory
@@ -31,10 +32,13 @@ __all__ = [
     "EvidenceRef",
     "Fact",
     "FactKind",
+    "FhirDate",
+    "FhirDateError",
     "Finding",
     "FindingCategory",
     "Laterality",
     "ModelRun",
+    "Precision",
     "ReferenceRange",
     "RunMetadata",
     "Section",
@@ -45,4 +49,5 @@ __all__ = [
     "VerdictLabel",
     "fhir_ref",
     "image_ref",
+    "iso_day",
 ]
