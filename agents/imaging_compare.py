@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from medboard.agents.imaging_core import CaseImage, CaseImages, map_box
-from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, iso_day
 
 if TYPE_CHECKING:
     from medboard.tools.imaging import EndpointLimits, RequestLayout
@@ -128,7 +128,7 @@ def imaging_timepoints(facts: Sequence[Fact], images: CaseImages) -> list[Imagin
         site = site_key(
             study.body_site or next((i.series.body_part for i in linked if i.series.body_part), None)
         )
-        date = (study.date or next((i.date for i in linked if i.date), None) or "")[:10]
+        date = iso_day(study.date or next((i.date for i in linked if i.date), None) or "")
         if modality and site and date:
             points.append(ImagingTimepoint(date, modality, site, study, linked, reports[study.reference]))
     for image in images.images:

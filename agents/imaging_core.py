@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medboard.errors import MedboardInputError
-from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, image_ref
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, image_ref, iso_day
 
 if TYPE_CHECKING:
     from medboard.orchestrator.context import CaseContext
@@ -95,7 +95,7 @@ class CaseImage:
     def date(self) -> str | None:
         """The acquisition day (YYYY-MM-DD) when known."""
         day = self.series.study_date or self.series.series_date
-        return day[:10] if day else None
+        return iso_day(day) if day else None
 
     @property
     def middle_frame(self) -> int:
@@ -162,7 +162,7 @@ def load_case_images(
         used.add(series.id)
         date = _entry_value(entry, "date")
         if date and not (series.study_date or series.series_date):
-            series.study_date = str(date)[:10]
+            series.study_date = iso_day(str(date))
         if not series.modality and _entry_value(entry, "modality"):
             series.modality = str(_entry_value(entry, "modality"))
         if not series.body_part and _entry_value(entry, "body_site"):
@@ -210,7 +210,7 @@ def load_case_images(
             if not image.series.body_part and study.body_site:
                 image.series.body_part = study.body_site
             if not (image.series.study_date or image.series.series_date) and study.date:
-                image.series.study_date = study.date[:10]
+                image.series.study_date = iso_day(study.date)
     return out
 
 
@@ -301,7 +301,7 @@ def describe_finding(image: CaseImage, study: Fact | None) -> Finding:
     evidence = [EvidenceRef(reference=image.ref())]
     notes = list(image.notes) + list(series.notes)
     if study is not None:
-        study_day = study.date[:10] if study.date else None
+        study_day = iso_day(study.date) if study.date else None
         if study_day and image.date and study_day != image.date:
             notes.append(f"image date {image.date} differs from {study.reference} date {study_day}")
         else:
@@ -345,14 +345,14 @@ def report_findings(facts: Sequence[Fact], images: CaseImages) -> list[Finding]:
         for study in studies:
             evidence.append(EvidenceRef(reference=study))
             evidence.extend(EvidenceRef(reference=image.ref()) for image in images.for_study(study))
-        when = f" on {report.date[:10]}" if report.date else ""
+        when = f" on {iso_day(report.date)}" if report.date else ""
         findings.append(
             Finding.create(
                 agent=AGENT,
                 category=FindingCategory.imaging,
                 text=f"{report.label}{when} concluded: {conclusion}",
                 evidence=evidence,
-                date=report.date[:10] if report.date else None,
+                date=iso_day(report.date) if report.date else None,
                 laterality=report.laterality,
                 tags=[*TAGS, "report"],
             )
@@ -363,7 +363,7 @@ def report_findings(facts: Sequence[Fact], images: CaseImages) -> list[Finding]:
 def study_summary(study: Fact) -> str:
     modalities = ", ".join(study.details.get("modalities") or ()) or "imaging"
     site = f" {study.body_site}" if study.body_site else ""
-    when = f" on {study.date[:10]}" if study.date else ""
+    when = f" on {iso_day(study.date)}" if study.date else ""
     return f"{modalities}{site}{when}"
 
 
@@ -382,7 +382,7 @@ def unavailable_study_finding(study: Fact) -> Finding:
         category=FindingCategory.imaging,
         text=text,
         evidence=[study.evidence],
-        date=study.date[:10] if study.date else None,
+        date=iso_day(study.date) if study.date else None,
         laterality=study.laterality,
         tags=[*TAGS, "study"],
     )
