@@ -4,6 +4,7 @@ refusals, intervals and the honest order at mixed precision."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from medboard.models import FhirDate, FhirDateError, Precision, iso_day
+from medboard.models.dates import ACCEPTED_REGEX, FHIR_DATE_REGEX, FHIR_DATETIME_REGEX, FHIR_INSTANT_REGEX
 from medboard.tools.checks.evidence import parse_fhir_date, to_date
 from medboard.tools.longitudinal.dates import DateError, parse_day, parse_instant
 
@@ -184,6 +186,28 @@ def test_invalid_texts_are_refused_with_a_clear_error(text: str, problem: str) -
     assert repr(text) in str(error.value)
     assert FhirDate.try_parse(text) is None
     assert iso_day(text) == text  # display shows what is not a date as written
+
+
+@given(st.from_regex(FHIR_DATETIME_REGEX, fullmatch=True) | st.from_regex(FHIR_INSTANT_REGEX, fullmatch=True))
+def test_whatever_the_spec_regexes_allow_parses_unless_it_is_no_calendar_day(text: str) -> None:
+    try:
+        value = FhirDate.parse(text)
+    except FhirDateError as error:
+        assert "not a calendar day" in str(error)  # the regexes allow 2019-02-31; FHIR's text does not
+    else:
+        assert value.text == text and value.zoned == value.has_time
+
+
+@given(st.from_regex(FHIR_DATE_REGEX, fullmatch=True))
+def test_fhir_dates_are_never_given_a_time(text: str) -> None:
+    value = FhirDate.try_parse(text)
+    assert value is None or (not value.has_time and not value.zoned)
+
+
+def test_the_only_tolerance_is_a_time_without_a_zone() -> None:
+    assert ACCEPTED_REGEX != FHIR_DATETIME_REGEX
+    assert FhirDate.try_parse("2019-04-03T10:00:00") is not None
+    assert re.fullmatch(FHIR_DATETIME_REGEX, "2019-04-03T10:00:00") is None
 
 
 def test_refusals_quote_a_bounded_part_of_the_text() -> None:
