@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from medboard.agents.case import CaseContext
 from medboard.errors import MedboardInputError
-from medboard.models import Fact, FactKind, image_ref
+from medboard.models import Fact, FactKind, image_ref, iso_day
 
 if TYPE_CHECKING:
     from medboard.tools.imaging.measure import MaskMeasurement
@@ -51,7 +51,7 @@ class CaseImage:
     def date(self) -> str | None:
         """The acquisition day (YYYY-MM-DD) when known."""
         day = self.series.study_date or self.series.series_date
-        return day[:10] if day else None
+        return iso_day(day) if day else None
 
     @property
     def middle_frame(self) -> int:
@@ -119,7 +119,7 @@ def load_case_images(
         used.add(series.id)
         date = _entry_value(entry, "date")
         if date and not (series.study_date or series.series_date):
-            series.study_date = str(date)[:10]
+            series.study_date = iso_day(str(date))
         if not series.modality and _entry_value(entry, "modality"):
             series.modality = str(_entry_value(entry, "modality"))
         if not series.body_part and _entry_value(entry, "body_site"):
@@ -168,7 +168,7 @@ def load_case_images(
             if not image.series.body_part and study.body_site:
                 image.series.body_part = study.body_site
             if not (image.series.study_date or image.series.series_date) and study.date:
-                image.series.study_date = study.date[:10]
+                image.series.study_date = iso_day(study.date)
     return out
 
 

@@ -29,7 +29,8 @@ reads `../../etc/passwd` or an absolute path is refused unless the caller passes
 ``allow_external_paths=True``. The file is read bounded (``max_case_file_bytes``), its nesting is
 checked on the parser's event stream before anything is built (``max_json_depth``), YAML aliases
 are refused (a case file needs none; they are the "billion laughs" bomb), dates are kept as the
-strings written and checked as ISO dates, and every problem is a `CaseInputError` naming the key.
+strings written and checked as FHIR dates (`FhirDate`), and every problem is a `CaseInputError`
+naming the key.
 
 A folder without `case.yaml` holds the record: one `.json` bundle, or several resource files /
 an NDJSON set read together as one source (as `medboard record FOLDER` reads it).
@@ -37,7 +38,6 @@ an NDJSON set read together as one source (as `medboard record FOLDER` reads it)
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, f
 from medboard.agents.case import CaseInput
 from medboard.errors import CaseInputError
 from medboard.limits import LimitExceededError, limits
+from medboard.models import FhirDate, FhirDateError
 from medboard.safeio import read_text_bounded, reject_nul
 from medboard.textsafety import lone_surrogate_path, neutralize_line
 
@@ -57,21 +58,13 @@ EXTERNAL_PATHS_HINT = "pass allow_external_paths=True (CLI: --allow-external-pat
 
 
 def check_iso_date(value: str | None) -> str | None:
-    """An ISO date (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``, or a date-time), kept as written."""
+    """A FHIR date (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``, or a date-time), kept as written."""
     if value is None:
         return None
     text = value.strip()
     try:
-        if len(text) == 4 and text.isdigit():
-            return text
-        if len(text) == 7 and text[4] == "-":
-            dt.date.fromisoformat(text + "-01")
-            return text
-        if len(text) == 10:
-            dt.date.fromisoformat(text)
-        else:
-            dt.datetime.fromisoformat(text)
-    except ValueError:
+        FhirDate.parse(text)
+    except FhirDateError:
         raise ValueError("not a valid ISO date (YYYY-MM-DD)") from None
     return text
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind, iso_day
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.fhir.selection import latest_per_code
 
@@ -58,7 +58,7 @@ def site_text(fact: Fact) -> str:
 
 
 def _when(fact: Fact) -> str:
-    return f" on {fact.date[:10]}" if fact.date else ""
+    return f" on {iso_day(fact.date)}" if fact.date else ""
 
 
 def _finding(
@@ -84,7 +84,7 @@ def demographics(record: PatientRecord) -> list[Finding]:
             bits.append(f"born {details['birth_date']}")
         if details.get("deceased"):
             deceased = details["deceased"]
-            bits.append("deceased" if deceased is True else f"deceased {str(deceased)[:10]}")
+            bits.append("deceased" if deceased is True else f"deceased {iso_day(str(deceased))}")
         findings.append(
             _finding(fact, FindingCategory.demographics, f"Patient {fact.label}: {', '.join(bits)}.")
         )
@@ -99,7 +99,7 @@ def conditions(record: PatientRecord) -> list[Finding]:
         if not cancer and status and status not in ACTIVE_STATUSES:
             continue  # resolved non-cancer history is context, not case content
         site = f" of the {site_text(fact)}" if fact.body_site else ""
-        onset = f", onset {fact.date[:10]}" if fact.date else ""
+        onset = f", onset {iso_day(fact.date)}" if fact.date else ""
         status_text = f" ({status})" if status else ""
         if cancer:
             # The primary/secondary call is the loader's (profile or code); the sentence keeps to the
@@ -200,7 +200,7 @@ def medications(record: PatientRecord) -> list[Finding]:
         status = (fact.status or "").lower()
         if status not in CURRENT_MEDICATION_STATUSES or fact.end_date:
             continue
-        since = f" since {fact.date[:10]}" if fact.date else ""
+        since = f" since {iso_day(fact.date)}" if fact.date else ""
         # On hold or only intended is on the medication list, but not being taken: say so.
         heading = {"on-hold": "Medication on hold", "intended": "Intended medication"}.get(
             status, "Current medication"

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from medboard.agents.images import CaseImage, CaseImages, file_name
-from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind, iso_day
 from medboard.tools.imaging.boxes import source_box
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def describe_finding(image: CaseImage, study: Fact | None) -> Finding:
     evidence = [EvidenceRef(reference=image.ref())]
     notes = list(image.notes) + list(series.notes)
     if study is not None:
-        study_day = study.date[:10] if study.date else None
+        study_day = iso_day(study.date) if study.date else None
         if study_day and image.date and study_day != image.date:
             notes.append(f"image date {image.date} differs from {study.reference} date {study_day}")
         else:
@@ -144,14 +144,14 @@ def report_findings(facts: Sequence[Fact], images: CaseImages) -> list[Finding]:
         for study in studies:
             evidence.append(EvidenceRef(reference=study))
             evidence.extend(EvidenceRef(reference=image.ref()) for image in images.for_study(study))
-        when = f" on {report.date[:10]}" if report.date else ""
+        when = f" on {iso_day(report.date)}" if report.date else ""
         findings.append(
             Finding.create(
                 agent=AGENT,
                 category=FindingCategory.imaging,
                 text=f"{report.label}{when} concluded: {conclusion}",
                 evidence=evidence,
-                date=report.date[:10] if report.date else None,
+                date=iso_day(report.date) if report.date else None,
                 laterality=report.laterality,
                 section=SectionKind.imaging,
                 tags=[*TAGS, "report"],
@@ -163,7 +163,7 @@ def report_findings(facts: Sequence[Fact], images: CaseImages) -> list[Finding]:
 def study_summary(study: Fact) -> str:
     modalities = ", ".join(study.details.get("modalities") or ()) or "imaging"
     site = f" {study.body_site}" if study.body_site else ""
-    when = f" on {study.date[:10]}" if study.date else ""
+    when = f" on {iso_day(study.date)}" if study.date else ""
     return f"{modalities}{site}{when}"
 
 
@@ -182,7 +182,7 @@ def unavailable_study_finding(study: Fact) -> Finding:
         category=FindingCategory.imaging,
         text=text,
         evidence=[study.evidence],
-        date=study.date[:10] if study.date else None,
+        date=iso_day(study.date) if study.date else None,
         laterality=study.laterality,
         section=SectionKind.imaging,
         tags=[*TAGS, "study"],

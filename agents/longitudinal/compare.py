@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field
 
 from medboard.agents.images import CaseImage, CaseImages
-from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind, iso_day
 
 if TYPE_CHECKING:
     pass
@@ -117,7 +117,7 @@ def imaging_timepoints(facts: Sequence[Fact], images: CaseImages) -> list[Imagin
         site = site_key(
             study.body_site or next((i.series.body_part for i in linked if i.series.body_part), None)
         )
-        date = (study.date or next((i.date for i in linked if i.date), None) or "")[:10]
+        date = iso_day(study.date or next((i.date for i in linked if i.date), None) or "")
         if modality and site and date:
             points.append(ImagingTimepoint(date, modality, site, study, linked, reports[study.reference]))
     for image in images.images:

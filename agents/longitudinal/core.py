@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Protocol
 
-from medboard.models import EvidenceRef, Fact, Finding, FindingCategory, SectionKind
+from medboard.models import EvidenceRef, Fact, Finding, FindingCategory, SectionKind, iso_day
+from medboard.tools.longitudinal.dates import parse_day
 from medboard.tools.longitudinal.kinetics import MARKER_NAMES, MarkerKinetics, marker_kinetics
 from medboard.tools.longitudinal.recist import (
     Lesion,
@@ -139,7 +140,7 @@ def default_since(timeline: Timeline) -> tuple[date | None, str, list[EvidenceRe
     change = last_treatment_change(timeline)
     if change is None:
         return None, "no treatment change recorded: all values", []
-    since = date.fromisoformat(change.date[:10])
+    since = parse_day(change.date)
     return since, f"since the most recent treatment change: {change.description}", change.evidence
 
 
@@ -173,7 +174,7 @@ def recist_timepoints(record: RecordLike) -> tuple[list[TimePoint], list[str]]:
             notes.append(f"skipped {fact.reference}: {error}")
             continue
         organ = fact.body_site or focus[0]
-        day = fact.date[:10]
+        day = iso_day(fact.date)
         by_date.setdefault(day, {})[focus[0]] = Lesion(
             id=focus[0],
             organ=organ,

@@ -70,7 +70,9 @@ def record_to_json(record: PatientRecord) -> dict[str, Any]:
 
 
 def _day(value: str | None) -> str:
-    return value[:10] if value else ""
+    from medboard.models import iso_day  # lazily, like every model import of the CLI
+
+    return iso_day(value) if value else ""
 
 
 def _value(fact: Fact) -> str:

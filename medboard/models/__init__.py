@@ -1,5 +1,6 @@
 """The shared vocabulary: every agent, tool and interface speaks these pydantic models."""
 
+from medboard.models.dates import FhirDate, FhirDateError, Precision, iso_day
 from medboard.models.evidence import EvidenceRef, fhir_ref, image_ref
 from medboard.models.facts import Coding, Fact, FactKind, Laterality, ReferenceRange
 from medboard.models.findings import Finding, FindingCategory, default_section
@@ -32,10 +33,13 @@ __all__ = [
     "EvidenceRef",
     "Fact",
     "FactKind",
+    "FhirDate",
+    "FhirDateError",
     "Finding",
     "FindingCategory",
     "Laterality",
     "ModelRun",
+    "Precision",
     "ReferenceRange",
     "RunMetadata",
     "Section",
@@ -49,4 +53,5 @@ __all__ = [
     "default_section",
     "fhir_ref",
     "image_ref",
+    "iso_day",
 ]

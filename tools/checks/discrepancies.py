@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from medboard.models import Discrepancy, EvidenceRef, Fact, FactKind, Finding
+from medboard.models import Discrepancy, EvidenceRef, Fact, FactKind, Finding, iso_day
 from medboard.tools.checks.evidence import parse_fhir_date
 from medboard.tools.checks.extract import parse_stages
 from medboard.tools.checks.staging import compatible
@@ -233,7 +233,7 @@ def conflicting_lab_values(record: PatientRecord, findings: Sequence[Finding] = 
             or fact.codes[0].code
         )
         if code:
-            groups[(code, fact.date[:10])].append(fact)
+            groups[(code, iso_day(fact.date))].append(fact)
     for (code, day), facts in groups.items():
         distinct = {f.evidence.reference for f in facts}
         if len(distinct) < 2:

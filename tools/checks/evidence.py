@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from medboard.models import CheckResult, EvidenceRef, Fact, FactKind
+from medboard.models import CheckResult, EvidenceRef, Fact, FactKind, FhirDate
 from medboard.tools.fhir.record import PatientRecord
 
 EVIDENCE_EXISTS = "evidence_exists"
@@ -341,15 +341,16 @@ def evidence_intervals(
 
 
 def to_date(value: str | date | datetime | None) -> date | None:
-    """Case dates arrive as ISO strings, dates or datetimes."""
+    """The last day a case date may denote (`FhirDate.day_range`); it arrives as an ISO string,
+    a date or a datetime. A text that is not a FHIR date gives None (the caller's default applies)."""
     if value is None:
         return None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    parsed = parse_fhir_date(value)
-    return parsed[1] if parsed else None
+    parsed = FhirDate.try_parse(value.strip())
+    return parsed.day_range[1] if parsed else None
 
 
 NUMERIC_KINDS = {

@@ -4,8 +4,8 @@ A record is data from the past: a Patient born after today is refused (it is a d
 or a value in the wrong element, e.g. an MRN written into birthDate; nothing derived from it, such
 as age, could be trusted). Clinical dates before the birth or after today are kept but flagged as
 record warnings (data quality) naming the resources, never their values. FHIR dates may be partial
-(``1970``, ``1970-05``): comparisons use the precision both sides have, so a partial date is only
-flagged when it is wrong at every reading.
+(``1970``, ``1970-05``): comparisons use the precision both sides have (`FhirDate.surely_before`),
+so a partial date is only flagged when it is wrong at every reading.
 """
 
 from __future__ import annotations
@@ -13,32 +13,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from medboard.models import FhirDate
 from medboard.tools.fhir.record import PatientRecord
 
 _LISTED = 5
 
 
-def today() -> str:
-    return dt.date.today().isoformat()
-
-
-def _day(value: Any) -> str | None:
-    """The ``YYYY[-MM[-DD]]`` part of a FHIR date/dateTime/instant, or None."""
-    if not isinstance(value, str) or len(value) < 4 or not value[:4].isdigit():
-        return None
-    return value[:10]
-
-
-def before(a: str, b: str) -> bool:
-    """True when partial date ``a`` is surely before ``b`` (compared at the shorter precision)."""
-    n = min(len(a), len(b))
-    return a[:n] < b[:n]
+def today() -> FhirDate:
+    return FhirDate.parse(dt.date.today().isoformat())
 
 
 def future_birth_problem(resource: dict[str, Any]) -> str | None:
     """The refusal of a Patient born after today (path and rule, not the value)."""
-    birth = _day(resource.get("birthDate"))
-    if birth and before(today(), birth):
+    birth = FhirDate.try_parse(resource.get("birthDate"))
+    if birth and today().surely_before(birth):
         return "invalid Patient: Patient.birthDate: is after today (a birth date cannot be in the future)"
     return None
 
@@ -46,7 +34,7 @@ def future_birth_problem(resource: dict[str, Any]) -> str | None:
 def implausible_dates(record: PatientRecord) -> list[str]:
     """Data-quality warnings: resources whose clinical dates fall before birth or after today."""
     patient = record.patient
-    birth = _day(patient.get("birthDate")) if patient else None
+    birth = FhirDate.try_parse(patient.get("birthDate")) if patient else None
     now = today()
     early: dict[str, None] = {}
     late: dict[str, None] = {}
@@ -54,13 +42,13 @@ def implausible_dates(record: PatientRecord) -> list[str]:
         if fact.kind.value == "patient":
             continue
         for value in (fact.date, fact.end_date):
-            day = _day(value)
+            day = FhirDate.try_parse(value)
             if day is None:
                 continue
             reference = fact.evidence.reference
-            if birth and before(day, birth):
+            if birth and day.surely_before(birth):
                 early[reference] = None
-            if before(now, day):
+            if now.surely_before(day):
                 late[reference] = None
     warnings = []
     if early:

@@ -1,16 +1,16 @@
 """Date handling shared by trends, kinetics and the treatment timeline.
 
-FHIR dates may be partial (``2019``, ``2019-04``); a trend needs an instant, so partial dates are
+Dates are read with the vocabulary's `FhirDate`; this module adds what a time axis needs. FHIR
+dates may be partial (``2019``, ``2019-04``); a trend needs an instant, so partial dates are
 refused with a reason rather than silently placed on the first of the month. Date-only values are
-taken at midnight UTC and naive date-times as UTC, so every parsed instant is comparable.
+taken at midnight UTC and date-times without a zone as UTC, so every parsed instant is comparable.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-_PARTIAL = re.compile(r"^\d{4}(-\d{2})?$")
+from medboard.models import FhirDate, FhirDateError
 
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12  # 30.4375: the mean Gregorian month
@@ -20,32 +20,34 @@ class DateError(ValueError):
     """A date a trend cannot place on the time axis; the message says why."""
 
 
-def parse_instant(value: str | None) -> datetime:
-    """The instant of a FHIR date/dateTime string (timezone-aware, UTC when unspecified)."""
+def fhir_date(value: str | None) -> FhirDate:
+    """A day-or-finer `FhirDate` for the time axis; `DateError` (with a trend's reason) otherwise."""
     if value is None or not str(value).strip():
         raise DateError("no date")
     text = str(value).strip()
-    if _PARTIAL.match(text):
-        raise DateError(f"partial date {text!r} is too imprecise to place on a trend")
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = FhirDate.parse(text)
+    except FhirDateError:
         raise DateError(f"date {text!r} is not an ISO date or date-time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed.is_partial:
+        raise DateError(f"partial date {text!r} is too imprecise to place on a trend")
+    return parsed
+
+
+def parse_instant(value: str | None) -> datetime:
+    """The instant of a FHIR date/dateTime string (timezone-aware, UTC when unspecified)."""
+    return fhir_date(value).instant
 
 
 def parse_day(value: str | date | None) -> date:
     """The calendar day of a FHIR date/dateTime (or a `date`), for on-or-after comparisons."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
     if isinstance(value, datetime):
         return value.date()
-    return parse_instant(value).date()
-
-
-def day_of(value: str) -> str:
-    """``YYYY-MM-DD`` of an ISO date/dateTime string, for display."""
-    return value[:10]
+    if isinstance(value, date):
+        return value
+    day = fhir_date(value).day
+    assert day is not None  # fhir_date refuses partial dates
+    return day
 
 
 def months_between(start: datetime, end: datetime) -> float:

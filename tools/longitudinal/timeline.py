@@ -34,8 +34,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from medboard.models import EvidenceRef, Fact, FactKind
-from medboard.tools.longitudinal.dates import DateError, day_of, parse_day
+from medboard.models import EvidenceRef, Fact, FactKind, iso_day
+from medboard.tools.longitudinal.dates import DateError, parse_day
 from medboard.tools.longitudinal.trends import (
     TUMOR_MARKER_LOINCS,
     AnalyteTrend,
@@ -524,8 +524,8 @@ def _procedures(facts: list[tuple[Fact, str]]) -> list[ProcedureEvent]:
                 ProcedureEvent(
                     kind="surgery",
                     label=fact.label,
-                    start=day_of(str(fact.date)),
-                    end=day_of(fact.end_date) if fact.end_date else None,
+                    start=iso_day(str(fact.date)),
+                    end=iso_day(fact.end_date) if fact.end_date else None,
                     why_cancer_therapy=why,
                     evidence=[fact.evidence],
                 )

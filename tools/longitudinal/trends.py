@@ -22,8 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from medboard.models import EvidenceRef, Fact, FactKind
-from medboard.tools.longitudinal.dates import DateError, day_of, parse_instant
+from medboard.models import EvidenceRef, Fact, FactKind, iso_day
+from medboard.tools.longitudinal.dates import DateError, parse_instant
 from medboard.tools.longitudinal.plausibility import implausibility
 from medboard.tools.longitudinal.units import UnitConversionError, convert
 
@@ -108,7 +108,7 @@ class TrendPoint(BaseModel):
 
     @property
     def day(self) -> str:
-        return day_of(self.date)
+        return iso_day(self.date)
 
     def shown(self) -> str:
         """``5.14 ng/mL on 2003-03-26``, the value as cited in finding text."""
@@ -184,7 +184,7 @@ class AnalyteTrend(BaseModel):
             parts.append(f"Nadir {self.nadir.shown()}; peak {self.peak.shown()}.")
         if self.reference_crossings:
             crossings = "; ".join(
-                f"{c.from_status} → {c.to_status} on {day_of(c.date)}" for c in self.reference_crossings
+                f"{c.from_status} → {c.to_status} on {iso_day(c.date)}" for c in self.reference_crossings
             )
             parts.append(f"Crossed the reference range: {crossings}.")
         elif self.crossed_reference_range is False:
