@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from medboard.errors import MedboardInputError
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, image_ref
+from medboard.models.fact_kinds import ImagingStudyDetails, ReportDetails
 
 if TYPE_CHECKING:
     from medboard.orchestrator.context import CaseContext
@@ -205,8 +206,9 @@ def load_case_images(
         image.study, image.reports = links[image.series.id]
         study = studies.get(image.study or "")
         if study is not None:
-            if not image.series.modality and study.details.get("modalities"):
-                image.series.modality = str(study.details["modalities"][0])
+            modalities = _study_details(study).modalities
+            if not image.series.modality and modalities:
+                image.series.modality = str(modalities[0])
             if not image.series.body_part and study.body_site:
                 image.series.body_part = study.body_site
             if not (image.series.study_date or image.series.series_date) and study.date:
@@ -324,7 +326,8 @@ def is_radiology_report(report: Fact) -> bool:
         return False
     if any(ref.startswith("ImagingStudy/") for ref in report.related):
         return True
-    if any(_RADIOLOGY_CATEGORY.search(str(c)) for c in report.details.get("category") or ()):
+    categories = report.details.category if isinstance(report.details, ReportDetails) else []
+    if any(_RADIOLOGY_CATEGORY.search(str(c)) for c in categories):
         return True
     if any(c.code in IMAGING_REPORT_LOINC for c in report.codes):
         return True
@@ -337,7 +340,7 @@ def report_findings(facts: Sequence[Fact], images: CaseImages) -> list[Finding]:
     for report in facts:
         if not is_radiology_report(report):
             continue
-        conclusion = (report.details.get("conclusion") or "").strip()
+        conclusion = report_conclusion(report)
         if not conclusion:
             continue
         evidence = [EvidenceRef(reference=report.evidence.reference, path="conclusion", quote=conclusion)]
@@ -360,8 +363,18 @@ def report_findings(facts: Sequence[Fact], images: CaseImages) -> list[Finding]:
     return findings
 
 
+def report_conclusion(report: Fact) -> str:
+    """A report fact's conclusion, stripped ("" for a report without one, or another kind of fact)."""
+    return ((report.details.conclusion if isinstance(report.details, ReportDetails) else None) or "").strip()
+
+
+def _study_details(study: Fact) -> ImagingStudyDetails:
+    """An ImagingStudy fact's details (empty ones for any other kind of fact)."""
+    return study.details if isinstance(study.details, ImagingStudyDetails) else ImagingStudyDetails()
+
+
 def study_summary(study: Fact) -> str:
-    modalities = ", ".join(study.details.get("modalities") or ()) or "imaging"
+    modalities = ", ".join(_study_details(study).modalities) or "imaging"
     site = f" {study.body_site}" if study.body_site else ""
     when = f" on {study.date[:10]}" if study.date else ""
     return f"{modalities}{site}{when}"
@@ -369,10 +382,11 @@ def study_summary(study: Fact) -> str:
 
 def unavailable_study_finding(study: Fact) -> Finding:
     """An ImagingStudy this case has no images for: what it was, from the record alone."""
-    series = study.details.get("series") or []
-    instances = study.details.get("number_of_instances")
+    details = _study_details(study)
+    series = details.series
+    instances = details.number_of_instances
     if instances is None:
-        instances = sum(int(s.get("instances") or 0) for s in series if isinstance(s, Mapping))
+        instances = sum(s.instances or 0 for s in series)
     text = (
         f"Imaging study {study_summary(study)}: {len(series)} series, {instances} "
         f"instance{'' if instances == 1 else 's'} (images not available to this summary)."

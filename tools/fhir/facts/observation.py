@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from medboard.models import Fact, FactKind
+from medboard.models.fact_kinds import DETAILS_MODELS, GenomicDetails, StagingDetails
 from medboard.tools.fhir.codes import (
     ABNORMAL_INTERPRETATIONS,
     GENOMIC_CODES,
@@ -135,15 +136,16 @@ def _measurement_facts(
     name = _label(resource, codes, TUMOR_MARKER_CODES)
     date, end = _dates(resource)
     common: dict[str, Any] = {"date": date, "end_date": end, "status": resource.get("status")}
-    details: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
     marker = next((TUMOR_MARKER_CODES[c] for c in codes if c in TUMOR_MARKER_CODES), None)
     if kind is FactKind.tumor_marker and marker:
-        details["marker"] = marker
+        extras["marker"] = marker
     interpretation_text = display(next(iter(resource.get("interpretation", ())), None))
     if interpretation_text:
-        details["interpretation_display"] = interpretation_text
+        extras["interpretation_display"] = interpretation_text
     if resource.get("dataAbsentReason"):
-        details["data_absent_reason"] = display(resource["dataAbsentReason"])
+        extras["data_absent_reason"] = display(resource["dataAbsentReason"])
+    details_model = DETAILS_MODELS[kind]  # the measurement kinds share these extras
     body_site = display(resource.get("bodySite"))
     notes = [n["text"] for n in resource.get("note", ()) if n.get("text")]
     text = "\n".join(notes) or None
@@ -166,7 +168,7 @@ def _measurement_facts(
                 body_site=body_site,
                 text=text,
                 related=related,
-                details=details,
+                details=details_model.model_validate(extras),
                 **fields,
                 **common,
             )
@@ -191,7 +193,7 @@ def _measurement_facts(
                 codes=codings(component.get("code")),
                 body_site=body_site,
                 related=related,
-                details={**details, "panel": name},
+                details=details_model.model_validate({**extras, "panel": name}),
                 **fields,
                 **common,
             )
@@ -264,16 +266,13 @@ def _staging_fact(
         if condition not in related:
             related.append(condition)
     date, end = _dates(resource)
-    details: dict[str, Any] = {
-        "category": category,
-        "stage_type": stage_type,
-        "system": display(resource.get("method")),
-    }
-    short = short_stage(value.value if isinstance(value.value, str) else None, category)
-    if short:
-        details["short"] = short
-    if resource.get("hasMember"):
-        details["members"] = ctx.refs(resource["hasMember"])
+    details = StagingDetails(
+        category=category,
+        stage_type=stage_type,
+        system=display(resource.get("method")),
+        short=short_stage(value.value if isinstance(value.value, str) else None, category),
+        members=ctx.refs(resource.get("hasMember")),
+    )
     return ctx.fact(
         FactKind.staging,
         key,
@@ -309,7 +308,7 @@ _HGVS_P = re.compile(r"p\.(\([^)]*\)|[A-Za-z0-9*=_>]+)")
 
 
 def _genomic_fact(resource: JSON, key: str, ctx: ExtractContext, codes: list[str]) -> Fact:
-    details: dict[str, Any] = {}
+    found: dict[str, Any] = {}  # GenomicDetails field -> first value the components give
     genes: list[str] = []
     for component in resource.get("component", ()):
         for code in code_values(component.get("code")):
@@ -320,23 +319,24 @@ def _genomic_fact(resource: JSON, key: str, ctx: ExtractContext, codes: list[str
             if name == "gene":
                 if isinstance(value.value, str):
                     genes.append(value.value)
-            elif value.value is not None and name not in details:
-                details[name] = value.value
+            elif value.value is not None and name not in found:
+                found[name] = value.value
     if genes:
-        details["gene"] = ", ".join(dict.fromkeys(genes))
-    variant = details.get("variant")
+        found["gene"] = ", ".join(dict.fromkeys(genes))
+    variant = found.get("variant")
     if isinstance(variant, str):
-        if "hgvs_c" not in details and (m := _HGVS_C.search(variant)):
-            details["hgvs_c"] = m.group(1)
-        if "hgvs_p" not in details and (m := _HGVS_P.search(variant)):
-            details["hgvs_p"] = f"p.{m.group(1)}"
-    if "interpretation" not in details:
+        if "hgvs_c" not in found and (m := _HGVS_C.search(variant)):
+            found["hgvs_c"] = m.group(1)
+        if "hgvs_p" not in found and (m := _HGVS_P.search(variant)):
+            found["hgvs_p"] = f"p.{m.group(1)}"
+    if "interpretation" not in found:
         interpretation = display(next(iter(resource.get("interpretation", ())), None))
         if interpretation:
-            details["interpretation"] = interpretation
+            found["interpretation"] = interpretation
+    details = GenomicDetails.model_validate(found)
     name = _label(resource, codes, GENOMIC_CODES)
-    if details.get("gene"):
-        name = f"{name}: {details['gene']}"
+    if details.gene:
+        name = f"{name}: {details.gene}"
     value = read_value(resource)
     date, end = _dates(resource)
     related = ctx.refs(resource.get("derivedFrom")) + ctx.reports_of.get(key, [])
