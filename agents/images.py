@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from medboard.agents.case import CaseContext
 from medboard.errors import MedboardInputError
 from medboard.models import Fact, FactKind, image_ref, iso_day
+from medboard.models.fact_kinds import ImagingStudyDetails, ReportDetails
 
 if TYPE_CHECKING:
     from medboard.tools.imaging.measure import MaskMeasurement
@@ -163,8 +164,9 @@ def load_case_images(
         image.study, image.reports = links[image.series.id]
         study = studies.get(image.study or "")
         if study is not None:
-            if not image.series.modality and study.details.get("modalities"):
-                image.series.modality = str(study.details["modalities"][0])
+            modalities = study_details(study).modalities
+            if not image.series.modality and modalities:
+                image.series.modality = str(modalities[0])
             if not image.series.body_part and study.body_site:
                 image.series.body_part = study.body_site
             if not (image.series.study_date or image.series.series_date) and study.date:
@@ -186,3 +188,13 @@ async def case_images(context: CaseContext) -> CaseImages:
     images: CaseImages = await context.image_loading
     context.image_series.update(images.by_series())
     return images
+
+
+def study_details(study: Fact) -> ImagingStudyDetails:
+    """An ImagingStudy fact's details (empty ones for any other kind of fact)."""
+    return study.details if isinstance(study.details, ImagingStudyDetails) else ImagingStudyDetails()
+
+
+def report_conclusion(report: Fact) -> str:
+    """A report fact's conclusion, stripped ("" for a report without one, or another kind of fact)."""
+    return ((report.details.conclusion if isinstance(report.details, ReportDetails) else None) or "").strip()

@@ -51,6 +51,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from medboard.models import EvidenceRef, Fact, FactKind, Statement, VerdictLabel
+from medboard.models.fact_kinds import GenomicDetails, PatientDetails, StagingDetails
 from medboard.tools.checks.evidence import evidence_intervals, parse_fhir_date, resolve_citations
 from medboard.tools.checks.pipeline import verify_statement
 from medboard.tools.checks.staging import marker_of_fact, marker_polarity
@@ -334,8 +335,10 @@ _STAGE_SHIFT = {"0": "II", "I": "III", "II": "IV", "III": "I", "IV": "II"}
 
 
 def staging_statements(fact: Fact) -> Iterator[tuple[str | None, str]]:
-    short = str(fact.details.get("short") or "")
-    category = fact.details.get("category")
+    if not isinstance(fact.details, StagingDetails):
+        return
+    short = str(fact.details.short or "")
+    category = fact.details.category
     label = clean_label(fact)
     if category in {"T", "N", "M"}:
         m = re.fullmatch(r"([cpy]{0,2})([TNM])(\d|is|X)([a-d]?)", short)
@@ -354,8 +357,10 @@ def staging_statements(fact: Fact) -> Iterator[tuple[str | None, str]]:
 
 
 def genomic_statements(fact: Fact) -> Iterator[tuple[str | None, str]]:
-    gene = fact.details.get("gene")
-    hgvs = str(fact.details.get("hgvs_c") or "")
+    if not isinstance(fact.details, GenomicDetails):
+        return
+    gene = fact.details.gene
+    hgvs = str(fact.details.hgvs_c or "")
     m = re.search(r"c\.(\d+)([ACGT])>([ACGT])", hgvs)
     if gene and m:
         other = next(b for b in "ACGT" if b not in {m[2], m[3]})
@@ -522,17 +527,18 @@ def edit_statements(
     label = clean_label(fact)
     if fact.kind == FactKind.condition and condition_state(fact) in {"active", "inactive"}:
         out.append(("negation", rng.choice(DENIALS).format(l=label.lower(), L=label)))
-    if fact.kind == FactKind.patient:
-        gender = str(fact.details.get("gender") or "")
+    if isinstance(fact.details, PatientDetails):
+        who = fact.details
+        gender = str(who.gender or "")
         if gender in SEX_WORDS:
             other = "female" if gender == "male" else "male"
-            age = age_at(fact.details.get("birth_date"), case_date) or 50
-            name = fact.details.get("name") or "X"
+            age = age_at(who.birth_date, case_date) or 50
+            name = who.name or "X"
             right = rng.choice(SEX_WORDS[gender]).format(age=age)
             wrong = rng.choice(SEX_WORDS[other]).format(age=age)
             out.append((None, f"Patient {name}: {right}."))
             out.append(("sex", f"Patient {name}: {wrong}."))
-            out.append(("sex", f"{PRONOUN[other]} was born {fact.details.get('birth_date')}."))
+            out.append(("sex", f"{PRONOUN[other]} was born {who.birth_date}."))
     marker = marker_of_fact(fact)
     polarity = marker_polarity(fact) if marker else None
     if marker and polarity in {"positive", "negative"}:

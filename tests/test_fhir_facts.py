@@ -41,7 +41,7 @@ def test_jenny_receptor_status(jenny, marker: str, code: str) -> None:
     source = next(r for r in raw_resources(JENNY) if r["resourceType"] == "Observation" and code in loinc(r))
     fact = jenny.fact(f"Observation/{source['id']}")
     assert fact.kind is FactKind.tumor_marker
-    assert fact.details["marker"] == marker
+    assert fact.details.marker == marker
     expected = source["valueCodeableConcept"]["coding"][0]["display"]
     assert fact.value == expected
     assert fact.value_codes[0].code == source["valueCodeableConcept"]["coding"][0]["code"]
@@ -51,13 +51,13 @@ def test_jenny_receptor_status(jenny, marker: str, code: str) -> None:
 
 
 def test_jenny_receptor_values(jenny) -> None:
-    markers = {f.details["marker"]: f.value for f in jenny.facts_of("tumor_marker") if "marker" in f.details}
+    markers = {f.details.marker: f.value for f in jenny.facts_of("tumor_marker") if f.details.marker}
     assert markers == {"ER": "Positive", "PR": "Negative", "HER2": "Negative"}
 
 
 def test_jenny_tnm_stage(jenny) -> None:
-    staging = {f.details["category"]: f for f in jenny.facts_of("staging")}
-    assert {c: f.details["short"] for c, f in staging.items()} == {
+    staging = {f.details.category: f for f in jenny.facts_of("staging")}
+    assert {c: f.details.short for c, f in staging.items()} == {
         "T": "cT3",
         "N": "cN0",
         "M": "cM0",
@@ -66,17 +66,17 @@ def test_jenny_tnm_stage(jenny) -> None:
     for category, fact in staging.items():
         source = jenny.resources[fact.reference]
         assert fact.value == source["valueCodeableConcept"]["coding"][0]["display"]
-        assert fact.details["short"] in fact.value
-        assert fact.details["stage_type"] == "clinical"
-        assert fact.details["system"].startswith("American Joint Commission on Cancer")
+        assert fact.details.short in fact.value
+        assert fact.details.stage_type == "clinical"
+        assert fact.details.system.startswith("American Joint Commission on Cancer")
         if category in ("T", "N", "M"):
             assert fact.label == f"Clinical {category} category"
     group = staging["stage_group"]
     assert group.related == ["Condition/primary-cancer-condition-jenny-m"]
     condition = jenny.fact("Condition/primary-cancer-condition-jenny-m")
-    assert condition.details["cancer"] == "primary"
-    assert condition.details["stage"] == "American Joint Committee on Cancer stage IIIC (qualifier value)"
-    assert condition.details["histology"].startswith("Infiltrating duct carcinoma")
+    assert condition.details.cancer == "primary"
+    assert condition.details.stage == "American Joint Committee on Cancer stage IIIC (qualifier value)"
+    assert condition.details.histology.startswith("Infiltrating duct carcinoma")
     assert condition.laterality == "left"
     assert condition.status == "remission" and condition.verification_status == "confirmed"
     assert condition.date == "2018-03-16"
@@ -87,13 +87,13 @@ def test_jenny_other_oncology_facts(jenny) -> None:
     assert ecog.value == 0 and isinstance(ecog.value, int)
     variant = jenny.fact("Observation/genomic-variant-jenny-m")
     assert variant.kind is FactKind.genomic
-    assert variant.details["gene"] == "PALB2"
-    assert variant.details["hgvs_p"] == "p.Tyr1183Ter"
+    assert variant.details.gene == "PALB2"
+    assert variant.details.hgvs_p == "p.Tyr1183Ter"
     assert variant.related == ["DiagnosticReport/genomics-report-jenny-m"]
     surgery = jenny.fact("Procedure/cancer-related-surgical-procedure-jenny-m")
-    assert surgery.details["surgery"] is True and surgery.details["radiotherapy"] is False
+    assert surgery.details.surgery is True and surgery.details.radiotherapy is False
     radiotherapy = jenny.fact("Procedure/radiotherapy-treatment-summary-chest-wall-jenny-m")
-    assert radiotherapy.details["radiotherapy"] is True
+    assert radiotherapy.details.radiotherapy is True
     assert (radiotherapy.date, radiotherapy.end_date) == ("2018-08-15", "2018-10-25")
     neutrophils = jenny.fact("Observation/us-core-observation-lab-neutrophils-jenny-m")
     assert neutrophils.kind is FactKind.lab
@@ -106,7 +106,7 @@ def test_jenny_other_oncology_facts(jenny) -> None:
         "paclitaxel",
         "anastrozole",
     }
-    assert all(m.details["resource_type"] == "MedicationRequest" for m in medications)
+    assert all(m.details.resource_type == "MedicationRequest" for m in medications)
 
 
 def test_synthea_latest_hemoglobin() -> None:
@@ -143,9 +143,9 @@ def test_synthea_blood_pressure_components_and_imaging() -> None:
     assert len(facts) == len(studies)
     for study in studies:
         fact = record.fact(f"ImagingStudy/{study['id']}")
-        assert fact.details["study_uid"] == study["identifier"][0]["value"].removeprefix("urn:oid:")
-        assert fact.details["modalities"] == [s["modality"]["code"] for s in study["series"]]
-        assert fact.details["series"][0]["uid"] == study["series"][0]["uid"]
+        assert fact.details.study_uid == study["identifier"][0]["value"].removeprefix("urn:oid:")
+        assert fact.details.modalities == [s["modality"]["code"] for s in study["series"]]
+        assert fact.details.series[0].uid == study["series"][0]["uid"]
         assert fact.date == study["started"]
     medication = record.facts_of("medication")[0]
     assert medication.codes[0].system == "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -155,12 +155,12 @@ def test_genomics_bundle() -> None:
     record = load_record(ADAM)
     genomic = {f.reference: f for f in record.facts_of("genomic")}
     bap1 = genomic["Observation/gx-genomic-variant-somatic-bap1-indel"]
-    assert bap1.details["gene"] == "BAP1"
-    assert bap1.details["hgvs_c"] == "NM_004656.4:c.1768C>T"
-    assert bap1.details["hgvs_p"] == "NP_004647.1:p.(Gln590Ter)"
-    assert bap1.details["source_class"] == "Somatic"
+    assert bap1.details.gene == "BAP1"
+    assert bap1.details.hgvs_c == "NM_004656.4:c.1768C>T"
+    assert bap1.details.hgvs_p == "NP_004647.1:p.(Gln590Ter)"
+    assert bap1.details.source_class == "Somatic"
     therapy = genomic["Observation/gx-genomic-therapeutic-implication-alectinib"]
-    assert therapy.details["medication"] == "alectinib"
+    assert therapy.details.medication == "alectinib"
     assert "Observation/gx-genomic-variant-fusion-met-alk" in therapy.related
     tmb = genomic["Observation/gx-genomic-tmb"]
     assert isinstance(tmb.value, float)
@@ -168,8 +168,8 @@ def test_genomics_bundle() -> None:
 
 def test_other_staging_and_performance_status() -> None:
     binet = load_record(DATA / "mcode" / "Observation-binet-stage-group-B.json").facts_of("staging")[0]
-    assert binet.details["category"] == "stage_group"
-    assert binet.value == "Binet Stage B" and binet.details["short"] == "B"
+    assert binet.details.category == "stage_group"
+    assert binet.value == "Binet Stage B" and binet.details.short == "B"
     assert binet.related == ["Condition/primary-cancer-condition-cll"]
     karnofsky = load_record(DATA / "mcode" / "Observation-karnofsky-performance-status-normal-activity.json")
     fact = karnofsky.facts_of("performance_status")[0]
@@ -184,7 +184,7 @@ def test_notes_are_decoded() -> None:
     assert plain.kind is FactKind.document
     assert plain.text == expected
     assert plain.label == "Progress note"
-    assert plain.details["content_type"].startswith("text/plain")
+    assert plain.details.content_type.startswith("text/plain")
     html = record.fact("DocumentReference/note-html")
     assert html.text == "Discharge\n\nHemoglobin 9.8 g/dL & stable.\n\nNo fever"
     assert "<" not in html.text and "p{}" not in html.text
@@ -203,10 +203,10 @@ def test_abnormal_flags_laterality_and_flags() -> None:
     assert systolic.abnormal is True and diastolic.abnormal is False  # 142 > 130; 78 <= 85
     assert systolic.unit == "mmHg" and systolic.unit_code == "mm[Hg]"
     condition = record.fact("Condition/breast-cancer")
-    assert condition.details["cancer"] == "primary"  # ICD-10 C50
+    assert condition.details.cancer == "primary"  # ICD-10 C50
     assert condition.laterality == "left" and condition.body_site == "Left breast structure"
     procedure = record.fact("Procedure/lumpectomy")
-    assert procedure.details["surgery"] is True
+    assert procedure.details.surgery is True
     assert procedure.related == ["Condition/breast-cancer"]
-    assert procedure.details["cancer_related"] is True
+    assert procedure.details.cancer_related is True
     assert procedure.laterality == "left"

@@ -79,7 +79,7 @@ def test_single_resource_without_patient_warns_about_demographics() -> None:
     assert record.patient is None
     assert any("demographics are missing" in w for w in record.warnings)
     condition = record.facts_of("condition")[0]
-    assert condition.details["cancer"] == "secondary"
+    assert condition.details.cancer == "secondary"
     assert {d.target for d in record.dangling} >= {"Patient/cancer-patient-john-anyperson"}
 
 

@@ -56,7 +56,7 @@ def cite(record: PatientRecord, *facts: Fact):
 
 def first(record: PatientRecord, kind: FactKind, **want: object) -> Fact:
     for fact in record.facts_of(kind):
-        if all(getattr(fact, k, None) == v or fact.details.get(k) == v for k, v in want.items()):
+        if all(getattr(fact, k, None) == v or getattr(fact.details, k, None) == v for k, v in want.items()):
             return fact
     raise AssertionError(f"no {kind} fact with {want}")
 
@@ -207,7 +207,7 @@ def test_medication_current_vs_stopped(
 
 def test_qualitative_result_present_absent(jenny: PatientRecord) -> None:
     variant = next(f for f in jenny.facts_of(FactKind.genomic) if f.value == "Present")
-    gene = variant.details["gene"]
+    gene = variant.details.gene
     assert outcome(check_status, f"{gene} variant present.", jenny, variant) == "pass"
     assert outcome(check_status, f"{gene} variant absent.", jenny, variant) == "fail"
 
@@ -218,11 +218,11 @@ def test_qualitative_result_present_absent(jenny: PatientRecord) -> None:
 def test_stage_group_and_tnm(jenny: PatientRecord) -> None:
     group = first(jenny, FactKind.staging, category="stage_group")
     t = first(jenny, FactKind.staging, category="T")
-    short = str(group.details["short"])
-    assert outcome(check_staging, f"Clinical stage {short}, {t.details['short']}.", jenny, group, t) == "pass"
+    short = str(group.details.short)
+    assert outcome(check_staging, f"Clinical stage {short}, {t.details.short}.", jenny, group, t) == "pass"
     wrong_group = {"I": "III", "II": "IV", "III": "I", "IV": "II"}[short.rstrip("ABC")]
     assert outcome(check_staging, f"Clinical stage {wrong_group}.", jenny, group) == "fail"
-    wrong_t = str(t.details["short"])[:-1] + str((int(str(t.details["short"])[-1]) + 1) % 5)
+    wrong_t = str(t.details.short)[:-1] + str((int(str(t.details.short)[-1]) + 1) % 5)
     assert outcome(check_staging, f"Primary tumour {wrong_t}.", jenny, t) == "fail"
     # A less specific stage ("stage II" for IIB) does not contradict the record
     assert outcome(check_staging, f"Stage {short.rstrip('ABC')}.", jenny, group) == "pass"
@@ -230,7 +230,7 @@ def test_stage_group_and_tnm(jenny: PatientRecord) -> None:
 
 def test_receptor_status(jenny: PatientRecord) -> None:
     markers = {
-        f.details["marker"]: f for f in jenny.facts_of(FactKind.tumor_marker) if f.details.get("marker")
+        f.details.marker: f for f in jenny.facts_of(FactKind.tumor_marker) if f.details.marker
     }
     truth = {name: str(f.value).lower() for name, f in markers.items()}
     text = ", ".join(f"{name} {truth[name]}" for name in ("ER", "PR", "HER2"))
@@ -245,14 +245,14 @@ def test_receptor_status(jenny: PatientRecord) -> None:
 
 
 def test_variant_hgvs(adam: PatientRecord, jenny: PatientRecord) -> None:
-    variant = next(f for f in jenny.facts_of(FactKind.genomic) if f.details.get("hgvs_c"))
-    hgvs = str(variant.details["hgvs_c"]).split(":")[-1]
-    assert outcome(check_staging, f"{variant.details['gene']} {hgvs}", jenny, variant) == "pass"
+    variant = next(f for f in jenny.facts_of(FactKind.genomic) if f.details.hgvs_c)
+    hgvs = str(variant.details.hgvs_c).split(":")[-1]
+    assert outcome(check_staging, f"{variant.details.gene} {hgvs}", jenny, variant) == "pass"
     changed = hgvs[:-1] + ("T" if hgvs[-1] != "T" else "G")
-    assert outcome(check_staging, f"{variant.details['gene']} {changed}", jenny, variant) == "fail"
+    assert outcome(check_staging, f"{variant.details.gene} {changed}", jenny, variant) == "fail"
     # A gene the record knows, named for a variant found in another gene
-    genes = sorted({str(f.details["gene"]) for f in adam.facts_of(FactKind.genomic) if f.details.get("gene")})
-    one = next(f for f in adam.facts_of(FactKind.genomic) if f.details.get("gene") == genes[0])
+    genes = sorted({str(f.details.gene) for f in adam.facts_of(FactKind.genomic) if f.details.gene})
+    one = next(f for f in adam.facts_of(FactKind.genomic) if f.details.gene == genes[0])
     assert outcome(check_staging, f"{genes[0]} variant detected", adam, one) == "pass"
     assert outcome(check_staging, f"{genes[1]} variant detected", adam, one) == "fail"
 
@@ -294,13 +294,13 @@ def test_age_against_the_birth_date(jenny: PatientRecord) -> None:
 
 def test_medication_dose_from_the_dosage_text(jenny: PatientRecord) -> None:
     drug = next(
-        f for f in jenny.facts_of(FactKind.medication) if re.search(r"\d\s*mg", str(f.details.get("dosage")))
+        f for f in jenny.facts_of(FactKind.medication) if re.search(r"\d\s*mg", str(f.details.dosage))
     )
-    dose = re.search(r"(\d+(?:\.\d+)?)\s*mg(?![/\w])", str(drug.details["dosage"]))  # mg, not mg/m²
+    dose = re.search(r"(\d+(?:\.\d+)?)\s*mg(?![/\w])", str(drug.details.dosage))  # mg, not mg/m²
     assert dose is not None
     assert outcome(check_numbers, f"{drug.label} {dose[1]} mg", jenny, drug) == "pass"
     assert outcome(check_numbers, f"{drug.label} {float(dose[1]) * 3:g} mg", jenny, drug) == "fail"
-    per_area = re.search(r"(\d+)\s*mg/m", str(drug.details["dosage"]))
+    per_area = re.search(r"(\d+)\s*mg/m", str(drug.details.dosage))
     if per_area:  # a per-m² dose written as a flat dose is a unit error
         assert outcome(check_numbers, f"{drug.label} {per_area[1]} mg", jenny, drug) == "fail"
 

@@ -200,8 +200,8 @@ def test_stage_in_condition_vs_staging_observation(jenny: PatientRecord) -> None
     condition = next(s for s in item.sources if s.reference.startswith("Condition/"))
     assert condition.path and condition.path.startswith("stage[")
     assert any(s.reference.startswith("Observation/") for s in item.sources)
-    group = next(f for f in jenny.facts_of(FactKind.staging) if f.details.get("category") == "stage_group")
-    assert str(group.details["short"]) in item.description
+    group = next(f for f in jenny.facts_of(FactKind.staging) if f.details.category == "stage_group")
+    assert str(group.details.short) in item.description
 
 
 def test_conflicting_duplicate_labs() -> None:
@@ -245,7 +245,7 @@ def test_active_request_vs_administration_status() -> None:
 
 def test_report_conclusion_vs_later_condition(jenny: PatientRecord) -> None:
     report = next(f for f in jenny.facts_of(FactKind.report) if f.date)
-    condition = next(f for f in jenny.facts_of(FactKind.condition) if f.details.get("cancer") == "primary")
+    condition = next(f for f in jenny.facts_of(FactKind.condition) if f.details.cancer == "primary")
     record = copy.copy(jenny)
     assert report_vs_condition(record) == []
     negating = report.model_copy(

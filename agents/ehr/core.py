@@ -11,6 +11,13 @@ import re
 from collections.abc import Iterable
 
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind, iso_day
+from medboard.models.fact_kinds import (
+    ConditionDetails,
+    GenomicDetails,
+    PatientDetails,
+    ProcedureDetails,
+    ReportDetails,
+)
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.fhir.selection import latest_per_code
 
@@ -78,12 +85,12 @@ def _finding(
 def demographics(record: PatientRecord) -> list[Finding]:
     findings = []
     for fact in record.facts_of(FactKind.patient):
-        details = fact.details
-        bits = [str(details.get("gender") or "gender not recorded")]
-        if details.get("birth_date"):
-            bits.append(f"born {details['birth_date']}")
-        if details.get("deceased"):
-            deceased = details["deceased"]
+        details = fact.details if isinstance(fact.details, PatientDetails) else PatientDetails()
+        bits = [str(details.gender or "gender not recorded")]
+        if details.birth_date:
+            bits.append(f"born {details.birth_date}")
+        if details.deceased:
+            deceased = details.deceased
             bits.append("deceased" if deceased is True else f"deceased {iso_day(str(deceased))}")
         findings.append(
             _finding(fact, FindingCategory.demographics, f"Patient {fact.label}: {', '.join(bits)}.")
@@ -94,7 +101,7 @@ def demographics(record: PatientRecord) -> list[Finding]:
 def conditions(record: PatientRecord) -> list[Finding]:
     findings = []
     for fact in record.facts_of(FactKind.condition):
-        cancer = fact.details.get("cancer")
+        cancer = fact.details.cancer if isinstance(fact.details, ConditionDetails) else None
         status = (fact.status or "").lower()
         if not cancer and status and status not in ACTIVE_STATUSES:
             continue  # resolved non-cancer history is context, not case content
@@ -138,10 +145,9 @@ def biomarkers(record: PatientRecord) -> list[Finding]:
             )
         )
     for fact in record.facts_of(FactKind.genomic):
+        variant = fact.details if isinstance(fact.details, GenomicDetails) else GenomicDetails()
         detail = ", ".join(
-            str(fact.details[k])
-            for k in ("gene", "hgvs_c", "hgvs_p", "interpretation")
-            if fact.details.get(k)
+            str(v) for v in (variant.gene, variant.hgvs_c, variant.hgvs_p, variant.interpretation) if v
         )
         value = format_value(fact)
         text = f"{fact.label}: {value}{' (' + detail + ')' if detail else ''}{_when(fact)}."
@@ -215,7 +221,8 @@ def procedures(record: PatientRecord) -> list[Finding]:
     key = [
         f
         for f in record.facts_of(FactKind.procedure)
-        if f.details.get("surgery") or f.details.get("radiotherapy") or KEY_PROCEDURE.search(f.label)
+        if (isinstance(f.details, ProcedureDetails) and (f.details.surgery or f.details.radiotherapy))
+        or KEY_PROCEDURE.search(f.label)
     ]
     key.sort(key=lambda f: f.date or "", reverse=True)
     findings = []
@@ -232,7 +239,7 @@ def reports(record: PatientRecord) -> list[Finding]:
     """Report conclusions, quoted verbatim (the conclusion is the evidence's own text)."""
     findings = []
     for fact in record.facts_of(FactKind.report):
-        conclusion = fact.details.get("conclusion")
+        conclusion = fact.details.conclusion if isinstance(fact.details, ReportDetails) else None
         if not conclusion:
             continue
         evidence = EvidenceRef(reference=fact.evidence.reference, path="conclusion", quote=conclusion)

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from medboard.agents.images import CaseImage, CaseImages, file_name
+from medboard.agents.images import CaseImage, CaseImages, file_name, report_conclusion, study_details
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind, iso_day
+from medboard.models.fact_kinds import ReportDetails
 from medboard.tools.imaging.boxes import source_box
 
 if TYPE_CHECKING:
@@ -123,7 +124,8 @@ def is_radiology_report(report: Fact) -> bool:
         return False
     if any(ref.startswith("ImagingStudy/") for ref in report.related):
         return True
-    if any(_RADIOLOGY_CATEGORY.search(str(c)) for c in report.details.get("category") or ()):
+    categories = report.details.category if isinstance(report.details, ReportDetails) else []
+    if any(_RADIOLOGY_CATEGORY.search(str(c)) for c in categories):
         return True
     if any(c.code in IMAGING_REPORT_LOINC for c in report.codes):
         return True
@@ -136,7 +138,7 @@ def report_findings(facts: Sequence[Fact], images: CaseImages) -> list[Finding]:
     for report in facts:
         if not is_radiology_report(report):
             continue
-        conclusion = (report.details.get("conclusion") or "").strip()
+        conclusion = report_conclusion(report)
         if not conclusion:
             continue
         evidence = [EvidenceRef(reference=report.evidence.reference, path="conclusion", quote=conclusion)]
@@ -161,7 +163,7 @@ def report_findings(facts: Sequence[Fact], images: CaseImages) -> list[Finding]:
 
 
 def study_summary(study: Fact) -> str:
-    modalities = ", ".join(study.details.get("modalities") or ()) or "imaging"
+    modalities = ", ".join(study_details(study).modalities) or "imaging"
     site = f" {study.body_site}" if study.body_site else ""
     when = f" on {iso_day(study.date)}" if study.date else ""
     return f"{modalities}{site}{when}"
@@ -169,10 +171,11 @@ def study_summary(study: Fact) -> str:
 
 def unavailable_study_finding(study: Fact) -> Finding:
     """An ImagingStudy this case has no images for: what it was, from the record alone."""
-    series = study.details.get("series") or []
-    instances = study.details.get("number_of_instances")
+    details = study_details(study)
+    series = details.series
+    instances = details.number_of_instances
     if instances is None:
-        instances = sum(int(s.get("instances") or 0) for s in series if isinstance(s, Mapping))
+        instances = sum(s.instances or 0 for s in series)
     text = (
         f"Imaging study {study_summary(study)}: {len(series)} series, {instances} "
         f"instance{'' if instances == 1 else 's'} (images not available to this summary)."

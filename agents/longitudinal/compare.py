@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
-from medboard.agents.images import CaseImage, CaseImages
+from medboard.agents.images import CaseImage, CaseImages, report_conclusion, study_details
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind, iso_day
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def imaging_timepoints(facts: Sequence[Fact], images: CaseImages) -> list[Imagin
     """Dated time points with a known modality and site (others cannot be paired and are left out)."""
     reports: dict[str, list[Fact]] = defaultdict(list)
     for fact in facts:
-        if fact.kind == FactKind.report and (fact.details.get("conclusion") or "").strip():
+        if fact.kind == FactKind.report and report_conclusion(fact):
             for ref in fact.related:
                 if ref.startswith("ImagingStudy/"):
                     reports[ref].append(fact)
@@ -110,9 +110,8 @@ def imaging_timepoints(facts: Sequence[Fact], images: CaseImages) -> list[Imagin
     for study in (f for f in facts if f.kind == FactKind.imaging_study):
         linked = images.for_study(study.reference)
         claimed.update(i.series.id for i in linked)
-        modalities = study.details.get("modalities") or [
-            i.series.modality for i in linked if i.series.modality
-        ]
+        recorded = study_details(study).modalities
+        modalities = recorded or [i.series.modality for i in linked if i.series.modality]
         modality = modality_group(modalities[0] if modalities else None, linked[0].recipe if linked else None)
         site = site_key(
             study.body_site or next((i.series.body_part for i in linked if i.series.body_part), None)
@@ -158,8 +157,8 @@ def report_comparison(pair: ImagingPair) -> Finding | None:
     if not pair.prior.reports or not pair.current.reports:
         return None
     prior, current = pair.prior.reports[-1], pair.current.reports[-1]
-    p = (prior.details.get("conclusion") or "").strip()
-    c = (current.details.get("conclusion") or "").strip()
+    p = report_conclusion(prior)
+    c = report_conclusion(current)
     stop = "" if p.endswith(".") else "."
     text = (
         f"{pair.current.label}: prior {pair.prior.date} concluded: {p}{stop} "

@@ -55,7 +55,7 @@ def record_to_json(record: PatientRecord) -> dict[str, Any]:
     return {
         "source": record.source,
         "patient": (
-            {"reference": record.patient_ref, **patient.details}
+            {"reference": record.patient_ref, **patient.details.model_dump(mode="json", exclude={"kind"})}
             if patient
             else ({"reference": record.patient_ref} if record.patient_ref else None)
         ),
@@ -73,6 +73,13 @@ def _day(value: str | None) -> str:
     from medboard.models import iso_day  # lazily, like every model import of the CLI
 
     return iso_day(value) if value else ""
+
+
+def _medication_source(fact: Fact) -> str:
+    """The resource type a medication fact was read from (Request, Statement, ...)."""
+    from medboard.models.fact_kinds import MedicationDetails
+
+    return (fact.details.resource_type or "") if isinstance(fact.details, MedicationDetails) else ""
 
 
 def _value(fact: Fact) -> str:
@@ -151,6 +158,14 @@ def _latest_by_code(facts: Iterable[Fact]) -> list[Fact]:
 def print_overview(record: PatientRecord, console: Console | None = None) -> None:
     from rich.console import Console
 
+    from medboard.models.fact_kinds import (
+        ConditionDetails,
+        ImagingStudyDetails,
+        PatientDetails,
+        ProcedureDetails,
+        StagingDetails,
+    )
+
     console = console or Console()
     facts = record.facts
     by_kind: dict[str, list[Fact]] = {}
@@ -158,13 +173,14 @@ def print_overview(record: PatientRecord, console: Console | None = None) -> Non
         by_kind.setdefault(fact.kind.value, []).append(fact)
 
     patient = next(iter(by_kind.get("patient", [])), None)
+    who = patient.details if patient and isinstance(patient.details, PatientDetails) else None
     header = _table("Patient", "reference", "name", "gender", "born", "deceased", "source")
     header.add_row(
         record.patient_ref or "(unknown)",
-        str(patient.details.get("name") or "") if patient else "(no Patient resource)",
-        str(patient.details.get("gender") or "") if patient else "",
-        _day(patient.details.get("birth_date")) if patient else "",
-        str(patient.details.get("deceased") or "") if patient else "",
+        str(who.name or "") if who else "(no Patient resource)",
+        str(who.gender or "") if who else "",
+        _day(who.birth_date) if who else "",
+        str(who.deceased or "") if who else "",
         record.source,
     )
     console.print(header.table)
@@ -172,8 +188,9 @@ def print_overview(record: PatientRecord, console: Console | None = None) -> Non
     conditions = sorted(by_kind.get("condition", []), key=lambda f: f.date or "", reverse=True)
     table = _table("Problems", "condition", "status", "onset", "ended", "cancer / stage", "side")
     for fact in conditions[:_MAX_ROWS]:
-        cancer = fact.details.get("cancer") or ""
-        stage = fact.details.get("stage") or ""
+        diagnosis = fact.details if isinstance(fact.details, ConditionDetails) else ConditionDetails()
+        cancer = diagnosis.cancer or ""
+        stage = diagnosis.stage or ""
         table.add_row(
             fact.label,
             " / ".join(s for s in (fact.status, fact.verification_status) if s),
@@ -191,7 +208,7 @@ def print_overview(record: PatientRecord, console: Console | None = None) -> Non
     ]
     table = _table("Cancer staging & biomarkers", "kind", "what", "value", "date", "flag")
     for fact in oncology[:_MAX_ROWS]:
-        short = fact.details.get("short")
+        short = fact.details.short if isinstance(fact.details, StagingDetails) else None
         value = f"{short} ({_value(fact)})" if short and short != fact.value else _value(fact)
         table.add_row(fact.kind.value, fact.label, value, _day(fact.date), _flag(fact))
     _emit(console, table, len(oncology))
@@ -211,7 +228,7 @@ def print_overview(record: PatientRecord, console: Console | None = None) -> Non
             fact.status or "",
             _day(fact.date),
             _day(fact.end_date),
-            str(fact.details.get("resource_type", "")).removeprefix("Medication"),
+            _medication_source(fact).removeprefix("Medication"),
         )
     _emit(console, table, len(medications))
 
@@ -222,20 +239,21 @@ def print_overview(record: PatientRecord, console: Console | None = None) -> Non
             fact.label,
             _day(fact.date),
             " ".join(s for s in (fact.laterality, fact.body_site) if s),
-            "yes" if fact.details.get("surgery") else "",
-            "yes" if fact.details.get("radiotherapy") else "",
+            "yes" if isinstance(fact.details, ProcedureDetails) and fact.details.surgery else "",
+            "yes" if isinstance(fact.details, ProcedureDetails) and fact.details.radiotherapy else "",
         )
     _emit(console, table, len(procedures))
 
     studies = sorted(by_kind.get("imaging_study", []), key=lambda f: f.date or "", reverse=True)
     table = _table("Imaging", "study", "date", "modalities", "body site", "series")
     for fact in studies[:_MAX_ROWS]:
+        study = fact.details if isinstance(fact.details, ImagingStudyDetails) else ImagingStudyDetails()
         table.add_row(
             fact.label,
             _day(fact.date),
-            ", ".join(fact.details.get("modalities", [])),
+            ", ".join(study.modalities),
             fact.body_site or "",
-            str(len(fact.details.get("series", []))),
+            str(len(study.series)),
         )
     _emit(console, table, len(studies))
 

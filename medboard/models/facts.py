@@ -8,31 +8,15 @@ as ``2019`` or ``2019-04``), so no precision is invented.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from medboard.models.evidence import EvidenceRef
+from medboard.models.fact_kinds import FactDetails, FactKind, empty_details
 
 Laterality = Literal["left", "right", "bilateral"]
-
-
-class FactKind(StrEnum):
-    patient = "patient"
-    condition = "condition"
-    staging = "staging"
-    lab = "lab"
-    vital = "vital"
-    tumor_marker = "tumor_marker"
-    genomic = "genomic"
-    observation = "observation"
-    medication = "medication"
-    procedure = "procedure"
-    report = "report"
-    document = "document"
-    imaging_study = "imaging_study"
-    performance_status = "performance_status"
 
 
 class Coding(BaseModel):
@@ -92,10 +76,27 @@ class Fact(BaseModel):
         default_factory=list,
         description="References this fact links to (a staging fact's condition, a report's results).",
     )
-    details: dict[str, Any] = Field(
-        default_factory=dict, description="Kind-specific extras (TNM type, gene, HGVS, modality, ...)."
+    details: FactDetails = Field(
+        default_factory=lambda data: empty_details(data["kind"]),
+        description="Kind-specific extras (TNM type, gene, HGVS, modality, ...), tagged with the kind.",
     )
     evidence: EvidenceRef
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tag_details(cls, data: Any) -> Any:
+        """Details given as a mapping without a tag take the fact's kind (one source of truth)."""
+        if isinstance(data, Mapping):
+            details = data.get("details")
+            if isinstance(details, Mapping) and "kind" not in details and data.get("kind") is not None:
+                data = {**data, "details": {**details, "kind": data["kind"]}}
+        return data
+
+    @model_validator(mode="after")
+    def _details_match_kind(self) -> Fact:
+        if self.details.kind != self.kind:
+            raise ValueError(f"details of kind {self.details.kind!r} on a {self.kind.value!r} fact")
+        return self
 
     @property
     def reference(self) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from medboard.models import CheckResult, Fact, FactKind
+from medboard.models.fact_kinds import ImagingStudyDetails
 from medboard.tools.checks.evidence import CitedEvidence
 from medboard.tools.checks.extract import Claims, Expression, extract_claims
 from medboard.tools.fhir.record import PatientRecord
@@ -210,13 +211,12 @@ _COUNTED_TYPES = {
 
 def _study_count(study: Fact, noun: str) -> int:
     """Series or instances of one ImagingStudy fact (numberOfInstances, else the series' sum)."""
-    series = [s for s in study.details.get("series") or () if isinstance(s, dict)]
+    details = study.details if isinstance(study.details, ImagingStudyDetails) else ImagingStudyDetails()
     if noun == "series":
-        return len(series)
-    total = study.details.get("number_of_instances")
-    if isinstance(total, int):
-        return total
-    return sum(int(s.get("instances") or 0) for s in series)
+        return len(details.series)
+    if details.number_of_instances is not None:
+        return details.number_of_instances
+    return sum(s.instances or 0 for s in details.series)
 
 
 def check_counts(

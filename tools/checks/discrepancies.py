@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from medboard.models import Discrepancy, EvidenceRef, Fact, FactKind, Finding, iso_day
+from medboard.models.fact_kinds import MedicationDetails, StagingDetails
 from medboard.tools.checks.evidence import parse_fhir_date
 from medboard.tools.checks.extract import parse_stages
 from medboard.tools.checks.staging import compatible
@@ -60,10 +61,19 @@ def _type_of(text: str) -> str:
     return "pathologic" if "patholog" in low else "clinical" if "clinical" in low else ""
 
 
+def _staging(fact: Fact) -> StagingDetails:
+    return fact.details if isinstance(fact.details, StagingDetails) else StagingDetails()
+
+
+def _record_type(fact: Fact) -> str | None:
+    """The resource type a medication fact was read from (MedicationRequest, ...Administration)."""
+    return fact.details.resource_type if isinstance(fact.details, MedicationDetails) else None
+
+
 def stage_mismatch(record: PatientRecord, findings: Sequence[Finding] = ()) -> list[Discrepancy]:
     del findings
     out: list[Discrepancy] = []
-    groups = [f for f in record.facts_of(FactKind.staging) if f.details.get("category") == "stage_group"]
+    groups = [f for f in record.facts_of(FactKind.staging) if _staging(f).category == "stage_group"]
     for condition_ref, resource in record.resources.items():
         if not condition_ref.startswith("Condition/"):
             continue
@@ -81,20 +91,17 @@ def stage_mismatch(record: PatientRecord, findings: Sequence[Finding] = ()) -> l
             ]
             stage_type = _type_of(str(stage.get("type") or ""))
             comparable = [
-                g
-                for g in related
-                if not stage_type or str(g.details.get("stage_type") or "") in {stage_type, ""}
+                g for g in related if not stage_type or str(_staging(g).stage_type or "") in {stage_type, ""}
             ]
             readings = [
-                (g, _stage_group_of(f"Stage {g.details.get('short') or ''}") or _stage_group_of(str(g.value)))
+                (g, _stage_group_of(f"Stage {_staging(g).short or ''}") or _stage_group_of(str(g.value)))
                 for g in comparable
             ]
             readings = [(g, r) for g, r in readings if r]
             if not readings or any(compatible("stage_group", stated, r) for _, r in readings):
                 continue
             observed = ", ".join(
-                f"{r} ({g.details.get('stage_type') or 'untyped'}, {g.evidence.reference})"
-                for g, r in readings
+                f"{r} ({_staging(g).stage_type or 'untyped'}, {g.evidence.reference})" for g, r in readings
             )
             out.append(
                 make_discrepancy(
@@ -176,12 +183,8 @@ def medication_status_conflict(record: PatientRecord, findings: Sequence[Finding
     del findings
     out: list[Discrepancy] = []
     meds = record.facts_of(FactKind.medication)
-    requests = [
-        m
-        for m in meds
-        if m.details.get("resource_type") == "MedicationRequest" and (m.status or "") == "active"
-    ]
-    admins = [m for m in meds if m.details.get("resource_type") == "MedicationAdministration"]
+    requests = [m for m in meds if _record_type(m) == "MedicationRequest" and (m.status or "") == "active"]
+    admins = [m for m in meds if _record_type(m) == "MedicationAdministration"]
     for request in requests:
         mine = []
         for admin in admins:

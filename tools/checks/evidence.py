@@ -15,6 +15,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from medboard.models import CheckResult, EvidenceRef, Fact, FactKind, FhirDate
+from medboard.models.fact_kinds import (
+    ConditionDetails,
+    FactDetails,
+    GenomicDetails,
+    MeasurementDetails,
+    MedicationDetails,
+    PatientDetails,
+    ProcedureDetails,
+    StagingDetails,
+)
 from medboard.tools.fhir.record import PatientRecord
 
 EVIDENCE_EXISTS = "evidence_exists"
@@ -211,29 +221,45 @@ def fact_words(fact: Fact) -> list[str]:
     """The words a fact carries: label, code and value displays, body site, text, gene."""
     # The status code too: "(status in-progress)" quotes the record, it does not interpret it.
     words = [fact.label, fact.body_site or "", fact.text or "", fact.status or ""]
+    details = fact.details
     if fact.kind == FactKind.staging:  # what a T/N/M category is about, in words
+        category = details.category if isinstance(details, StagingDetails) else None
         words.append(
             {"T": "primary tumor", "N": "regional lymph nodes", "M": "distant metastasis"}.get(
-                str(fact.details.get("category")), "cancer stage"
+                str(category), "cancer stage"
             )
         )
     words += [c.display or "" for c in fact.codes + fact.value_codes]
     if isinstance(fact.value, str):
         words.append(fact.value)
-    if fact.details.get("surgery"):
+    if isinstance(details, ProcedureDetails) and details.surgery:
         words.append("surgery surgical operation")
-    if fact.details.get("radiotherapy"):
+    if isinstance(details, ProcedureDetails) and details.radiotherapy:
         words.append("radiotherapy radiation")
     if fact.kind == FactKind.imaging_study:  # what an ImagingStudy is, in words
         words.append("imaging study series instances images")
-    if fact.details.get("cancer"):
-        words.append(f"{fact.details['cancer']} cancer")
-    keys = ("gene", "hgvs_c", "hgvs_p", "modality", "category", "name", "gender", "histology")
-    for key in (*keys, "interpretation_display", "dosage"):
-        value = fact.details.get(key)
-        if isinstance(value, str):
-            words.append(value)
+    if isinstance(details, ConditionDetails) and details.cancer:
+        words.append(f"{details.cancer} cancer")
+    words += [value for value in _detail_texts(details) if isinstance(value, str)]
     return [w for w in words if w]
+
+
+def _detail_texts(details: FactDetails) -> list[object]:
+    """The details that name what a fact is about (gene, variant, TNM category, name, histology, ...)."""
+    match details:
+        case GenomicDetails():
+            return [details.gene, details.hgvs_c, details.hgvs_p]
+        case StagingDetails():
+            return [details.category]
+        case PatientDetails():
+            return [details.name, details.gender]
+        case ConditionDetails():
+            return [details.histology]
+        case MeasurementDetails():
+            return [details.interpretation_display]
+        case MedicationDetails():
+            return [details.dosage]
+    return []
 
 
 def evidence_words(cited: Sequence[CitedEvidence]) -> list[str]:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from medboard.models import CheckResult, Fact, FactKind
+from medboard.models import CheckResult, Fact
+from medboard.models.fact_kinds import MedicationDetails
 from medboard.tools.checks.evidence import NUMERIC_KINDS, CitedEvidence, Scope
 from medboard.tools.checks.extract import Claims, Quantity, extract_claims, extract_quantities
 from medboard.tools.checks.units import Comparison, compare, is_time_unit, parse_unit, registry
@@ -33,7 +34,7 @@ class _Candidate:
 def _candidates(facts: Sequence[Fact]) -> list[_Candidate]:
     out: list[_Candidate] = []
     for fact in facts:
-        dosage = fact.details.get("dosage") if fact.kind == FactKind.medication else None
+        dosage = fact.details.dosage if isinstance(fact.details, MedicationDetails) else None
         if isinstance(dosage, str):  # "1mg orally once daily", "175 mg/m² IV"
             for quantity in extract_quantities(dosage.replace("²", "2"), []):
                 out.append(_Candidate(fact, quantity.value, quantity.unit, "dose"))

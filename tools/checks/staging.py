@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from medboard.models import CheckResult, EvidenceRef, Fact, FactKind
+from medboard.models.fact_kinds import GenomicDetails, StagingDetails, TumorMarkerDetails
 from medboard.tools.checks.confusables import skeleton
 from medboard.tools.checks.evidence import CitedEvidence, Scope
 from medboard.tools.checks.extract import Claims, StageMention, extract_claims, parse_stages
@@ -82,8 +83,9 @@ def record_stages(scope: Scope) -> list[RecordStage]:
             continue
         texts = [skeleton(str(fact.value))] if isinstance(fact.value, str) else []
         texts += [skeleton(c.display or c.code or "") for c in fact.value_codes]
-        declared_type = str(fact.details.get("stage_type") or "") or _type_from_text(fact.label)
-        category = fact.details.get("category")
+        details = fact.details if isinstance(fact.details, StagingDetails) else StagingDetails()
+        declared_type = str(details.stage_type or "") or _type_from_text(fact.label)
+        category = details.category
         for text in texts:
             for mention in parse_stages(_as_stage_text(text, category)):
                 if category in {"T", "N", "M", "stage_group"} and mention.category != category:
@@ -145,7 +147,9 @@ _MARKER_FACT = {
 
 def marker_of_fact(fact: Fact) -> str | None:
     """ER, PR or HER2 when the fact is that receptor's status (the loader's `marker`, else its name)."""
-    declared = str(fact.details.get("marker") or "").upper()
+    declared = str(
+        (fact.details.marker if isinstance(fact.details, TumorMarkerDetails) else None) or ""
+    ).upper()
     if declared in _MARKER_FACT:
         return declared
     if fact.kind not in {FactKind.tumor_marker, FactKind.lab, FactKind.observation}:
@@ -182,6 +186,7 @@ def _check_variants(
     text: str, facts: list[Fact], record: PatientRecord
 ) -> list[tuple[str, str, list[EvidenceRef]]]:
     genomic = [f for f in facts if f.kind == FactKind.genomic]
+    variants = [f.details for f in genomic if isinstance(f.details, GenomicDetails)]
     if not genomic:
         return []
     out: list[tuple[str, str, list[EvidenceRef]]] = []
@@ -189,10 +194,10 @@ def _check_variants(
     stated = {_norm_hgvs(m[0]) for m in _HGVS_RE.finditer(text)}
     recorded = {
         _norm_hgvs(m[0])
-        for f in genomic
-        for k in ("hgvs_c", "hgvs_p", "hgvs_g", "variant")
-        if f.details.get(k)
-        for m in _HGVS_RE.finditer(str(f.details[k]))
+        for v in variants
+        for value in (v.hgvs_c, v.hgvs_p, v.hgvs_g, v.variant)
+        if value
+        for m in _HGVS_RE.finditer(str(value))
     }
     if stated and recorded:
         for variant in sorted(stated):
@@ -206,9 +211,11 @@ def _check_variants(
                 out.append(
                     ("fail", f"statement says {variant}; record has {', '.join(sorted(same_kind))}", evidence)
                 )
-    cited_genes = {str(f.details["gene"]).upper() for f in genomic if f.details.get("gene")}
+    cited_genes = {v.gene.upper() for v in variants if v.gene}
     all_genes = {
-        str(f.details["gene"]).upper() for f in record.facts_of(FactKind.genomic) if f.details.get("gene")
+        f.details.gene.upper()
+        for f in record.facts_of(FactKind.genomic)
+        if isinstance(f.details, GenomicDetails) and f.details.gene
     }
     words = set(re.findall(r"\b[A-Z][A-Z0-9]{1,9}\b", text))
     named = (words & all_genes) | {

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from medboard.models import CheckResult, EvidenceRef, Fact, FactKind
+from medboard.models.fact_kinds import ConditionDetails, MedicationDetails, TumorMarkerDetails
 from medboard.tools.checks.evidence import CitedEvidence, Scope, parse_fhir_date
 from medboard.tools.checks.extract import Claims, extract_claims
 from medboard.tools.checks.text import (
@@ -99,7 +100,8 @@ def condition_state(fact: Fact, case_date: date | None = None) -> str | None:
 def medication_state(fact: Fact, case_date: date | None = None) -> str | None:
     """`current`, `not_current`, `not_given` or None for a medication fact."""
     status = (fact.status or "").lower()
-    resource_type = str(fact.details.get("resource_type") or fact.evidence.resource_type or "")
+    declared = fact.details.resource_type if isinstance(fact.details, MedicationDetails) else None
+    resource_type = str(declared or fact.evidence.resource_type or "")
     if resource_type == "MedicationAdministration":
         if status in {"not-done", "entered-in-error"}:
             return "not_given"
@@ -274,7 +276,8 @@ def _check_qualitative(text: str, facts: list[Fact], *, markers_named: bool) -> 
     for fact in facts:
         if fact.kind in {FactKind.condition, FactKind.medication}:
             continue
-        if markers_named and (_BIOMARKER_RE.search(fact.label) or fact.details.get("marker")):
+        marker = fact.details.marker if isinstance(fact.details, TumorMarkerDetails) else None
+        if markers_named and (_BIOMARKER_RE.search(fact.label) or marker):
             continue
         polarity = _value_polarity(fact)
         if polarity is None:
@@ -307,7 +310,8 @@ def _denies_metastasis(
     latest_stated = max((hi for d in claims.dates for _, hi in d.candidates), default=None)
     active: list[Fact] = []
     for fact in record.facts_of(FactKind.condition):
-        secondary = fact.details.get("cancer") == "secondary" or "metastasis" in concept_tokens(fact.label)
+        cancer = fact.details.cancer if isinstance(fact.details, ConditionDetails) else None
+        secondary = cancer == "secondary" or "metastasis" in concept_tokens(fact.label)
         if not secondary or condition_state(fact, case_date) in {"inactive", "refuted"}:
             continue
         onset = parse_fhir_date(fact.date)

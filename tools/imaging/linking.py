@@ -4,7 +4,7 @@ Matching, most specific first:
 
 1. ``series_uid``: the series' SeriesInstanceUID is one of the study's ``series[].uid``;
 2. ``study_uid``: the series' StudyInstanceUID is the study's identifier (``urn:oid:<uid>`` or
-   system ``urn:dicom:uid``; the FHIR facts keep it as ``details["study_uid"]``);
+   system ``urn:dicom:uid``; the FHIR facts keep it as ``details.study_uid``);
 3. ``case_map``: the case YAML names the study for the image path (``images[].study``), for
    images without DICOM UIDs (NRRD, PNG) or with anonymised ones.
 
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from medboard.models import Fact, FactKind
+from medboard.models.fact_kinds import ImagingStudyDetails
 from medboard.tools.imaging.series import ImageSeries
 
 MatchKind = Literal["series_uid", "study_uid", "case_map"]
@@ -42,11 +43,15 @@ def _uid(value: object) -> str | None:
 def study_series_uids(fact: Fact) -> set[str]:
     """SeriesInstanceUIDs listed on an ``imaging_study`` fact."""
     out = set()
-    for series in fact.details.get("series") or ():
-        uid = _uid(series.get("uid") if isinstance(series, Mapping) else series)
+    for series in _study(fact).series:
+        uid = _uid(series.uid)
         if uid:
             out.add(uid)
     return out
+
+
+def _study(fact: Fact) -> ImagingStudyDetails:
+    return fact.details if isinstance(fact.details, ImagingStudyDetails) else ImagingStudyDetails()
 
 
 def reports_for_study(study_ref: str, facts: Iterable[Fact]) -> list[str]:
@@ -78,11 +83,7 @@ def link_series(
             )
         if match is None and image.study_uid:
             match = next(
-                (
-                    (s.reference, "study_uid")
-                    for s in studies
-                    if _uid(s.details.get("study_uid")) == image.study_uid
-                ),
+                ((s.reference, "study_uid") for s in studies if _uid(_study(s).study_uid) == image.study_uid),
                 None,
             )
         if match is None and case_map:

@@ -35,6 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from medboard.models import EvidenceRef, Fact, FactKind, iso_day
+from medboard.models.fact_kinds import ConditionDetails, ProcedureDetails, TherapyDetails
 from medboard.tools.longitudinal.dates import DateError, parse_day
 from medboard.tools.longitudinal.trends import (
     TUMOR_MARKER_LOINCS,
@@ -404,19 +405,23 @@ def _mentions_cancer(texts: Iterable[object]) -> bool:
 
 def is_cancer_condition(fact: Fact) -> bool:
     """A condition fact about a cancer (the loader's ``details.cancer``, else the diagnosis text)."""
-    if fact.details.get("cancer"):
+    if isinstance(fact.details, ConditionDetails) and fact.details.cancer:
         return True
     return _mentions_cancer([fact.label, fact.text, *(c.display for c in fact.codes)])
 
 
+def _procedure(fact: Fact) -> ProcedureDetails:
+    return fact.details if isinstance(fact.details, ProcedureDetails) else ProcedureDetails()
+
+
 def _profiles(fact: Fact) -> str:
-    profiles = fact.details.get("profiles") or fact.details.get("profile") or []
-    return " ".join(profiles) if isinstance(profiles, list) else str(profiles)
+    return " ".join(fact.details.profiles) if isinstance(fact.details, TherapyDetails) else ""
 
 
 def cancer_therapy_reason(fact: Fact, cancer_conditions: set[str]) -> str | None:
     """Why a medication or procedure fact counts as cancer therapy, or None if it does not."""
-    if fact.details.get("cancer_related") is True:
+    therapy = fact.details if isinstance(fact.details, TherapyDetails) else None
+    if therapy is not None and therapy.cancer_related is True:
         return "marked cancer-related in the record"
     profiles = _profiles(fact)
     if "cancer-related" in profiles or "radiotherapy" in profiles:
@@ -424,15 +429,14 @@ def cancer_therapy_reason(fact: Fact, cancer_conditions: set[str]) -> str | None
     linked = [ref for ref in fact.related if ref in cancer_conditions]
     if linked:
         return f"reason is a cancer condition ({linked[0]})"
-    reasons = fact.details.get("reason") or []
-    reason_texts = [r for r in (reasons if isinstance(reasons, list) else [reasons]) if "/" not in str(r)]
+    reason_texts = [r for r in (therapy.reason if therapy else []) if "/" not in r]
     if _mentions_cancer(reason_texts):
         return f"reason: {next(str(r) for r in reason_texts if _mentions_cancer([r]))}"
     if fact.kind == FactKind.medication:
         name = drug_name(fact)
         if name in ANTINEOPLASTIC_NAMES or name.endswith(ANTINEOPLASTIC_SUFFIXES):
             return f"{name} is an antineoplastic or cancer hormonal agent"
-    if fact.kind == FactKind.procedure and fact.details.get("radiotherapy"):
+    if fact.kind == FactKind.procedure and _procedure(fact).radiotherapy:
         return "radiotherapy"
     return None
 
@@ -516,10 +520,10 @@ def _lines(episodes: list[DrugEpisode]) -> list[TherapyLine]:
 def _procedures(facts: list[tuple[Fact, str]]) -> list[ProcedureEvent]:
     events: list[ProcedureEvent] = []
     radiotherapy = sorted(
-        ((f, why) for f, why in facts if f.details.get("radiotherapy")), key=lambda r: _record_span(r[0])[0]
+        ((f, why) for f, why in facts if _procedure(f).radiotherapy), key=lambda r: _record_span(r[0])[0]
     )
     for fact, why in facts:
-        if fact.details.get("surgery") and not fact.details.get("radiotherapy"):
+        if _procedure(fact).surgery and not _procedure(fact).radiotherapy:
             events.append(
                 ProcedureEvent(
                     kind="surgery",
@@ -569,7 +573,7 @@ def build_timeline(facts: Iterable[Fact]) -> Timeline:
         if fact.kind not in (FactKind.medication, FactKind.procedure):
             continue
         if fact.kind == FactKind.procedure and not (
-            fact.details.get("surgery") or fact.details.get("radiotherapy")
+            _procedure(fact).surgery or _procedure(fact).radiotherapy
         ):
             continue
         status = (fact.status or "").lower()

@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from medboard.models import EvidenceRef, Fact, FactKind, iso_day
+from medboard.models.fact_kinds import MeasurementDetails
 from medboard.tools.longitudinal.dates import DateError, parse_instant
 from medboard.tools.longitudinal.plausibility import implausibility
 from medboard.tools.longitudinal.units import UnitConversionError, convert
@@ -276,7 +277,7 @@ def _read(fact: Fact) -> _Candidate | SkippedValue:
         coded = next((c.display or c.code for c in fact.value_codes if c.display or c.code), None)
         if coded:
             return _skip(fact, "non_numeric", f"coded value {coded!r}, not a number")
-        absent = fact.details.get("data_absent_reason")
+        absent = fact.details.data_absent_reason if isinstance(fact.details, MeasurementDetails) else None
         return _skip(fact, "no_value", f"no value (data absent: {absent})" if absent else "no value")
     if isinstance(raw, bool):
         return _skip(fact, "non_numeric", f"non-numeric value {raw!r}")

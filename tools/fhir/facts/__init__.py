@@ -1,48 +1,30 @@
-"""Typed facts from a `PatientRecord`: one extractor per resource type.
+"""Typed facts from a `PatientRecord`: each fact kind reads its resource types (`registry`).
 
 Conventions (other tools rely on them; see each module): a fact's id is the cited ``Type/id``
 (plus ``#component[i]`` for Observation components), its one `EvidenceRef` cites the resource
 with the element path and the source value quoted as text, and ``subject`` is ``Patient/<id>``.
-Resource types without an extractor (Encounter, Claim, Practitioner, ...) stay in the record
-as resources and yield no fact.
+Resource types no kind reads (Encounter, Claim, Practitioner, ...) stay in the record as
+resources and yield no fact. Which kind reads what is `registry.DEFAULT_KINDS`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from medboard.errors import FhirInputError
 from medboard.models import Fact
-from medboard.tools.fhir.facts.common import JSON, ExtractContext
-from medboard.tools.fhir.facts.condition import extract_condition
-from medboard.tools.fhir.facts.document import extract_composition, extract_document_reference
-from medboard.tools.fhir.facts.imaging import extract_imaging_study
-from medboard.tools.fhir.facts.medication import extract_medication
-from medboard.tools.fhir.facts.observation import extract_observation
-from medboard.tools.fhir.facts.patient import extract_patient
-from medboard.tools.fhir.facts.procedure import extract_procedure
-from medboard.tools.fhir.facts.report import extract_report
+from medboard.tools.fhir.facts.common import ExtractContext
+from medboard.tools.fhir.facts.registry import (
+    DEFAULT_DISPATCH,
+    DEFAULT_KINDS,
+    FactKindSpec,
+    dispatch_table,
+    extractor_for,
+)
 from medboard.tools.fhir.record import PatientRecord, SkippedEntry
 
 log = logging.getLogger(__name__)
-
-Extractor = Callable[[JSON, str, ExtractContext], list[Fact]]
-
-EXTRACTORS: dict[str, Extractor] = {
-    "Patient": extract_patient,
-    "Condition": extract_condition,
-    "Observation": extract_observation,
-    "MedicationRequest": extract_medication,
-    "MedicationStatement": extract_medication,
-    "MedicationAdministration": extract_medication,
-    "MedicationDispense": extract_medication,
-    "Procedure": extract_procedure,
-    "DiagnosticReport": extract_report,
-    "DocumentReference": extract_document_reference,
-    "Composition": extract_composition,
-    "ImagingStudy": extract_imaging_study,
-}
 
 
 def build_context(
@@ -68,8 +50,9 @@ def extract_facts(
     *,
     lenient: bool = False,
     where: Callable[[str], str] | None = None,
+    kinds: Sequence[FactKindSpec] | None = None,
 ) -> list[Fact]:
-    """All facts of the record, in resource order.
+    """All facts of the record, in resource order; ``kinds`` replaces the registry (`DEFAULT_KINDS`).
 
     Any failure while reading one resource (valid-looking FHIR the extractor did not foresee) is
     contained to that resource: in lenient mode it is skipped (removed from the record, listed in
@@ -82,13 +65,14 @@ def extract_facts(
         raise FhirInputError(
             f"cannot index references between resources ({type(error).__name__})", source=record.source
         ) from None
+    table = DEFAULT_DISPATCH if kinds is None else dispatch_table(kinds)
     facts: list[Fact] = []
     failed: list[str] = []
     for key, resource in record.resources.items():
-        extractor = EXTRACTORS.get(resource.get("resourceType", ""))
-        if extractor is None:
-            continue
         try:
+            extractor = extractor_for(resource, key, ctx, table)
+            if extractor is None:
+                continue
             facts.extend(extractor(resource, key, ctx))
         except Exception as error:  # contained per resource, see the docstring
             log.debug("fact extraction failed for %s", key, exc_info=True)
@@ -109,4 +93,4 @@ def extract_facts(
     return facts
 
 
-__all__ = ["EXTRACTORS", "ExtractContext", "build_context", "extract_facts"]
+__all__ = ["DEFAULT_KINDS", "ExtractContext", "FactKindSpec", "build_context", "extract_facts"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from medboard.models import Fact, FactKind
+from medboard.models.fact_kinds import CancerKind, ConditionDetails, LateralitySource
 from medboard.tools.fhir.codes import ICD10CM
 from medboard.tools.fhir.facts.common import (
     JSON,
@@ -31,7 +32,7 @@ _SECONDARY = re.compile(r"secondary|metasta", re.IGNORECASE)
 _NOT_ASSERTED = re.compile(r"suspected|history of|screening|risk of|family history", re.IGNORECASE)
 
 
-def cancer_kind(resource: JSON, label: str | None) -> str | None:
+def cancer_kind(resource: JSON, label: str | None) -> CancerKind | None:
     """``primary`` / ``secondary`` from the mCODE profile, ICD-10 chapter, or the code's text."""
     if has_profile(resource, ("mcode-primary-cancer-condition",)):
         return "primary"
@@ -52,22 +53,20 @@ def extract_condition(resource: JSON, key: str, ctx: ExtractContext) -> list[Fac
     onset, _ = effective(resource, "onset")
     abatement_start, abatement_end = effective(resource, "abatement")
     site, laterality = body_site(resource)
-    laterality_source = "bodySite" if laterality else None
+    laterality_source: LateralitySource | None = "bodySite" if laterality else None
     if laterality is None:
         # mCODE puts laterality on bodySite; many sources only say it in the diagnosis text.
         laterality = laterality_from_text(label)
         laterality_source = "code" if laterality else None
     stage = next((display(s.get("summary")) for s in resource.get("stage", ()) if s.get("summary")), None)
     histology_ext = extension(resource, "mcode-histology-morphology-behavior")
-    details = {
-        "cancer": cancer_kind(resource, label),
-        "stage": stage,
-        "histology": display(histology_ext.get("valueCodeableConcept")) if histology_ext else None,
-    }
-    if laterality_source:
-        details["laterality_source"] = laterality_source
-    if not onset and resource.get("recordedDate"):
-        details["recorded_date"] = resource["recordedDate"]
+    details = ConditionDetails(
+        cancer=cancer_kind(resource, label),
+        stage=stage,
+        histology=display(histology_ext.get("valueCodeableConcept")) if histology_ext else None,
+        laterality_source=laterality_source,
+        recorded_date=None if onset else resource.get("recordedDate") or None,
+    )
     related = ctx.refs(a for s in resource.get("stage", ()) for a in s.get("assessment", ()))
     related_ext = extension(resource, "condition-related")
     if related_ext and related_ext.get("valueReference"):

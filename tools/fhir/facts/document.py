@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from medboard.models import Fact, FactKind
+from medboard.models.fact_kinds import DocumentDetails
 from medboard.tools.fhir.attachments import narrative_text
 from medboard.tools.fhir.facts.common import JSON, ExtractContext, codings, display, displays
 
@@ -37,13 +38,13 @@ def extract_document_reference(resource: JSON, key: str, ctx: ExtractContext) ->
             date=date,
             end_date=period.get("end"),
             text=text,
-            details={
-                "content_type": next((c for c in content_types if c), None),
-                "content_types": content_types,
-                "category": displays(resource.get("category", ())),
-                "urls": urls,
-                "description": resource.get("description"),
-            },
+            details=DocumentDetails(
+                content_type=next((c for c in content_types if c), None),
+                content_types=content_types,
+                category=displays(resource.get("category", ())),
+                urls=urls,
+                description=resource.get("description"),
+            ),
         )
     ]
 
@@ -75,7 +76,7 @@ def extract_composition(resource: JSON, key: str, ctx: ExtractContext) -> list[F
             status=resource.get("status"),
             date=resource.get("date"),
             text=text,
-            details={"content_type": "text/html" if text else None, "resource_type": "Composition"},
+            details=DocumentDetails(content_type="text/html" if text else None, resource_type="Composition"),
         )
     ]
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from medboard.models import Fact, FactKind
+from medboard.models.fact_kinds import ImagingSeries, ImagingStudyDetails
 from medboard.tools.fhir.facts.common import (
     JSON,
     ExtractContext,
@@ -25,7 +24,7 @@ def study_uid(resource: JSON) -> str | None:
 
 
 def extract_imaging_study(resource: JSON, key: str, ctx: ExtractContext) -> list[Fact]:
-    series_out: list[dict[str, Any]] = []
+    series_out: list[ImagingSeries] = []
     modalities: list[str] = [c["code"] for c in resource.get("modality", ()) if c.get("code")]
     body_sites: list[str] = []
     laterality = None
@@ -40,14 +39,14 @@ def extract_imaging_study(resource: JSON, key: str, ctx: ExtractContext) -> list
             if laterality is None and coding:
                 laterality = laterality_of_concept({"coding": [coding]})
         series_out.append(
-            {
-                "uid": series.get("uid"),
-                "number": series.get("number"),
-                "modality": modality,
-                "body_site": site,
-                "instances": series.get("numberOfInstances", len(series.get("instance", ()))),
-                "description": series.get("description"),
-            }
+            ImagingSeries(
+                uid=series.get("uid"),
+                number=series.get("number"),
+                modality=modality,
+                body_site=site,
+                instances=series.get("numberOfInstances", len(series.get("instance", ()))),
+                description=series.get("description"),
+            )
         )
     procedures = displays(resource.get("procedureCode", ()))
     description = resource.get("description")
@@ -70,13 +69,13 @@ def extract_imaging_study(resource: JSON, key: str, ctx: ExtractContext) -> list
             body_site="; ".join(body_sites) or None,
             laterality=laterality,
             related=ctx.refs(resource.get("basedOn")),
-            details={
-                "study_uid": study_uid(resource),
-                "modalities": modalities,
-                "series": series_out,
-                "description": description,
-                "procedures": procedures,
-                "number_of_instances": resource.get("numberOfInstances"),
-            },
+            details=ImagingStudyDetails(
+                study_uid=study_uid(resource),
+                modalities=modalities,
+                series=series_out,
+                description=description,
+                procedures=procedures,
+                number_of_instances=resource.get("numberOfInstances"),
+            ),
         )
     ]

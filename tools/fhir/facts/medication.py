@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from medboard.models import Fact, FactKind
+from medboard.models.fact_kinds import MedicationDetails
 from medboard.tools.fhir.codes import RXNORM
 from medboard.tools.fhir.facts.common import (
     JSON,
@@ -81,13 +82,13 @@ def extract_medication(resource: JSON, key: str, ctx: ExtractContext) -> list[Fa
             date=start,
             end_date=end,
             related=ctx.refs(resource.get("reasonReference")),
-            details={
-                "resource_type": resource.get("resourceType"),
-                "intent": resource.get("intent"),
-                "dosage": _dosage_text(resource),
-                "reason": reasons,
-                "cancer_related": cancer_related(resource, ctx),
-                "profiles": profiles(resource),
-            },
+            details=MedicationDetails(
+                resource_type=resource.get("resourceType"),
+                intent=resource.get("intent"),
+                dosage=_dosage_text(resource),
+                reason=reasons,
+                cancer_related=cancer_related(resource, ctx),
+                profiles=profiles(resource),
+            ),
         )
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from medboard.models import Fact, FactKind
+from medboard.models.fact_kinds import PatientDetails
 from medboard.tools.fhir.facts.common import JSON, ExtractContext
 
 
@@ -31,11 +32,8 @@ def extract_patient(resource: JSON, key: str, ctx: ExtractContext) -> list[Fact]
             path="name" if name else None,
             quote=name,
             date=birth,
-            details={
-                "name": name,
-                "gender": resource.get("gender"),
-                "birth_date": birth,
-                "deceased": deceased,
-            },
+            details=PatientDetails(
+                name=name, gender=resource.get("gender"), birth_date=birth, deceased=deceased
+            ),
         )
     ]

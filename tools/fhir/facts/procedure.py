@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from medboard.models import Fact, FactKind
+from medboard.models.fact_kinds import ProcedureDetails
 from medboard.tools.fhir.codes import (
     RADIOTHERAPY_CODES,
     RADIOTHERAPY_PROFILES,
@@ -78,12 +79,12 @@ def extract_procedure(resource: JSON, key: str, ctx: ExtractContext) -> list[Fac
             body_site=site,
             laterality=laterality,
             related=ctx.refs(resource.get("reasonReference")),
-            details={
-                "surgery": is_surgery(resource, label),
-                "radiotherapy": is_radiotherapy(resource, label),
-                "reason": reasons,
-                "cancer_related": cancer_related(resource, ctx),
-                "profiles": profiles(resource),
-            },
+            details=ProcedureDetails(
+                surgery=is_surgery(resource, label),
+                radiotherapy=is_radiotherapy(resource, label),
+                reason=reasons,
+                cancer_related=cancer_related(resource, ctx),
+                profiles=profiles(resource),
+            ),
         )
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from medboard.models import Fact, FactKind
+from medboard.models.fact_kinds import PresentedForm, ReportDetails, ReportMedia
 from medboard.tools.fhir.facts.common import (
     JSON,
     ExtractContext,
@@ -24,14 +25,16 @@ def extract_report(resource: JSON, key: str, ctx: ExtractContext) -> list[Fact]:
         if decoded:
             texts.append(decoded)
         forms.append(
-            {
-                "content_type": form.get("contentType"),
-                "title": form.get("title"),
-                "url": form.get("url"),
-                "decoded": decoded is not None,
-            }
+            PresentedForm(
+                content_type=form.get("contentType"),
+                title=form.get("title"),
+                url=form.get("url"),
+                decoded=decoded is not None,
+            )
         )
-    media = [{"comment": m.get("comment"), "link": ctx.ref(m.get("link"))} for m in resource.get("media", ())]
+    media = [
+        ReportMedia(comment=m.get("comment"), link=ctx.ref(m.get("link"))) for m in resource.get("media", ())
+    ]
     conclusion_codes = [c for concept in resource.get("conclusionCode", ()) for c in codings(concept)]
     text = "\n\n".join(texts) or None
     return [
@@ -48,11 +51,11 @@ def extract_report(resource: JSON, key: str, ctx: ExtractContext) -> list[Fact]:
             text=text,
             value_codes=conclusion_codes,
             related=ctx.refs(resource.get("result")) + ctx.refs(resource.get("imagingStudy")),
-            details={
-                "category": displays(resource.get("category", ())),
-                "conclusion": conclusion,
-                "media": media,
-                "presented_form": forms,
-            },
+            details=ReportDetails(
+                category=displays(resource.get("category", ())),
+                conclusion=conclusion,
+                media=media,
+                presented_form=forms,
+            ),
         )
     ]
