@@ -17,6 +17,7 @@ from autogen_agentchat.messages import BaseChatMessage, StructuredMessage
 from autogen_core import CancellationToken
 
 from medboard.agents.messages import DraftSummary, VerificationResult, latest_content
+from medboard.agents.verifier import model_entailment
 from medboard.llm.errors import CassetteMissError
 from medboard.models import AgentRun
 from medboard.orchestrator.context import CaseContext
@@ -57,7 +58,11 @@ class VerifierAgent(BaseChatAgent):
             case_date=self.context.case.effective_date,
             # The series the imaging reader loaded (ids as cited in `image:<series>#frame=i`).
             images=list(self.context.image_series.values()),
-            caller=self.context.caller if self.context.model_entailment else None,
+            entailment=(
+                model_entailment(self.context.caller)
+                if self.context.model_entailment and self.context.caller is not None
+                else None
+            ),
             # Entailment checks are independent: let as many fly as the endpoint allows.
             max_concurrency=_endpoint_concurrency(self.context.caller),
         )

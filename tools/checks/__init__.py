@@ -12,10 +12,13 @@ Layout (each check is `check_x(statement_text, cited, record, *, case_date, clai
 - `subject.py`    the cited evidence mentions what the statement is about
 - `discrepancies.py` cross-source disagreements in the record (and between specialists)
 - `pipeline.py`   `verify_statement`, `verify_summary` (async), `apply_verdicts`, `VerifyReport`
+- `entailment.py` the contract for what the rules leave open: `EntailmentRequest` in,
+                  `EntailmentJudgement` out, through an `EntailmentCallback`
 
 `text.py` (folding, synonyms, negation scope) and `extract.py` (claims read from a statement)
-serve them all. The model side (entailment for what the rules leave open) is in
-`medboard.agents.verifier`. Names below load on first use, so importing the package is cheap.
+serve them all. The model side (the MedGemma callback, `model_entailment`) is in
+`medboard.agents.verifier`: tools never import agents. Names below load on first use, so
+importing the package is cheap.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ _EXPORTS: dict[str, str] = {
     "apply_verdicts": "medboard.tools.checks.pipeline",
     "revision_feedback": "medboard.tools.checks.pipeline",
     "VerifyReport": "medboard.tools.checks.pipeline",
-    "EntailmentRequest": "medboard.tools.checks.pipeline",
-    "EntailmentCallback": "medboard.tools.checks.pipeline",
-    "EvidenceQuote": "medboard.tools.checks.pipeline",
+    "EntailmentRequest": "medboard.tools.checks.entailment",
+    "EntailmentCallback": "medboard.tools.checks.entailment",
+    "EntailmentJudgement": "medboard.tools.checks.entailment",
+    "EvidenceQuote": "medboard.tools.checks.entailment",
     "find_discrepancies": "medboard.tools.checks.discrepancies",
     "CitedEvidence": "medboard.tools.checks.evidence",
     "resolve_citations": "medboard.tools.checks.evidence",

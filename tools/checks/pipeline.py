@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -44,6 +42,16 @@ from medboard.tools.checks.confusables import skeleton, was_folded
 from medboard.tools.checks.dates import check_age, check_dates
 from medboard.tools.checks.demographics import SEX_AGREES, check_sex
 from medboard.tools.checks.discrepancies import find_discrepancies
+from medboard.tools.checks.entailment import (
+    ENTAILMENT,
+    EntailmentCallback,
+    EntailmentJudgement,
+    EntailmentRequest,
+    EvidenceQuote,
+    evidence_quotes,
+    judge,
+    untrusted_text,
+)
 from medboard.tools.checks.evidence import (
     CitedEvidence,
     check_evidence_exists,
@@ -53,7 +61,6 @@ from medboard.tools.checks.evidence import (
     to_date,
 )
 from medboard.tools.checks.extract import Claims, extract_claims
-from medboard.tools.checks.injection import instruction_like
 from medboard.tools.checks.laterality import check_laterality
 from medboard.tools.checks.numbers import check_numbers, unjudged
 from medboard.tools.checks.staging import check_staging
@@ -77,14 +84,29 @@ from medboard.tools.checks.text import (
 )
 from medboard.tools.fhir.record import PatientRecord
 
-if TYPE_CHECKING:
-    from medboard.agents.verifier import EntailmentJudgement
+__all__ = [  # the entailment contract is re-exported: callers import it from here
+    "CONTRADICTING",
+    "ENTAILMENT",
+    "EntailmentCallback",
+    "EntailmentJudgement",
+    "EntailmentRequest",
+    "EvidenceQuote",
+    "VerifyReport",
+    "apply_verdicts",
+    "claims_present",
+    "evidence_quotes",
+    "revision_feedback",
+    "statement_evidence",
+    "untrusted_text",
+    "verify_statement",
+    "verify_summary",
+    "verify_summary_sync",
+]
 
 log = logging.getLogger(__name__)
 
 FINDINGS_EXIST = "findings_exist"
 TEXT_FOLDED = "text_folded"
-ENTAILMENT = "entailment"
 FAILING = frozenset({VerdictLabel.unsupported, VerdictLabel.contradicted})
 
 # Checks whose failure means the statement disagrees with its evidence.
@@ -100,31 +122,7 @@ CONTRADICTING = (
 )
 
 
-# --------------------------------------------------------------------------------- entailment
-
-
-@dataclass(frozen=True)
-class EvidenceQuote:
-    """One cited source as the entailment model sees it: its reference and what it says."""
-
-    reference: str
-    text: str
-
-
-@dataclass(frozen=True)
-class EntailmentRequest:
-    """A statement the rules could not decide, with the quoted text of its evidence."""
-
-    statement_id: str
-    statement: str
-    evidence: tuple[EvidenceQuote, ...]
-    rule_checks: tuple[CheckResult, ...] = ()
-    #: why no model may decide this statement (instruction-like record text), or None
-    untrusted: str | None = None
-
-
-#: `async (request) -> EntailmentJudgement` (see `medboard.agents.verifier`).
-EntailmentCallback = Callable[[EntailmentRequest], Awaitable["EntailmentJudgement"]]
+# --------------------------------------------------------------------------------- report
 
 
 class VerifyReport(BaseModel):
@@ -340,46 +338,6 @@ def claims_present(claims: Any) -> bool:
 # ----------------------------------------------------------------------------------- summary
 
 
-def evidence_quotes(cited: Sequence[CitedEvidence], max_chars: int = 1500) -> tuple[EvidenceQuote, ...]:
-    """What each cited source says, as compact text for the entailment model."""
-    quotes: list[EvidenceQuote] = []
-    for item in cited:
-        if not item.exists:
-            continue
-        lines = []
-        for fact in item.all_facts()[:12]:
-            value = (
-                ""
-                if fact.value is None
-                else f" = {fact.comparator or ''}{fact.value}{' ' + fact.unit if fact.unit else ''}"
-            )
-            parts = [f"{fact.label}{value}"]
-            for label, field_value in (
-                ("status", fact.status),
-                ("verification", fact.verification_status),
-                ("date", fact.date),
-                ("end", fact.end_date),
-                ("site", fact.body_site),
-                ("laterality", fact.laterality),
-            ):
-                if field_value:
-                    parts.append(f"{label}: {field_value}")
-            if fact.text:
-                parts.append(f"text: {fact.text}")
-            lines.append("; ".join(parts))
-        if item.ref.quote:
-            lines.append(f"quoted: {item.ref.quote}")
-        text = "\n".join(lines) or " ".join(fact_words_of_resource(item.resource or {}))
-        quotes.append(EvidenceQuote(item.reference or item.ref.reference, text[:max_chars]))
-    return tuple(quotes)
-
-
-def fact_words_of_resource(resource: dict[str, Any]) -> list[str]:
-    from medboard.tools.checks.evidence import _strings
-
-    return list(_strings(resource))
-
-
 def _image_series(images: Iterable[Any] | None) -> set[str] | None:
     """Series ids of the case's images (`ImageSeries.id`); None when images were not given."""
     if images is None:
@@ -394,117 +352,12 @@ def _image_series(images: Iterable[Any] | None) -> set[str] | None:
     return names
 
 
-_LABEL_OF = {
-    "entailed": VerdictLabel.supported,
-    "contradicted": VerdictLabel.contradicted,
-}
-
-
-def untrusted_text(statement_text: str, cited: Sequence[CitedEvidence]) -> str | None:
-    """Why a model's judgement on this statement cannot be trusted, or None.
-
-    The statement or any cited record text (fact texts, quotes, labels) reading as instructions
-    to a model (`medboard.tools.checks.injection`): the entailment model would be reading an
-    attacker's prompt, so its answer — either way — decides nothing.
-    """
-    what = instruction_like(statement_text)
-    if what:
-        return f"the statement carries {what}"
-    for item in cited:
-        texts = [item.ref.quote or ""]
-        for fact in item.all_facts():
-            texts += [fact.text or "", fact.label or "", fact.value if isinstance(fact.value, str) else ""]
-        for text in texts:
-            what = instruction_like(text)
-            if what:
-                return f"cited {item.reference or item.ref.reference} carries {what}"
-    return None
-
-
-def _rules_agreed(verdict: Verdict) -> list[str]:
-    """The contradiction-capable checks the rules ran and passed on this statement."""
-    return [c.name for c in verdict.checks if c.name in CONTRADICTING and c.outcome == "pass"]
-
-
-async def _entail(
-    verdict: Verdict,
-    request: EntailmentRequest,
-    entailment: EntailmentCallback,
-    semaphore: asyncio.Semaphore,
-    neutral: VerdictLabel,
-) -> Verdict:
-    if request.untrusted:
-        check = CheckResult(
-            name=ENTAILMENT,
-            outcome="skip",
-            detail=f"model not asked: {request.untrusted} (record text is data, never instructions)",
-        )
-        reason = f"{verdict.reason}; not put to the model: {request.untrusted}"
-        return verdict.model_copy(update={"checks": [*verdict.checks, check], "reason": reason[:500]})
-    async with semaphore:
-        try:
-            judgement = await entailment(request)
-        except Exception as error:  # a failing model degrades one statement, visibly
-            if type(error).__name__ == "CassetteMissError":
-                raise  # strict replay: a missing recording must surface, not degrade
-            log.warning("entailment failed for statement %s: %s", request.statement_id, type(error).__name__)
-            check = CheckResult(
-                name=ENTAILMENT, outcome="skip", detail=f"model check failed: {type(error).__name__}"
-            )
-            return verdict.model_copy(update={"checks": [*verdict.checks, check]})
-    label = _LABEL_OF.get(str(judgement.label), neutral)
-    outcome = (
-        "pass"
-        if label == VerdictLabel.supported
-        else "fail"
-        if label == VerdictLabel.contradicted
-        else "skip"
-    )
-    reason = re.sub(r"\s+", " ", judgement.reason).strip()
-    agreed = _rules_agreed(verdict)
-    if label == VerdictLabel.contradicted and (verdict.verdict == VerdictLabel.supported or agreed):
-        # The rules' verdict wins: a model cannot strike what the deterministic checks confirmed.
-        check = CheckResult(
-            name=ENTAILMENT,
-            outcome="skip",
-            detail=f"model: contradicted: {reason} — overruled: the rules found agreement "
-            f"({', '.join(agreed) or verdict.verdict.value})",
-        )
-        new_reason = f"{verdict.reason}; the model disagreed (contradicted), the rules' checks passed"
-        return verdict.model_copy(update={"checks": [*verdict.checks, check], "reason": new_reason[:500]})
-    check = CheckResult(
-        name=ENTAILMENT,
-        outcome=outcome,  # type: ignore[arg-type]
-        detail=f"model: {judgement.label}: {reason}",
-        evidence=[EvidenceRef(reference=q.reference) for q in request.evidence if _is_ref(q.reference)],
-    )
-    if label == VerdictLabel.unverifiable:
-        new_reason = f"{verdict.reason}; model found the evidence neutral"
-    else:
-        new_reason = f"model check: {judgement.label}: {reason}"
-    return Verdict(
-        statement_id=verdict.statement_id,
-        verdict=label,
-        reason=new_reason[:500],
-        checks=[*verdict.checks, check],
-    )
-
-
-def _is_ref(reference: str) -> bool:
-    try:
-        EvidenceRef(reference=reference)
-    except ValueError:
-        return False
-    return True
-
-
 async def verify_summary(
     summary: CaseSummary,
     record: PatientRecord,
     *,
     case_date: str | date | datetime | None = None,
     entailment: EntailmentCallback | None = None,
-    caller: Any = None,
     images: Iterable[Any] | None = None,
     neutral_verdict: VerdictLabel = VerdictLabel.unverifiable,
     max_concurrency: int = 4,
@@ -512,14 +365,10 @@ async def verify_summary(
     """Verify every statement of `summary` (one verdict each, in order) and find discrepancies.
 
     `case_date` is the case's "now" for relative dates (default: the record's latest date).
-    Statements the rules leave `unverifiable` go to `entailment` (or to a model entailment built
-    from `caller`, a `medboard.llm.ModelCaller`) when given; `neutral_verdict` is what a
-    "neutral" judgement becomes.
+    Statements the rules leave `unverifiable` go to `entailment` when given (an
+    `EntailmentCallback`; `medboard.agents.verifier.model_entailment(caller)` builds the model's);
+    `neutral_verdict` is what a "neutral" judgement becomes.
     """
-    if entailment is None and caller is not None:
-        from medboard.agents.verifier import model_entailment
-
-        entailment = model_entailment(caller)
     day = to_date(case_date) or to_date(record.latest_date())
     findings = _finding_map(summary.findings)
     series = _image_series(images)
@@ -546,7 +395,10 @@ async def verify_summary(
     if pending and entailment is not None:
         semaphore = asyncio.Semaphore(max_concurrency)
         judged = await asyncio.gather(
-            *(_entail(verdicts[i], request, entailment, semaphore, neutral_verdict) for i, request in pending)
+            *(
+                judge(verdicts[i], request, entailment, semaphore, neutral_verdict, CONTRADICTING)
+                for i, request in pending
+            )
         )
         for (index, _), verdict in zip(pending, judged, strict=True):
             verdicts[index] = verdict
