@@ -37,10 +37,8 @@ from medboard.models import (
     Verdict,
     VerdictLabel,
 )
-from medboard.tools.checks.arithmetic import EXTREME_WORDS, check_arithmetic, check_counts, check_extremes
+from medboard.tools.checks.base import Check, contradicting
 from medboard.tools.checks.confusables import skeleton, was_folded
-from medboard.tools.checks.dates import check_age, check_dates
-from medboard.tools.checks.demographics import SEX_AGREES, check_sex
 from medboard.tools.checks.discrepancies import find_discrepancies
 from medboard.tools.checks.entailment import (
     ENTAILMENT,
@@ -55,33 +53,14 @@ from medboard.tools.checks.entailment import (
 from medboard.tools.checks.evidence import (
     CitedEvidence,
     check_evidence_exists,
-    evidence_words,
     fact_words,
     resolve_citations,
     to_date,
 )
 from medboard.tools.checks.extract import Claims, extract_claims
-from medboard.tools.checks.laterality import check_laterality
-from medboard.tools.checks.numbers import check_numbers, unjudged
-from medboard.tools.checks.staging import check_staging
-from medboard.tools.checks.status import (
-    _MED_CURRENT,
-    _MED_STOPPED,
-    _SAYS_ACTIVE,
-    _SAYS_INACTIVE,
-    check_status,
-    quoted_texts,
-)
-from medboard.tools.checks.subject import SUBJECT_MENTIONED, check_subject, evidence_terms
-from medboard.tools.checks.text import (
-    concept_tokens,
-    fold,
-    laterality_mentions,
-    name_spans,
-    negated_spans,
-    overlap,
-    stem,
-)
+from medboard.tools.checks.registry import DEFAULT_CHECKS
+from medboard.tools.checks.subject import SUBJECT_MENTIONED, evidence_terms
+from medboard.tools.checks.text import concept_tokens, overlap
 from medboard.tools.fhir.record import PatientRecord
 
 __all__ = [  # the entailment contract is re-exported: callers import it from here
@@ -109,17 +88,8 @@ FINDINGS_EXIST = "findings_exist"
 TEXT_FOLDED = "text_folded"
 FAILING = frozenset({VerdictLabel.unsupported, VerdictLabel.contradicted})
 
-# Checks whose failure means the statement disagrees with its evidence.
-CONTRADICTING = (
-    "numbers_agree",
-    "dates_agree",
-    "age_agrees",
-    "arithmetic_agrees",
-    "laterality_agrees",
-    "status_agrees",
-    "staging_agrees",
-    SEX_AGREES,
-)
+# The default checks whose failure means the statement disagrees with its evidence.
+CONTRADICTING = contradicting(DEFAULT_CHECKS)
 
 
 # --------------------------------------------------------------------------------- report
@@ -175,60 +145,36 @@ def _findings_check(statement: Statement, findings: Mapping[str, Finding]) -> Ch
 
 
 def _uncovered(
-    text: str, claims: Claims, checks: dict[str, CheckResult], cited: Sequence[CitedEvidence]
+    text: str,
+    claims: Claims,
+    results: Mapping[str, CheckResult],
+    cited: Sequence[CitedEvidence],
+    checks: Sequence[Check],
 ) -> list[str]:
-    """Parts of the statement no passed check and no evidence word accounts for."""
-    passed = {name for name, c in checks.items() if c.outcome == "pass"}
+    """Parts of the statement no passed check and no evidence word accounts for.
+
+    Each check declares the parts it answers for (`Check.accounts`); a part is open unless a
+    check that answers for it passed. Declared spans are cut out either way, and what remains
+    must be words of the cited evidence, or words a passed check settles (`Check.words`).
+    """
+    passed = {name for name, c in results.items() if c.outcome == "pass"}
     left: list[str] = []
     spans: list[tuple[int, int]] = []
-    open_quantities = {id(q) for q in unjudged(claims, cited)}
-    unchecked = [
-        ("numbers_agree", [(q.text, q.span) for q in claims.quantities if id(q) not in open_quantities]),
-        (
-            "never",
-            [(q.text, q.span) for q in claims.quantities if id(q) in open_quantities and not q.count_of],
-        ),
-        ("counts_agree", [(q.text, q.span) for q in claims.quantities if q.count_of]),
-        ("dates_agree", [(d.text, d.span) for d in claims.dates]),
-        ("arithmetic_agrees", [(e.text, e.span) for e in claims.expressions]),
-        (
-            "staging_agrees",
-            [(s.text, s.span) for s in claims.stages]
-            + [(text[m.span[0] : m.span[1]], m.span) for m in claims.markers],
-        ),
-        ("laterality_agrees", [(side, (s, e)) for side, s, e in laterality_mentions(text)]),
-    ]
-    for name, items in unchecked:
-        for shown, span in items:
-            spans.append(span)
-            if name not in passed:
-                left.append(shown.strip())
-    if claims.ages:
-        if "age_agrees" not in passed:
-            left.extend(text[s:e] for _, (s, e) in claims.ages)
-        spans.extend(span for _, span in claims.ages)
-    said = dict.fromkeys(  # a small vocabulary: deduplicated, each looked up once
-        m[0].lower()
-        for r in (_SAYS_ACTIVE, _SAYS_INACTIVE, _MED_CURRENT, _MED_STOPPED)
-        for m in r.finditer(text)
-    )
-    evidence_text = " ".join(evidence_words(cited)).lower()
-    unquoted = [word for word in said if word not in evidence_text]  # "fully active" quoted from the record
-    folded = fold(text)
-    cited_names = quoted_texts(*(f for c in cited for f in c.facts))
-    negated = negated_spans(folded, protected=name_spans(folded, cited_names))
-    if (unquoted or negated) and not passed & {"status_agrees", "staging_agrees"}:
-        left.append("status/negation")
+    settled: set[str] = set()
+    for check in checks:
+        for part in check.accounts(text, claims, cited):
+            if part.span is not None:
+                spans.append(part.span)
+            if not passed & ({check.name} if part.by is None else part.by):
+                left.append(part.shown)
+        if check.name in passed:
+            settled |= check.words
     rest, cursor = [], 0
     for start, end in sorted(spans):
         rest.append(text[cursor:start])
         cursor = max(cursor, end)
     rest.append(text[cursor:])
-    terms = concept_tokens(" ".join(rest))
-    if "arithmetic_agrees" in passed:  # direction words were checked against the computed change
-        terms -= {"rising", "falling", "stable", "increasing", "decreasing"}
-    if "extremes_agree" in passed:
-        terms -= {stem(w) for w in EXTREME_WORDS}
+    terms = concept_tokens(" ".join(rest)) - settled
     if terms:
         vocabulary = evidence_terms(cited)
         left.extend(sorted(terms - overlap(terms, vocabulary)))
@@ -242,10 +188,14 @@ def verify_statement(
     case_date: str | date | datetime | None = None,
     *,
     image_series: set[str] | None = None,
+    checks: Sequence[Check] = DEFAULT_CHECKS,
 ) -> Verdict:
-    """Rules-only verdict on one statement (see the module docstring for the decision)."""
+    """Rules-only verdict on one statement (see the module docstring for the decision).
+
+    `checks` is the registry to run (`medboard.tools.checks.registry.DEFAULT_CHECKS`).
+    """
     verdict, _ = _verify_statement(
-        statement, _finding_map(summary_findings), record, to_date(case_date), image_series
+        statement, _finding_map(summary_findings), record, to_date(case_date), image_series, checks
     )
     return verdict
 
@@ -262,6 +212,7 @@ def _verify_statement(
     record: PatientRecord,
     case_date: date | None,
     image_series: set[str] | None,
+    registry: Sequence[Check] = DEFAULT_CHECKS,
 ) -> tuple[Verdict, list[CitedEvidence]]:
     # Every textual check reads the Unicode skeleton: look-alike letters cannot dodge a check.
     text = skeleton(statement.text)
@@ -281,21 +232,13 @@ def _verify_statement(
     claims = extract_claims(text, case_date, mask=mask)
     usable = [c for c in cited if c.exists]
     if usable:
-        for check in (
-            check_subject,
-            check_numbers,
-            check_dates,
-            check_age,
-            check_arithmetic,
-            check_extremes,
-            check_counts,
-            check_laterality,
-            check_status,
-            check_staging,
-            check_sex,
-        ):
-            checks.append(check(text, usable, record, case_date=case_date, claims=claims))
+        for check in registry:
+            result = check.run(text, usable, record, case_date=case_date, claims=claims)
+            if result.name != check.name:  # the registry's declarations would not apply to it
+                raise ValueError(f"check {check.name!r} returned a result named {result.name!r}")
+            checks.append(result)
     by_name = {c.name: c for c in checks}
+    ran = list(registry) if usable else []
 
     def verdict(label: VerdictLabel, reason: str) -> Verdict:
         return Verdict(statement_id=statement.id, verdict=label, reason=reason[:500], checks=checks)
@@ -306,19 +249,21 @@ def _verify_statement(
         return verdict(VerdictLabel.unsupported, "the statement cites no evidence"), cited
     if by_name["evidence_exists"].outcome == "fail":
         return verdict(VerdictLabel.unsupported, by_name["evidence_exists"].detail), cited
+    failed = [by_name[c.name] for c in ran if c.on_fail == VerdictLabel.unsupported]
+    failed = [result for result in failed if result.outcome == "fail"]
+    if failed:
+        return verdict(VerdictLabel.unsupported, "; ".join(c.detail for c in failed)), cited
     subject = by_name.get(SUBJECT_MENTIONED)
-    if subject is not None and subject.outcome == "fail":
-        return verdict(VerdictLabel.unsupported, subject.detail), cited
-    decided = any(by_name[n].outcome != "skip" for n in CONTRADICTING if n in by_name)
+    decided = any(by_name[c.name].outcome != "skip" for c in ran if c.contradicts)
     if subject is not None and subject.outcome == "skip" and not claims_present(claims) and not decided:
         # "a", "yes", "see above": citations dressed on a sentence that claims nothing.
         return verdict(VerdictLabel.unsupported, "the statement says nothing that can be checked"), cited
-    failed = [by_name[name] for name in CONTRADICTING if name in by_name and by_name[name].outcome == "fail"]
+    failed = [by_name[c.name] for c in ran if c.contradicts and by_name[c.name].outcome == "fail"]
     if failed:
         return verdict(VerdictLabel.contradicted, "; ".join(c.detail for c in failed)), cited
     if not usable:
         return verdict(VerdictLabel.unverifiable, "image evidence only: the rules cannot read images"), cited
-    left = _uncovered(text, claims, by_name, usable)
+    left = _uncovered(text, claims, by_name, usable, ran)
     if left:
         shown = ", ".join(dict.fromkeys(left))
         return verdict(VerdictLabel.unverifiable, f"rules cannot decide: {shown[:200]}"), cited
@@ -361,13 +306,14 @@ async def verify_summary(
     images: Iterable[Any] | None = None,
     neutral_verdict: VerdictLabel = VerdictLabel.unverifiable,
     max_concurrency: int = 4,
+    checks: Sequence[Check] = DEFAULT_CHECKS,
 ) -> VerifyReport:
     """Verify every statement of `summary` (one verdict each, in order) and find discrepancies.
 
     `case_date` is the case's "now" for relative dates (default: the record's latest date).
     Statements the rules leave `unverifiable` go to `entailment` when given (an
     `EntailmentCallback`; `medboard.agents.verifier.model_entailment(caller)` builds the model's);
-    `neutral_verdict` is what a "neutral" judgement becomes.
+    `neutral_verdict` is what a "neutral" judgement becomes; `checks` is the rules' registry.
     """
     day = to_date(case_date) or to_date(record.latest_date())
     findings = _finding_map(summary.findings)
@@ -375,7 +321,7 @@ async def verify_summary(
     verdicts: list[Verdict] = []
     pending: list[tuple[int, EntailmentRequest]] = []
     for statement in summary.statements():
-        verdict, cited = _verify_statement(statement, findings, record, day, series)
+        verdict, cited = _verify_statement(statement, findings, record, day, series, checks)
         verdicts.append(verdict)
         if verdict.verdict == VerdictLabel.unverifiable and entailment is not None:
             quotes = evidence_quotes(cited)
@@ -394,9 +340,10 @@ async def verify_summary(
                 )
     if pending and entailment is not None:
         semaphore = asyncio.Semaphore(max_concurrency)
+        agreeing = contradicting(checks)  # their pass is the rules' agreement a model cannot overrule
         judged = await asyncio.gather(
             *(
-                judge(verdicts[i], request, entailment, semaphore, neutral_verdict, CONTRADICTING)
+                judge(verdicts[i], request, entailment, semaphore, neutral_verdict, agreeing)
                 for i, request in pending
             )
         )
