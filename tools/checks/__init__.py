@@ -1,6 +1,8 @@
 """The verifier's deterministic side: every statement checked against what it cites.
 
-Layout (each check is `check_x(statement_text, cited, record, *, case_date, claims) -> CheckResult`):
+Layout (each check is `check_x(statement_text, cited, record, *, case_date, claims) -> CheckResult`,
+declared once in `registry.py` with what its failure means and the parts of a statement it
+accounts for — `base.py` says how; adding a check is its module plus one line there):
 
 - `evidence.py`   resolve citations (`CitedEvidence`), evidence exists and is this patient's
 - `numbers.py`    numbers agree with the cited values, unit-aware through pint (`units.py`)
@@ -11,6 +13,7 @@ Layout (each check is `check_x(statement_text, cited, record, *, case_date, clai
 - `staging.py`    T/N/M, stage groups, ER/PR/HER2, variants
 - `subject.py`    the cited evidence mentions what the statement is about
 - `discrepancies.py` cross-source disagreements in the record (and between specialists)
+- `registry.py`   `DEFAULT_CHECKS`, in the order they run; `base.py` the `Check` and `Part` types
 - `pipeline.py`   `verify_statement`, `verify_summary` (async), `apply_verdicts`, `VerifyReport`
 - `entailment.py` the contract for what the rules leave open: `EntailmentRequest` in,
                   `EntailmentJudgement` out, through an `EntailmentCallback`
@@ -28,6 +31,9 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "verify_statement": "medboard.tools.checks.pipeline",
+    "DEFAULT_CHECKS": "medboard.tools.checks.registry",
+    "Check": "medboard.tools.checks.base",
+    "Part": "medboard.tools.checks.base",
     "verify_summary": "medboard.tools.checks.pipeline",
     "verify_summary_sync": "medboard.tools.checks.pipeline",
     "apply_verdicts": "medboard.tools.checks.pipeline",

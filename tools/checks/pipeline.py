@@ -1,13 +1,14 @@
 """The verifier core: every statement checked against its cited sources, rules first.
 
-`verify_statement` runs the deterministic checks on one statement and decides:
+`verify_statement` runs the deterministic checks (`medboard.tools.checks.registry.DEFAULT_CHECKS`,
+or the `checks` given) on one statement and decides:
 - **unsupported** — it cites nothing, cites a finding the summary does not have, cites evidence
   missing from the record or belonging to another patient, or cites evidence that does not
   mention its subject;
-- **contradicted** — a number, unit, date, side, status/negation, stage or biomarker disagrees
-  with the cited record;
-- **supported** — the checks that apply passed and every content word of the statement is
-  accounted for (a passed check, or a word of the cited evidence);
+- **contradicted** — a check whose failure contradicts (a number, unit, date, side,
+  status/negation, stage or biomarker) disagrees with the cited record;
+- **supported** — the checks that apply passed and every part of the statement is accounted for
+  (by a passed check that declares it, see `Check.accounts`, or by a word of the cited evidence);
 - **unverifiable** — nothing failed, but the rules cannot account for the whole statement
   (qualitative wording, image-only evidence). `verify_summary` hands these to the entailment
   callback when one is given.
@@ -249,8 +250,9 @@ def _verify_statement(
         return verdict(VerdictLabel.unsupported, "the statement cites no evidence"), cited
     if by_name["evidence_exists"].outcome == "fail":
         return verdict(VerdictLabel.unsupported, by_name["evidence_exists"].detail), cited
+    # A check whose failure unsupports (the evidence is not about the statement) decides first.
     failed = [by_name[c.name] for c in ran if c.on_fail == VerdictLabel.unsupported]
-    failed = [result for result in failed if result.outcome == "fail"]
+    failed = [c for c in failed if c.outcome == "fail"]
     if failed:
         return verdict(VerdictLabel.unsupported, "; ".join(c.detail for c in failed)), cited
     subject = by_name.get(SUBJECT_MENTIONED)
