@@ -14,32 +14,19 @@ cites — nothing else, so the answer can only rest on those quotes. The answer 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, TypeAlias
 
 from medboard.agents.prompting import SYSTEM_PREAMBLE, data_block
 from medboard.agents.verifier.prompts import INSTRUCTION
 
-if TYPE_CHECKING:
-    from medboard.tools.checks.pipeline import EntailmentRequest
+# The contract lives in tools (the verifier core types its callback with it); re-exported here.
+from medboard.tools.checks.entailment import EntailmentCallback, EntailmentJudgement, EntailmentRequest
 
 AGENT = "verifier"
 PURPOSE = "entailment"
 MAX_EVIDENCE_CHARS = 6000
 
 
-class EntailmentJudgement(BaseModel):
-    """The model's answer: does the quoted evidence entail the statement?"""
-
-    model_config = ConfigDict(extra="forbid")
-
-    label: Literal["entailed", "contradicted", "neutral"] = Field(
-        description="entailed: the evidence states it; contradicted: the evidence says otherwise; "
-        "neutral: the evidence does not say."
-    )
-    reason: str = Field(max_length=300, description="One sentence: which quoted words decide it.")
 
 
 def build_entailment_prompt(
@@ -70,7 +57,7 @@ def entailment_messages(request: EntailmentRequest) -> list[Any]:
     ]
 
 
-EntailmentFn = Callable[["EntailmentRequest"], Awaitable[EntailmentJudgement]]
+EntailmentFn: TypeAlias = EntailmentCallback  # the name this module used before the contract moved to tools
 
 
 def model_entailment(caller: Any, *, max_tokens: int = 200) -> EntailmentFn:

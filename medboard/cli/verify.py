@@ -83,12 +83,14 @@ async def _verify(
     replay: Path | None,
     overrides: dict[str, str],
 ) -> VerifyReport:
+    from medboard.agents.verifier import model_entailment
     from medboard.api import open_caller
     from medboard.tools.checks.pipeline import verify_summary
 
     # Rules only unless a model is asked for explicitly: a CI gate must not change with the env.
     async with open_caller(model or "none", replay=replay, overrides=overrides) as caller:
-        return await verify_summary(summary, record, case_date=case_date, caller=caller)  # type: ignore[arg-type]
+        entailment = model_entailment(caller) if caller is not None else None
+        return await verify_summary(summary, record, case_date=case_date, entailment=entailment)  # type: ignore[arg-type]
 
 
 def load_summary(path: Path) -> CaseSummary:

@@ -17,8 +17,10 @@ from datetime import date
 
 from medboard.models import CheckResult, Fact, FactKind
 from medboard.models.fact_kinds import ImagingStudyDetails
+from medboard.tools.checks.base import Part
 from medboard.tools.checks.evidence import CitedEvidence
 from medboard.tools.checks.extract import Claims, Expression, extract_claims
+from medboard.tools.checks.text import stem
 from medboard.tools.fhir.record import PatientRecord
 
 ARITHMETIC_AGREES = "arithmetic_agrees"
@@ -265,3 +267,24 @@ def check_counts(
     return CheckResult(
         name=COUNTS_AGREE, outcome="pass", detail=f"{len(counts)} count(s) match the citations"
     )
+
+
+#: Direction words this check settles against the computed change (`_DIRECTION_RE`).
+DIRECTION_TERMS = frozenset({"rising", "falling", "stable", "increasing", "decreasing"})
+
+
+#: The latest/baseline/nadir/peak words as concept tokens (stemmed like the statement's): the
+#: extremes check settles them.
+EXTREME_TERMS = frozenset(stem(w) for w in EXTREME_WORDS)
+
+
+def expression_parts(statement_text: str, claims: Claims, cited: Sequence[CitedEvidence]) -> list[Part]:
+    """Every worked calculation the statement shows."""
+    del statement_text, cited
+    return [Part(e.text.strip(), e.span) for e in claims.expressions]
+
+
+def count_parts(statement_text: str, claims: Claims, cited: Sequence[CitedEvidence]) -> list[Part]:
+    """Every count of cited resources the statement states ("6 values")."""
+    del statement_text, cited
+    return [Part(q.text.strip(), q.span) for q in claims.quantities if q.count_of]

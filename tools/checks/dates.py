@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from medboard.models import CheckResult, EvidenceRef
+from medboard.tools.checks.base import Part
 from medboard.tools.checks.evidence import CitedEvidence, evidence_intervals, parse_fhir_date
 from medboard.tools.checks.extract import Claims, DateMention, extract_claims
 from medboard.tools.fhir.record import PatientRecord
@@ -123,3 +124,15 @@ def check_age(
     return CheckResult(
         name=AGE_AGREES, outcome="pass", detail="age agrees with the birth date", evidence=evidence
     )
+
+
+def date_parts(statement_text: str, claims: Claims, cited: Sequence[CitedEvidence]) -> list[Part]:
+    """Every date and interval the statement states ("2019-04-02", "3 months ago")."""
+    del statement_text, cited
+    return [Part(d.text.strip(), d.span) for d in claims.dates]
+
+
+def age_parts(statement_text: str, claims: Claims, cited: Sequence[CitedEvidence]) -> list[Part]:
+    """Every age the statement states ("62-year-old"), shown as written."""
+    del cited
+    return [Part(statement_text[start:end], (start, end)) for _, (start, end) in claims.ages]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from medboard.models import CheckResult
+from medboard.tools.checks.base import Part
 from medboard.tools.checks.evidence import CitedEvidence, fact_words
 from medboard.tools.checks.extract import Claims
 from medboard.tools.checks.text import laterality_mentions, sides_in
@@ -89,3 +90,9 @@ def check_laterality(
         f"cited evidence records {', '.join(sorted(recorded))}",
         evidence=evidence,
     )
+
+
+def side_parts(statement_text: str, claims: Claims, cited: Sequence[CitedEvidence]) -> list[Part]:
+    """Every side the statement names ("left", "bilateral")."""
+    del claims, cited
+    return [Part(side.strip(), (start, end)) for side, start, end in laterality_mentions(statement_text)]

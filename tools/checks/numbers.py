@@ -15,6 +15,7 @@ from datetime import date
 
 from medboard.models import CheckResult, Fact
 from medboard.models.fact_kinds import MedicationDetails
+from medboard.tools.checks.base import Part
 from medboard.tools.checks.evidence import NUMERIC_KINDS, CitedEvidence, Scope
 from medboard.tools.checks.extract import Claims, Quantity, extract_claims, extract_quantities
 from medboard.tools.checks.units import Comparison, compare, is_time_unit, parse_unit, registry
@@ -175,3 +176,18 @@ def check_numbers(
     return CheckResult(
         name=NUMBERS_AGREE, outcome="pass", detail="; ".join(matched), evidence=list(evidence.values())
     )
+
+
+def number_parts(statement_text: str, claims: Claims, cited: Sequence[CitedEvidence]) -> list[Part]:
+    """The quantities this check judges; then those it leaves alone (durations, derived rates),
+    which no check accounts for (they are the arithmetic check's or the model's). Counts are the
+    count check's to declare."""
+    del statement_text
+    open_quantities = {id(q) for q in unjudged(claims, cited)}
+    judged = [Part(q.text.strip(), q.span) for q in claims.quantities if id(q) not in open_quantities]
+    unaccounted = [
+        Part(q.text.strip(), q.span, by=frozenset())
+        for q in claims.quantities
+        if id(q) in open_quantities and not q.count_of
+    ]
+    return judged + unaccounted

@@ -1,13 +1,14 @@
 """The verifier core: every statement checked against its cited sources, rules first.
 
-`verify_statement` runs the deterministic checks on one statement and decides:
+`verify_statement` runs the deterministic checks (`medboard.tools.checks.registry.DEFAULT_CHECKS`,
+or the `checks` given) on one statement and decides:
 - **unsupported** — it cites nothing, cites a finding the summary does not have, cites evidence
   missing from the record or belonging to another patient, or cites evidence that does not
   mention its subject;
-- **contradicted** — a number, unit, date, side, status/negation, stage or biomarker disagrees
-  with the cited record;
-- **supported** — the checks that apply passed and every content word of the statement is
-  accounted for (a passed check, or a word of the cited evidence);
+- **contradicted** — a check whose failure contradicts (a number, unit, date, side,
+  status/negation, stage or biomarker) disagrees with the cited record;
+- **supported** — the checks that apply passed and every part of the statement is accounted for
+  (by a passed check that declares it, see `Check.accounts`, or by a word of the cited evidence);
 - **unverifiable** — nothing failed, but the rules cannot account for the whole statement
   (qualitative wording, image-only evidence). `verify_summary` hands these to the entailment
   callback when one is given.
@@ -20,11 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -39,92 +38,62 @@ from medboard.models import (
     Verdict,
     VerdictLabel,
 )
-from medboard.tools.checks.arithmetic import EXTREME_WORDS, check_arithmetic, check_counts, check_extremes
+from medboard.tools.checks.base import Check, contradicting
 from medboard.tools.checks.confusables import skeleton, was_folded
-from medboard.tools.checks.dates import check_age, check_dates
-from medboard.tools.checks.demographics import SEX_AGREES, check_sex
 from medboard.tools.checks.discrepancies import find_discrepancies
+from medboard.tools.checks.entailment import (
+    ENTAILMENT,
+    EntailmentCallback,
+    EntailmentJudgement,
+    EntailmentRequest,
+    EvidenceQuote,
+    evidence_quotes,
+    judge,
+    untrusted_text,
+)
 from medboard.tools.checks.evidence import (
     CitedEvidence,
     check_evidence_exists,
-    evidence_words,
     fact_words,
     resolve_citations,
     to_date,
 )
 from medboard.tools.checks.extract import Claims, extract_claims
-from medboard.tools.checks.injection import instruction_like
-from medboard.tools.checks.laterality import check_laterality
-from medboard.tools.checks.numbers import check_numbers, unjudged
-from medboard.tools.checks.staging import check_staging
-from medboard.tools.checks.status import (
-    _MED_CURRENT,
-    _MED_STOPPED,
-    _SAYS_ACTIVE,
-    _SAYS_INACTIVE,
-    check_status,
-    quoted_texts,
-)
-from medboard.tools.checks.subject import SUBJECT_MENTIONED, check_subject, evidence_terms
-from medboard.tools.checks.text import (
-    concept_tokens,
-    fold,
-    laterality_mentions,
-    name_spans,
-    negated_spans,
-    overlap,
-    stem,
-)
+from medboard.tools.checks.registry import DEFAULT_CHECKS
+from medboard.tools.checks.subject import SUBJECT_MENTIONED, evidence_terms
+from medboard.tools.checks.text import concept_tokens, overlap
 from medboard.tools.fhir.record import PatientRecord
 
-if TYPE_CHECKING:
-    from medboard.agents.verifier.entailment import EntailmentJudgement
+__all__ = [  # the entailment contract is re-exported: callers import it from here
+    "CONTRADICTING",
+    "ENTAILMENT",
+    "EntailmentCallback",
+    "EntailmentJudgement",
+    "EntailmentRequest",
+    "EvidenceQuote",
+    "VerifyReport",
+    "apply_verdicts",
+    "claims_present",
+    "evidence_quotes",
+    "revision_feedback",
+    "statement_evidence",
+    "untrusted_text",
+    "verify_statement",
+    "verify_summary",
+    "verify_summary_sync",
+]
 
 log = logging.getLogger(__name__)
 
 FINDINGS_EXIST = "findings_exist"
 TEXT_FOLDED = "text_folded"
-ENTAILMENT = "entailment"
 FAILING = frozenset({VerdictLabel.unsupported, VerdictLabel.contradicted})
 
-# Checks whose failure means the statement disagrees with its evidence.
-CONTRADICTING = (
-    "numbers_agree",
-    "dates_agree",
-    "age_agrees",
-    "arithmetic_agrees",
-    "laterality_agrees",
-    "status_agrees",
-    "staging_agrees",
-    SEX_AGREES,
-)
+# The default checks whose failure means the statement disagrees with its evidence.
+CONTRADICTING = contradicting(DEFAULT_CHECKS)
 
 
-# --------------------------------------------------------------------------------- entailment
-
-
-@dataclass(frozen=True)
-class EvidenceQuote:
-    """One cited source as the entailment model sees it: its reference and what it says."""
-
-    reference: str
-    text: str
-
-
-@dataclass(frozen=True)
-class EntailmentRequest:
-    """A statement the rules could not decide, with the quoted text of its evidence."""
-
-    statement_id: str
-    statement: str
-    evidence: tuple[EvidenceQuote, ...]
-    rule_checks: tuple[CheckResult, ...] = ()
-    #: why no model may decide this statement (instruction-like record text), or None
-    untrusted: str | None = None
-
-
-#: `async (request) -> EntailmentJudgement` (see `medboard.agents.verifier`).
-EntailmentCallback = Callable[[EntailmentRequest], Awaitable["EntailmentJudgement"]]
+# --------------------------------------------------------------------------------- report
 
 
 class VerifyReport(BaseModel):
@@ -177,60 +146,36 @@ def _findings_check(statement: Statement, findings: Mapping[str, Finding]) -> Ch
 
 
 def _uncovered(
-    text: str, claims: Claims, checks: dict[str, CheckResult], cited: Sequence[CitedEvidence]
+    text: str,
+    claims: Claims,
+    results: Mapping[str, CheckResult],
+    cited: Sequence[CitedEvidence],
+    checks: Sequence[Check],
 ) -> list[str]:
-    """Parts of the statement no passed check and no evidence word accounts for."""
-    passed = {name for name, c in checks.items() if c.outcome == "pass"}
+    """Parts of the statement no passed check and no evidence word accounts for.
+
+    Each check declares the parts it answers for (`Check.accounts`); a part is open unless a
+    check that answers for it passed. Declared spans are cut out either way, and what remains
+    must be words of the cited evidence, or words a passed check settles (`Check.words`).
+    """
+    passed = {name for name, c in results.items() if c.outcome == "pass"}
     left: list[str] = []
     spans: list[tuple[int, int]] = []
-    open_quantities = {id(q) for q in unjudged(claims, cited)}
-    unchecked = [
-        ("numbers_agree", [(q.text, q.span) for q in claims.quantities if id(q) not in open_quantities]),
-        (
-            "never",
-            [(q.text, q.span) for q in claims.quantities if id(q) in open_quantities and not q.count_of],
-        ),
-        ("counts_agree", [(q.text, q.span) for q in claims.quantities if q.count_of]),
-        ("dates_agree", [(d.text, d.span) for d in claims.dates]),
-        ("arithmetic_agrees", [(e.text, e.span) for e in claims.expressions]),
-        (
-            "staging_agrees",
-            [(s.text, s.span) for s in claims.stages]
-            + [(text[m.span[0] : m.span[1]], m.span) for m in claims.markers],
-        ),
-        ("laterality_agrees", [(side, (s, e)) for side, s, e in laterality_mentions(text)]),
-    ]
-    for name, items in unchecked:
-        for shown, span in items:
-            spans.append(span)
-            if name not in passed:
-                left.append(shown.strip())
-    if claims.ages:
-        if "age_agrees" not in passed:
-            left.extend(text[s:e] for _, (s, e) in claims.ages)
-        spans.extend(span for _, span in claims.ages)
-    said = dict.fromkeys(  # a small vocabulary: deduplicated, each looked up once
-        m[0].lower()
-        for r in (_SAYS_ACTIVE, _SAYS_INACTIVE, _MED_CURRENT, _MED_STOPPED)
-        for m in r.finditer(text)
-    )
-    evidence_text = " ".join(evidence_words(cited)).lower()
-    unquoted = [word for word in said if word not in evidence_text]  # "fully active" quoted from the record
-    folded = fold(text)
-    cited_names = quoted_texts(*(f for c in cited for f in c.facts))
-    negated = negated_spans(folded, protected=name_spans(folded, cited_names))
-    if (unquoted or negated) and not passed & {"status_agrees", "staging_agrees"}:
-        left.append("status/negation")
+    settled: set[str] = set()
+    for check in checks:
+        for part in check.accounts(text, claims, cited):
+            if part.span is not None:
+                spans.append(part.span)
+            if not passed & ({check.name} if part.by is None else part.by):
+                left.append(part.shown)
+        if check.name in passed:
+            settled |= check.words
     rest, cursor = [], 0
     for start, end in sorted(spans):
         rest.append(text[cursor:start])
         cursor = max(cursor, end)
     rest.append(text[cursor:])
-    terms = concept_tokens(" ".join(rest))
-    if "arithmetic_agrees" in passed:  # direction words were checked against the computed change
-        terms -= {"rising", "falling", "stable", "increasing", "decreasing"}
-    if "extremes_agree" in passed:
-        terms -= {stem(w) for w in EXTREME_WORDS}
+    terms = concept_tokens(" ".join(rest)) - settled
     if terms:
         vocabulary = evidence_terms(cited)
         left.extend(sorted(terms - overlap(terms, vocabulary)))
@@ -244,10 +189,14 @@ def verify_statement(
     case_date: str | date | datetime | None = None,
     *,
     image_series: set[str] | None = None,
+    checks: Sequence[Check] = DEFAULT_CHECKS,
 ) -> Verdict:
-    """Rules-only verdict on one statement (see the module docstring for the decision)."""
+    """Rules-only verdict on one statement (see the module docstring for the decision).
+
+    `checks` is the registry to run (`medboard.tools.checks.registry.DEFAULT_CHECKS`).
+    """
     verdict, _ = _verify_statement(
-        statement, _finding_map(summary_findings), record, to_date(case_date), image_series
+        statement, _finding_map(summary_findings), record, to_date(case_date), image_series, checks
     )
     return verdict
 
@@ -264,6 +213,7 @@ def _verify_statement(
     record: PatientRecord,
     case_date: date | None,
     image_series: set[str] | None,
+    registry: Sequence[Check] = DEFAULT_CHECKS,
 ) -> tuple[Verdict, list[CitedEvidence]]:
     # Every textual check reads the Unicode skeleton: look-alike letters cannot dodge a check.
     text = skeleton(statement.text)
@@ -283,21 +233,13 @@ def _verify_statement(
     claims = extract_claims(text, case_date, mask=mask)
     usable = [c for c in cited if c.exists]
     if usable:
-        for check in (
-            check_subject,
-            check_numbers,
-            check_dates,
-            check_age,
-            check_arithmetic,
-            check_extremes,
-            check_counts,
-            check_laterality,
-            check_status,
-            check_staging,
-            check_sex,
-        ):
-            checks.append(check(text, usable, record, case_date=case_date, claims=claims))
+        for check in registry:
+            result = check.run(text, usable, record, case_date=case_date, claims=claims)
+            if result.name != check.name:  # the registry's declarations would not apply to it
+                raise ValueError(f"check {check.name!r} returned a result named {result.name!r}")
+            checks.append(result)
     by_name = {c.name: c for c in checks}
+    ran = list(registry) if usable else []
 
     def verdict(label: VerdictLabel, reason: str) -> Verdict:
         return Verdict(statement_id=statement.id, verdict=label, reason=reason[:500], checks=checks)
@@ -308,19 +250,22 @@ def _verify_statement(
         return verdict(VerdictLabel.unsupported, "the statement cites no evidence"), cited
     if by_name["evidence_exists"].outcome == "fail":
         return verdict(VerdictLabel.unsupported, by_name["evidence_exists"].detail), cited
+    # A check whose failure unsupports (the evidence is not about the statement) decides first.
+    failed = [by_name[c.name] for c in ran if c.on_fail == VerdictLabel.unsupported]
+    failed = [c for c in failed if c.outcome == "fail"]
+    if failed:
+        return verdict(VerdictLabel.unsupported, "; ".join(c.detail for c in failed)), cited
     subject = by_name.get(SUBJECT_MENTIONED)
-    if subject is not None and subject.outcome == "fail":
-        return verdict(VerdictLabel.unsupported, subject.detail), cited
-    decided = any(by_name[n].outcome != "skip" for n in CONTRADICTING if n in by_name)
+    decided = any(by_name[c.name].outcome != "skip" for c in ran if c.contradicts)
     if subject is not None and subject.outcome == "skip" and not claims_present(claims) and not decided:
         # "a", "yes", "see above": citations dressed on a sentence that claims nothing.
         return verdict(VerdictLabel.unsupported, "the statement says nothing that can be checked"), cited
-    failed = [by_name[name] for name in CONTRADICTING if name in by_name and by_name[name].outcome == "fail"]
+    failed = [by_name[c.name] for c in ran if c.contradicts and by_name[c.name].outcome == "fail"]
     if failed:
         return verdict(VerdictLabel.contradicted, "; ".join(c.detail for c in failed)), cited
     if not usable:
         return verdict(VerdictLabel.unverifiable, "image evidence only: the rules cannot read images"), cited
-    left = _uncovered(text, claims, by_name, usable)
+    left = _uncovered(text, claims, by_name, usable, ran)
     if left:
         shown = ", ".join(dict.fromkeys(left))
         return verdict(VerdictLabel.unverifiable, f"rules cannot decide: {shown[:200]}"), cited
@@ -340,46 +285,6 @@ def claims_present(claims: Any) -> bool:
 # ----------------------------------------------------------------------------------- summary
 
 
-def evidence_quotes(cited: Sequence[CitedEvidence], max_chars: int = 1500) -> tuple[EvidenceQuote, ...]:
-    """What each cited source says, as compact text for the entailment model."""
-    quotes: list[EvidenceQuote] = []
-    for item in cited:
-        if not item.exists:
-            continue
-        lines = []
-        for fact in item.all_facts()[:12]:
-            value = (
-                ""
-                if fact.value is None
-                else f" = {fact.comparator or ''}{fact.value}{' ' + fact.unit if fact.unit else ''}"
-            )
-            parts = [f"{fact.label}{value}"]
-            for label, field_value in (
-                ("status", fact.status),
-                ("verification", fact.verification_status),
-                ("date", fact.date),
-                ("end", fact.end_date),
-                ("site", fact.body_site),
-                ("laterality", fact.laterality),
-            ):
-                if field_value:
-                    parts.append(f"{label}: {field_value}")
-            if fact.text:
-                parts.append(f"text: {fact.text}")
-            lines.append("; ".join(parts))
-        if item.ref.quote:
-            lines.append(f"quoted: {item.ref.quote}")
-        text = "\n".join(lines) or " ".join(fact_words_of_resource(item.resource or {}))
-        quotes.append(EvidenceQuote(item.reference or item.ref.reference, text[:max_chars]))
-    return tuple(quotes)
-
-
-def fact_words_of_resource(resource: dict[str, Any]) -> list[str]:
-    from medboard.tools.checks.evidence import _strings
-
-    return list(_strings(resource))
-
-
 def _image_series(images: Iterable[Any] | None) -> set[str] | None:
     """Series ids of the case's images (`ImageSeries.id`); None when images were not given."""
     if images is None:
@@ -394,139 +299,31 @@ def _image_series(images: Iterable[Any] | None) -> set[str] | None:
     return names
 
 
-_LABEL_OF = {
-    "entailed": VerdictLabel.supported,
-    "contradicted": VerdictLabel.contradicted,
-}
-
-
-def untrusted_text(statement_text: str, cited: Sequence[CitedEvidence]) -> str | None:
-    """Why a model's judgement on this statement cannot be trusted, or None.
-
-    The statement or any cited record text (fact texts, quotes, labels) reading as instructions
-    to a model (`medboard.tools.checks.injection`): the entailment model would be reading an
-    attacker's prompt, so its answer — either way — decides nothing.
-    """
-    what = instruction_like(statement_text)
-    if what:
-        return f"the statement carries {what}"
-    for item in cited:
-        texts = [item.ref.quote or ""]
-        for fact in item.all_facts():
-            texts += [fact.text or "", fact.label or "", fact.value if isinstance(fact.value, str) else ""]
-        for text in texts:
-            what = instruction_like(text)
-            if what:
-                return f"cited {item.reference or item.ref.reference} carries {what}"
-    return None
-
-
-def _rules_agreed(verdict: Verdict) -> list[str]:
-    """The contradiction-capable checks the rules ran and passed on this statement."""
-    return [c.name for c in verdict.checks if c.name in CONTRADICTING and c.outcome == "pass"]
-
-
-async def _entail(
-    verdict: Verdict,
-    request: EntailmentRequest,
-    entailment: EntailmentCallback,
-    semaphore: asyncio.Semaphore,
-    neutral: VerdictLabel,
-) -> Verdict:
-    if request.untrusted:
-        check = CheckResult(
-            name=ENTAILMENT,
-            outcome="skip",
-            detail=f"model not asked: {request.untrusted} (record text is data, never instructions)",
-        )
-        reason = f"{verdict.reason}; not put to the model: {request.untrusted}"
-        return verdict.model_copy(update={"checks": [*verdict.checks, check], "reason": reason[:500]})
-    async with semaphore:
-        try:
-            judgement = await entailment(request)
-        except Exception as error:  # a failing model degrades one statement, visibly
-            if type(error).__name__ == "CassetteMissError":
-                raise  # strict replay: a missing recording must surface, not degrade
-            log.warning("entailment failed for statement %s: %s", request.statement_id, type(error).__name__)
-            check = CheckResult(
-                name=ENTAILMENT, outcome="skip", detail=f"model check failed: {type(error).__name__}"
-            )
-            return verdict.model_copy(update={"checks": [*verdict.checks, check]})
-    label = _LABEL_OF.get(str(judgement.label), neutral)
-    outcome = (
-        "pass"
-        if label == VerdictLabel.supported
-        else "fail"
-        if label == VerdictLabel.contradicted
-        else "skip"
-    )
-    reason = re.sub(r"\s+", " ", judgement.reason).strip()
-    agreed = _rules_agreed(verdict)
-    if label == VerdictLabel.contradicted and (verdict.verdict == VerdictLabel.supported or agreed):
-        # The rules' verdict wins: a model cannot strike what the deterministic checks confirmed.
-        check = CheckResult(
-            name=ENTAILMENT,
-            outcome="skip",
-            detail=f"model: contradicted: {reason} — overruled: the rules found agreement "
-            f"({', '.join(agreed) or verdict.verdict.value})",
-        )
-        new_reason = f"{verdict.reason}; the model disagreed (contradicted), the rules' checks passed"
-        return verdict.model_copy(update={"checks": [*verdict.checks, check], "reason": new_reason[:500]})
-    check = CheckResult(
-        name=ENTAILMENT,
-        outcome=outcome,  # type: ignore[arg-type]
-        detail=f"model: {judgement.label}: {reason}",
-        evidence=[EvidenceRef(reference=q.reference) for q in request.evidence if _is_ref(q.reference)],
-    )
-    if label == VerdictLabel.unverifiable:
-        new_reason = f"{verdict.reason}; model found the evidence neutral"
-    else:
-        new_reason = f"model check: {judgement.label}: {reason}"
-    return Verdict(
-        statement_id=verdict.statement_id,
-        verdict=label,
-        reason=new_reason[:500],
-        checks=[*verdict.checks, check],
-    )
-
-
-def _is_ref(reference: str) -> bool:
-    try:
-        EvidenceRef(reference=reference)
-    except ValueError:
-        return False
-    return True
-
-
 async def verify_summary(
     summary: CaseSummary,
     record: PatientRecord,
     *,
     case_date: str | date | datetime | None = None,
     entailment: EntailmentCallback | None = None,
-    caller: Any = None,
     images: Iterable[Any] | None = None,
     neutral_verdict: VerdictLabel = VerdictLabel.unverifiable,
     max_concurrency: int = 4,
+    checks: Sequence[Check] = DEFAULT_CHECKS,
 ) -> VerifyReport:
     """Verify every statement of `summary` (one verdict each, in order) and find discrepancies.
 
     `case_date` is the case's "now" for relative dates (default: the record's latest date).
-    Statements the rules leave `unverifiable` go to `entailment` (or to a model entailment built
-    from `caller`, a `medboard.llm.ModelCaller`) when given; `neutral_verdict` is what a
-    "neutral" judgement becomes.
+    Statements the rules leave `unverifiable` go to `entailment` when given (an
+    `EntailmentCallback`; `medboard.agents.verifier.model_entailment(caller)` builds the model's);
+    `neutral_verdict` is what a "neutral" judgement becomes; `checks` is the rules' registry.
     """
-    if entailment is None and caller is not None:
-        from medboard.agents.verifier.entailment import model_entailment
-
-        entailment = model_entailment(caller)
     day = to_date(case_date) or to_date(record.latest_date())
     findings = _finding_map(summary.findings)
     series = _image_series(images)
     verdicts: list[Verdict] = []
     pending: list[tuple[int, EntailmentRequest]] = []
     for statement in summary.statements():
-        verdict, cited = _verify_statement(statement, findings, record, day, series)
+        verdict, cited = _verify_statement(statement, findings, record, day, series, checks)
         verdicts.append(verdict)
         if verdict.verdict == VerdictLabel.unverifiable and entailment is not None:
             quotes = evidence_quotes(cited)
@@ -545,8 +342,12 @@ async def verify_summary(
                 )
     if pending and entailment is not None:
         semaphore = asyncio.Semaphore(max_concurrency)
+        agreeing = contradicting(checks)  # their pass is the rules' agreement a model cannot overrule
         judged = await asyncio.gather(
-            *(_entail(verdicts[i], request, entailment, semaphore, neutral_verdict) for i, request in pending)
+            *(
+                judge(verdicts[i], request, entailment, semaphore, neutral_verdict, agreeing)
+                for i, request in pending
+            )
         )
         for (index, _), verdict in zip(pending, judged, strict=True):
             verdicts[index] = verdict

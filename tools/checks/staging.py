@@ -17,6 +17,7 @@ from typing import Any
 
 from medboard.models import CheckResult, EvidenceRef, Fact, FactKind
 from medboard.models.fact_kinds import GenomicDetails, StagingDetails, TumorMarkerDetails
+from medboard.tools.checks.base import Part
 from medboard.tools.checks.confusables import skeleton
 from medboard.tools.checks.evidence import CitedEvidence, Scope
 from medboard.tools.checks.extract import Claims, StageMention, extract_claims, parse_stages
@@ -312,3 +313,11 @@ def check_staging(
         detail="; ".join(r[1] for r in chosen),
         evidence=evidence,
     )
+
+
+def staging_parts(statement_text: str, claims: Claims, cited: Sequence[CitedEvidence]) -> list[Part]:
+    """Every stage, TNM category and biomarker mention the statement makes."""
+    del cited
+    stages = [Part(s.text.strip(), s.span) for s in claims.stages]
+    markers = [Part(statement_text[m.span[0] : m.span[1]].strip(), m.span) for m in claims.markers]
+    return stages + markers

@@ -18,8 +18,10 @@ from datetime import date
 
 from medboard.models import CheckResult, EvidenceRef, Fact, FactKind
 from medboard.models.fact_kinds import ConditionDetails, MedicationDetails, TumorMarkerDetails
-from medboard.tools.checks.evidence import CitedEvidence, Scope, parse_fhir_date
+from medboard.tools.checks.base import Part
+from medboard.tools.checks.evidence import CitedEvidence, Scope, evidence_words, parse_fhir_date
 from medboard.tools.checks.extract import Claims, extract_claims
+from medboard.tools.checks.staging import STAGING_AGREES
 from medboard.tools.checks.text import (
     SpanList,
     concept_tokens,
@@ -354,3 +356,23 @@ def check_status(
     if results:
         return _result("pass", "; ".join(r.detail for r in results), [e for r in results for e in r.evidence])
     return _result("skip", "no status or negation to compare")
+
+
+def status_parts(statement_text: str, claims: Claims, cited: Sequence[CitedEvidence]) -> list[Part]:
+    """Status wording the record does not quote ("active", "stopped") and negated words, as one
+    part. The staging check answers for it too: receptor and metastasis negation ("HER2
+    negative", "no distant metastasis") is staging's to decide."""
+    del claims
+    said = dict.fromkeys(  # a small vocabulary: deduplicated, each looked up once
+        m[0].lower()
+        for r in (_SAYS_ACTIVE, _SAYS_INACTIVE, _MED_CURRENT, _MED_STOPPED)
+        for m in r.finditer(statement_text)
+    )
+    evidence_text = " ".join(evidence_words(cited)).lower()
+    unquoted = [word for word in said if word not in evidence_text]  # "fully active" quoted from the record
+    folded = fold(statement_text)
+    cited_names = quoted_texts(*(f for c in cited for f in c.facts))
+    negated = negated_spans(folded, protected=name_spans(folded, cited_names))
+    if not (unquoted or negated):
+        return []
+    return [Part("status/negation", by=frozenset({STATUS_AGREES, STAGING_AGREES}))]
