@@ -83,7 +83,7 @@ async def _verify(
     replay: Path | None,
     overrides: dict[str, str],
 ) -> VerifyReport:
-    from medboard.agents.verifier import model_entailment
+    from medboard.agents.verifier.entailment import model_entailment
     from medboard.api import open_caller
     from medboard.tools.checks.pipeline import verify_summary
 
