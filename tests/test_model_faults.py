@@ -162,6 +162,36 @@ async def test_a_bug_in_the_client_is_raised_not_called_a_bad_response() -> None
         await caller.structured(messages=_messages(), schema=TextReading, agent="ehr", purpose="read")
 
 
+@pytest.mark.parametrize(
+    "bug", [TypeError("bad operand"), KeyError("choices"), ValueError("bad"), RuntimeError("oops")]
+)
+async def test_a_programming_error_is_never_retried_as_a_model_fault(
+    bug: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only classified transport faults are retried; a bug is raised on the first attempt, unchanged."""
+    calls: list[int] = []
+    waits: list[float] = []
+
+    async def record_sleep(delay: float) -> None:
+        waits.append(delay)
+
+    class BuggyClient:
+        async def create(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            raise bug
+
+        async def close(self) -> None:
+            pass
+
+    monkeypatch.setattr("medboard.llm.calls.asyncio.sleep", record_sleep)
+    caller = ModelCaller(BuggyClient(), ModelEndpoint(model="m", max_retries=5))  # type: ignore[arg-type]
+    with pytest.raises(type(bug)) as info:
+        await caller.structured(messages=_messages(), schema=TextReading, agent="ehr", purpose="read")
+    assert info.value is bug
+    assert len(calls) == 1 and waits == []
+    assert caller.records == []  # not recorded as a failed model call either
+
+
 def test_every_agent_schema_forbids_extra_fields_and_requires_its_content() -> None:
     from pydantic import ValidationError
 
