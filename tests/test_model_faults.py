@@ -389,6 +389,43 @@ def test_model_health_command_sends_the_api_key(
         assert "refused the API key" in err and "wrong" not in err
 
 
+@pytest.mark.parametrize("key_from", ["environment", "config file"])
+def test_model_health_authenticates_exactly_like_a_run(
+    key_from: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One code path: wherever the key comes from, `model health` and `run`'s health check agree."""
+    monkeypatch.delenv("MEDBOARD_API_KEY", raising=False)
+    case = _case_file(tmp_path)
+    config = tmp_path / "medboard.toml"
+    monkeypatch.setenv("MEDBOARD_CONFIG", str(config))
+
+    def use_key(key: str) -> None:
+        if key_from == "environment":
+            config.write_text("[model]\n")
+            monkeypatch.setenv("MEDBOARD_API_KEY", key)
+        else:
+            config.write_text(f'[model]\napi_key = "{key}"\n')
+
+    with FakeOpenAIServer(always(200, COMPLETION), models=["fake-model"], api_key="sesame") as server:
+        health = ["model", "health", "--url", server.base_url, "--model", "fake-model"]
+        run = ["run", str(case), "--model", server.base_url, "--model-name", "fake-model"]
+        use_key("sesame")
+        for command in (health, [*run, "-o", str(tmp_path / "out")]):
+            code = main(command)
+            assert code == 0, capsys.readouterr().err
+            capsys.readouterr()
+        assert server.requests, "the run's chat requests carried the key too (the server refuses others)"
+        use_key("not-sesame")
+        refused = []
+        for command in (health, run):
+            assert main(command) == 3
+            err = capsys.readouterr().err
+            assert "not-sesame" not in err
+            refused.append(err.strip())
+    assert refused[0] == refused[1]
+    assert refused[0].endswith(f"{server.base_url} refused the API key (HTTP 401); set MEDBOARD_API_KEY")
+
+
 def test_model_health_command_times_out_fast_on_a_silent_server(capsys: pytest.CaptureFixture[str]) -> None:
     with FakeOpenAIServer(always(200, COMPLETION), models=["m"], models_delay=NEVER) as server:
         started = time.monotonic()

@@ -52,8 +52,10 @@ def health(
 ) -> None:
     """Check that an endpoint answers `/models` and serves MODEL (exit 3 otherwise).
 
-    The same check `medboard run` makes before a run, with the same settings: the API key from
-    MEDBOARD_API_KEY or the config file is sent, the URL is printed without credentials.
+    The same check `medboard run` makes before a run, through the same two calls: the settings
+    resolved by `ModelEndpoint.from_sources` (so the API key comes from MEDBOARD_API_KEY or the
+    config file exactly as for a run) and `health_check`, which sends it; the URL is printed
+    without credentials.
     """
     import asyncio
 
