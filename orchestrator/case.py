@@ -44,7 +44,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
-from medboard.errors import CaseInputError
+from medboard.errors import CaseInputError, validation_input_error
 from medboard.limits import LimitExceededError, limits
 from medboard.orchestrator.context import CaseInput
 from medboard.safeio import read_text_bounded, reject_nul
@@ -285,10 +285,9 @@ def _read_spec(path: Path) -> CaseSpec:
     try:
         return CaseSpec.model_validate(data)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        location = _yaml_location(first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise CaseInputError(message, source=str(path), location=location) from None
+        raise validation_input_error(
+            error, source=str(path), location=_yaml_location, error_type=CaseInputError
+        ) from None
 
 
 def _yaml_location(loc: tuple[Any, ...]) -> str | None:
