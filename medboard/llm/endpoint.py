@@ -2,11 +2,12 @@
 
 A model is a URL and a name, never an import. The same settings come from CLI flags, the
 environment or a config file, in that order of precedence, so a CI job can point every run at a
-different server without touching code. `ModelEndpoint` is a pydantic-settings model, but only
-`ModelEndpoint.from_sources` reads the environment and config files (the sources are in
-`medboard.llm.settings`): `ModelEndpoint(...)` in code and tests is exactly the values given, over
-the defaults. This module stays light (pydantic, pydantic-settings and the standard library): the
-CLI builds an endpoint before deciding whether autogen is needed at all.
+different server without touching code. `ModelEndpoint` is the resolved value: a plain frozen
+model, so `ModelEndpoint(...)` in code and tests is exactly the values given over the defaults and
+never reads the environment. `ModelEndpoint.from_sources` resolves one through
+`medboard.llm.settings.ModelSettings`, the pydantic-settings model with the same fields. This module
+stays light (pydantic and the standard library): the CLI builds an endpoint before deciding whether
+autogen is needed at all.
 
 The API key is a `SecretStr`: it never appears in `repr`, logs or error messages. A URL may
 carry credentials too (`http://user:pass@host/v1`, `?token=`): the real URL is used for requests,
@@ -24,39 +25,27 @@ in seconds.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from medboard.errors import MedboardInputError
-from medboard.llm.settings import (
-    SECRET_FIELDS,
-    NamedSource,
-    cli_source,
-    default_config_paths,
-    env_source,
-    file_source,
-    first_existing,
-)
 from medboard.textsafety import redact_url
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 DEFAULT_MODEL = "google/medgemma-1.5-4b-it"
 
 
-class ModelEndpoint(BaseSettings):
+class ModelEndpoint(BaseModel):
     """Settings for one OpenAI-compatible chat endpoint (vLLM serving MedGemma, typically).
 
     `max_retries` counts retries after the first attempt, so a call makes at most
     `max_retries + 1` requests (plus one repair request for invalid JSON).
     """
 
-    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_url: str = Field(default=DEFAULT_BASE_URL, description="OpenAI-compatible base URL, ending in /v1.")
     model: str = Field(default=DEFAULT_MODEL, min_length=1, description="Served model name.")
@@ -105,18 +94,6 @@ class ModelEndpoint(BaseSettings):
         return f"{self.model} @ {self.safe_url}"
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Plain construction reads the values given only: the environment is `from_sources`' job."""
-        return (init_settings,)
-
-    @classmethod
     def from_sources(
         cls,
         cli: Mapping[str, Any] | None = None,
@@ -128,32 +105,8 @@ class ModelEndpoint(BaseSettings):
         `cli` maps field names (or aliases) to values; `None` values mean "flag not given".
         `env` defaults to `os.environ`. Without `config_file`, the first existing file of
         `default_config_paths(env)` is read, if any. Bad values raise `MedboardInputError`
-        naming where they came from.
+        naming where they came from. (See `medboard.llm.settings.ModelSettings.resolve`.)
         """
-        env = os.environ if env is None else env
-        path = config_file if config_file is not None else first_existing(default_config_paths(env))
-        # Highest precedence first: pydantic-settings keeps the first source's value of each field.
-        sources = (cli_source(cls, cli), env_source(cls, env), file_source(cls, path))
-        try:
-            # `_build_sources` is pydantic-settings' own per-instance option (mypy sees only the fields).
-            return cls(_build_sources=(sources, {}))  # type: ignore[call-arg]
-        except ValidationError as err:
-            raise _setting_error(err, sources) from None
+        from medboard.llm.settings import ModelSettings  # imports this module: resolved lazily
 
-
-def _setting_error(err: ValidationError, sources: tuple[NamedSource, ...]) -> MedboardInputError:
-    """The first bad value as one line naming the setting, its (masked) value and where it came from."""
-    first = err.errors(include_url=False)[0]
-    field = str(first["loc"][0]) if first["loc"] else "?"
-    source = next((s for s in sources if s.origin(field) is not None), None)
-    value = source.values.get(field) if source is not None else None
-    if field in SECRET_FIELDS:
-        shown = "***"
-    elif field == "base_url" and isinstance(value, str):
-        shown = repr(redact_url(value))
-    else:
-        shown = repr(value)
-    return MedboardInputError(
-        f"invalid model setting {field}={shown}: {first['msg']}",
-        source=(source.origin(field) if source is not None else None) or "model settings",
-    )
+        return ModelSettings.resolve(cli, env=env, config_file=config_file)

@@ -1,8 +1,10 @@
 """Where model settings come from: the command line, the environment, a config file (in that order).
 
-pydantic-settings merges the sources and validates the result (`ModelEndpoint.from_sources`
-hands it these three sources, highest precedence first; a field no source sets keeps its
-default). The sources are ours, not the library's stock ones, for two reasons:
+`ModelSettings` is the pydantic-settings model of the settings: `ModelEndpoint`'s fields (defined
+once, there), loaded from three sources, highest precedence first; pydantic-settings merges them
+and validates the result, and a field no source sets keeps its default. `ModelSettings.resolve`
+(what `ModelEndpoint.from_sources` calls) returns the plain `ModelEndpoint` the rest of the code
+passes around. The sources are ours, not the library's stock ones, for two reasons:
 
 - the environment variable names are documented and irregular (`MEDBOARD_MODEL_URL` for
   `base_url`, `MEDBOARD_RUN_BUDGET_S` for `run_budget_s`, …; `ENV_VARS` lists them all), and
@@ -17,6 +19,7 @@ pydantic-settings' own debug log of the sources (`PYDANTIC_SETTINGS_DEBUG`) show
 
 Light on purpose (pydantic, pydantic-settings and the standard library; YAML only when a YAML
 file is read): the CLI builds an endpoint before deciding whether autogen is needed at all.
+`ModelEndpoint(...)` itself stays a plain model: cheap, and blind to the environment.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from medboard.errors import MedboardInputError
+from medboard.errors import MedboardInputError, first_problem
+from medboard.llm.endpoint import ModelEndpoint
+from medboard.textsafety import redact_url
 
 #: Environment variable -> field. `MEDBOARD_CONFIG` (a config file path) is read separately.
 ENV_VARS: dict[str, str] = {
@@ -70,6 +75,62 @@ ALIASES: dict[str, str] = {
 
 #: Fields whose values are credentials: masked in every source and every message.
 SECRET_FIELDS = frozenset({"api_key"})
+
+
+class ModelSettings(ModelEndpoint, BaseSettings):
+    """`ModelEndpoint`'s fields as pydantic-settings loads them (construct through `resolve`)."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values given: `resolve` passes the real sources; no stock env/.env/secrets source."""
+        return (init_settings,)
+
+    @classmethod
+    def resolve(
+        cls,
+        cli: Mapping[str, Any] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        config_file: Path | None = None,
+    ) -> ModelEndpoint:
+        """The endpoint from CLI values > environment > config file > defaults (as `from_sources`)."""
+        env = os.environ if env is None else env
+        path = config_file if config_file is not None else first_existing(default_config_paths(env))
+        # Highest precedence first: pydantic-settings keeps the first source's value of each field.
+        sources = (cli_source(cls, cli), env_source(cls, env), file_source(cls, path))
+        try:
+            # `_build_sources` is pydantic-settings' own per-instance option (mypy sees only the fields).
+            settings = cls(_build_sources=(sources, {}))  # type: ignore[call-arg]
+        except ValidationError as err:
+            raise _setting_error(err, sources) from None
+        return ModelEndpoint.model_validate({k: getattr(settings, k) for k in settings.model_fields_set})
+
+
+def _setting_error(err: ValidationError, sources: tuple[NamedSource, ...]) -> MedboardInputError:
+    """The first bad value as one line naming the setting, its (masked) value and where it came from."""
+    first = first_problem(err)
+    field = str(first.loc[0]) if first.loc else "?"
+    source = next((s for s in sources if s.origin(field) is not None), None)
+    value = source.values.get(field) if source is not None else None
+    if field in SECRET_FIELDS:
+        shown = "***"
+    elif field == "base_url" and isinstance(value, str):
+        shown = repr(redact_url(value))
+    else:
+        shown = repr(value)
+    return MedboardInputError(
+        f"invalid model setting {field}={shown}: {first.message}",
+        source=(source.origin(field) if source is not None else None) or "model settings",
+    )
 
 
 class NamedSource(PydanticBaseSettingsSource):
