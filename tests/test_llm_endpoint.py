@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from medboard.errors import MedboardInputError
 from medboard.llm.endpoint import DEFAULT_MODEL, ModelEndpoint
-from medboard.llm.settings import default_config_paths
+from medboard.llm.settings import ENV_VARS, default_config_paths
 
 
 def write_toml(tmp_path: Path) -> Path:
@@ -149,6 +150,19 @@ def test_api_key_never_in_repr_messages_or_logs(
     with pytest.raises(MedboardInputError, match=r"invalid model setting api_key=\*\*\*: ") as bad:
         ModelEndpoint.from_sources({"api_key": ["s3cr3t"]}, env={}, config_file=config)
     assert "s3cr3t" not in str(bad.value)
+
+
+def test_every_documented_model_variable_is_read_and_every_variable_documented() -> None:
+    """The names users were told about keep working; the table in docs/serving.md lists them all."""
+    root = Path(__file__).resolve().parents[1]
+    docs = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    named = set(re.findall(r"MEDBOARD_[A-Z_]*[A-Z]", " ".join(p.read_text() for p in docs)))
+    not_model = {"MEDBOARD_CONFIG", "MEDBOARD_LOCAL_MODEL", "MEDBOARD_LOCAL_VENV", "MEDBOARD_CACHE_DIR"}
+    model_vars = {n for n in named - not_model if not n.startswith("MEDBOARD_MAX")}  # caps: limits.py
+    assert model_vars == set(ENV_VARS)
+    table = (root / "docs" / "serving.md").read_text()
+    for var, field in ENV_VARS.items():
+        assert f"`{field}`" in table and f"`{var}`" in table, var
 
 
 def test_importing_the_model_layer_is_light() -> None:
