@@ -45,7 +45,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from medboard.agents.case import CaseInput
-from medboard.errors import CaseInputError
+from medboard.errors import CaseInputError, validation_input_error
 from medboard.limits import LimitExceededError, limits
 from medboard.models import FhirDate, FhirDateError
 from medboard.safeio import read_text_bounded, reject_nul
@@ -278,10 +278,9 @@ def _read_spec(path: Path) -> CaseSpec:
     try:
         return CaseSpec.model_validate(data)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        location = _yaml_location(first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise CaseInputError(message, source=str(path), location=location) from None
+        raise validation_input_error(
+            error, source=str(path), location=_yaml_location, error_type=CaseInputError
+        ) from None
 
 
 def _yaml_location(loc: tuple[Any, ...]) -> str | None:

@@ -162,6 +162,36 @@ async def test_a_bug_in_the_client_is_raised_not_called_a_bad_response() -> None
         await caller.structured(messages=_messages(), schema=TextReading, agent="ehr", purpose="read")
 
 
+@pytest.mark.parametrize(
+    "bug", [TypeError("bad operand"), KeyError("choices"), ValueError("bad"), RuntimeError("oops")]
+)
+async def test_a_programming_error_is_never_retried_as_a_model_fault(
+    bug: Exception, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only classified transport faults are retried; a bug is raised on the first attempt, unchanged."""
+    calls: list[int] = []
+    waits: list[float] = []
+
+    async def record_sleep(delay: float) -> None:
+        waits.append(delay)
+
+    class BuggyClient:
+        async def create(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            raise bug
+
+        async def close(self) -> None:
+            pass
+
+    monkeypatch.setattr("medboard.llm.calls.asyncio.sleep", record_sleep)
+    caller = ModelCaller(BuggyClient(), ModelEndpoint(model="m", max_retries=5))  # type: ignore[arg-type]
+    with pytest.raises(type(bug)) as info:
+        await caller.structured(messages=_messages(), schema=TextReading, agent="ehr", purpose="read")
+    assert info.value is bug
+    assert len(calls) == 1 and waits == []
+    assert caller.records == []  # not recorded as a failed model call either
+
+
 def test_every_agent_schema_forbids_extra_fields_and_requires_its_content() -> None:
     from pydantic import ValidationError
 
@@ -357,6 +387,43 @@ def test_model_health_command_sends_the_api_key(
         assert main(["model", "health", "--url", server.base_url, "--model", "m"]) == 3
         err = capsys.readouterr().err
         assert "refused the API key" in err and "wrong" not in err
+
+
+@pytest.mark.parametrize("key_from", ["environment", "config file"])
+def test_model_health_authenticates_exactly_like_a_run(
+    key_from: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One code path: wherever the key comes from, `model health` and `run`'s health check agree."""
+    monkeypatch.delenv("MEDBOARD_API_KEY", raising=False)
+    case = _case_file(tmp_path)
+    config = tmp_path / "medboard.toml"
+    monkeypatch.setenv("MEDBOARD_CONFIG", str(config))
+
+    def use_key(key: str) -> None:
+        if key_from == "environment":
+            config.write_text("[model]\n")
+            monkeypatch.setenv("MEDBOARD_API_KEY", key)
+        else:
+            config.write_text(f'[model]\napi_key = "{key}"\n')
+
+    with FakeOpenAIServer(always(200, COMPLETION), models=["fake-model"], api_key="sesame") as server:
+        health = ["model", "health", "--url", server.base_url, "--model", "fake-model"]
+        run = ["run", str(case), "--model", server.base_url, "--model-name", "fake-model"]
+        use_key("sesame")
+        for command in (health, [*run, "-o", str(tmp_path / "out")]):
+            code = main(command)
+            assert code == 0, capsys.readouterr().err
+            capsys.readouterr()
+        assert server.requests, "the run's chat requests carried the key too (the server refuses others)"
+        use_key("not-sesame")
+        refused = []
+        for command in (health, run):
+            assert main(command) == 3
+            err = capsys.readouterr().err
+            assert "not-sesame" not in err
+            refused.append(err.strip())
+    assert refused[0] == refused[1]
+    assert refused[0].endswith(f"{server.base_url} refused the API key (HTTP 401); set MEDBOARD_API_KEY")
 
 
 def test_model_health_command_times_out_fast_on_a_silent_server(capsys: pytest.CaptureFixture[str]) -> None:

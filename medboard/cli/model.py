@@ -52,17 +52,17 @@ def health(
 ) -> None:
     """Check that an endpoint answers `/models` and serves MODEL (exit 3 otherwise).
 
-    The same check `medboard run` makes before a run, with the same settings: the API key from
-    MEDBOARD_API_KEY or the config file is sent, the URL is printed without credentials.
+    The same check `medboard run` makes before a run (`medboard.llm.health.checked_endpoint`: the
+    settings resolved by `ModelEndpoint.from_sources`, so the API key comes from MEDBOARD_API_KEY
+    or the config file exactly as for a run, then `health_check`, which sends it); the URL is
+    printed without credentials.
     """
     import asyncio
 
-    from medboard.llm.endpoint import ModelEndpoint
-    from medboard.llm.health import health_check
+    from medboard.llm.health import checked_endpoint
 
     settings = {"base_url": url, "model": model, "health_timeout_s": timeout}
-    endpoint = ModelEndpoint.from_sources(settings)
-    asyncio.run(health_check(endpoint))
+    endpoint = asyncio.run(checked_endpoint(settings))
     typer.echo(f"ok: {endpoint.safe_url} serves {model}")
 
 

@@ -66,7 +66,7 @@ def load_timepoints(path: Path) -> list[Any]:
     """Read and validate the lesion file; every problem is a `MedboardInputError` naming where."""
     from pydantic import BaseModel, ConfigDict, ValidationError
 
-    from medboard.errors import MedboardInputError
+    from medboard.errors import MedboardInputError, validation_input_error
     from medboard.tools.longitudinal.recist import TimePoint
 
     class _Document(BaseModel):
@@ -97,9 +97,8 @@ def load_timepoints(path: Path) -> list[Any]:
     try:
         document = _Document.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise MedboardInputError(
-            first["msg"], source=str(path), location=_location(tuple(first["loc"]), data)
+        raise validation_input_error(
+            error, source=str(path), location=lambda loc: _location(loc, data)
         ) from None
     if not document.timepoints:
         raise MedboardInputError("no time points", source=str(path), location="timepoints")

@@ -97,7 +97,7 @@ def load_summary(path: Path) -> CaseSummary:
     """Read and validate a CaseSummary; bad input names the file and the failing location."""
     from pydantic import ValidationError
 
-    from medboard.errors import MedboardInputError
+    from medboard.errors import validation_input_error
     from medboard.models import CaseSummary
     from medboard.safeio import read_bounded
 
@@ -106,10 +106,8 @@ def load_summary(path: Path) -> CaseSummary:
     try:
         return CaseSummary.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-        raise MedboardInputError(
-            f"not a CaseSummary: {first['msg']}{more}", source=str(path), location=_location(first["loc"])
+        raise validation_input_error(
+            error, source=str(path), location=_location, prefix="not a CaseSummary: ", count_more=True
         ) from None
 
 

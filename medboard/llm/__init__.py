@@ -3,7 +3,9 @@
 Importing `medboard.llm` is light: the names below load their modules (and autogen/openai) on
 first use, so `medboard --help` and the vocabulary never pay for them.
 
-- `ModelEndpoint` (endpoint.py): URL, model name, key, timeouts, retries, concurrency, limits.
+- `ModelEndpoint` (endpoint.py): URL, model name, key, timeouts, retries, concurrency, limits;
+  `ModelEndpoint.from_sources` layers CLI > environment > config file > defaults (pydantic-settings,
+  with the sources in settings.py).
 - `make_chat_client` (client.py): autogen-ext `OpenAIChatCompletionClient` with the right model_info.
 - `ModelCaller`, `CallResult`, `CallRecord` (calls.py, records.py): retries, structured output,
   repair, per-call records.

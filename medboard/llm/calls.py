@@ -6,7 +6,12 @@ Every agent request goes through here so that every request gets the same treatm
   exponential backoff and *full jitter* (retry n waits a uniformly random time in
   [0, backoff_s * 2**(n-1)], capped at 30 s) so that concurrent callers that failed together do
   not retry in lockstep; 4xx answers (prompt too long, bad request) are not retried — they would
-  fail the same way;
+  fail the same way. The loop is tenacity's (`AsyncRetrying` + `wait_random_exponential`, which is
+  exactly full jitter); tenacity rather than stamina because stamina's jitter is additive (not
+  full) and its one timeout cannot see our two budgets, while tenacity's stop conditions compose:
+  the budgets are one more stop (`budget_stop`: the drawn wait would outlast the time left);
+- only classified model faults are retried (`_classify`): a bug (`AttributeError`, `TypeError`,
+  `KeyError`, anything not from the transport) propagates at once, never as a model fault;
 - time budgets: each request is cut at `endpoint.timeout_s`, each logical call (attempts, backoff
   and repair together) at `endpoint.call_budget_s`, and every call at the end of the case's run
   budget (`medboard.llm.budget`); a call out of time fails as `kind="budget"` without sending;
@@ -32,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +48,15 @@ import openai
 from autogen_core import Image
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, UserMessage
 from pydantic import BaseModel, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_any,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
 
 from medboard.limits import env_var, limits
 from medboard.llm.budget import current_budget
@@ -94,6 +107,34 @@ class _Transient:
     kind: FailureKind
     label: str
     retry: bool
+
+
+class _Retryable(Exception):
+    """A model fault worth another attempt (the only exception the retry policy retries)."""
+
+    def __init__(self, failure: _Transient) -> None:
+        super().__init__(failure.label)
+        self.failure = failure
+
+
+class _WaitOutlastsBudget(stop_base):
+    """tenacity stop: the drawn wait would not end before the binding budget (call or run) does.
+
+    Remembers the budget's reason for the error message, as it was when the decision was taken.
+    """
+
+    def __init__(self, time_left: Callable[[], tuple[float, str]]) -> None:
+        self.time_left = time_left
+        self.reason = ""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left, self.reason = self.time_left()
+        return retry_state.upcoming_sleep >= left
+
+
+async def _sleep(seconds: float) -> None:
+    """The retry wait, looked up at call time (tests replace `asyncio.sleep` to record the waits)."""
+    await asyncio.sleep(seconds)
 
 
 class _BadAnswer(Exception):
@@ -269,7 +310,12 @@ class ModelCaller:
         response_format: dict[str, Any] | None,
         max_tokens: int | None,
     ) -> CreateResult:
-        """One logical request with transport retries. Counts attempts and tokens into `tally`."""
+        """One logical request with transport retries. Counts attempts and tokens into `tally`.
+
+        tenacity runs the loop: `_Retryable` faults are retried with full jitter until the attempts
+        run out or the next wait would not fit in the time left (`budget_stop`); every other
+        exception (a `ModelCallError` already decided, a bug, a cancellation) passes straight through.
+        """
         extra: dict[str, Any] = {}
         if response_format is not None:
             extra["response_format"] = response_format
@@ -280,62 +326,80 @@ class ModelCaller:
         # The HTTP client enforces endpoint.timeout_s itself; this guard also bounds clients that do
         # not (replay, custom) so that nothing ever hangs.
         guard_s = endpoint.timeout_s * 1.25 + 0.25
+        number = 0  # this request's attempts (tally.attempts also counts the repair request's)
+        budget_stop = _WaitOutlastsBudget(lambda: self._time_left(tally))
+
+        async def send() -> CreateResult:
+            nonlocal number
+            left, reason = self._time_left(tally)
+            if left <= 0:
+                raise self._out_of_time(ctx, reason, tally)
+            number += 1
+            tally.attempts += 1
+            try:
+                async with self._semaphore:
+                    left, reason = self._time_left(tally)  # the wait for a slot counts
+                    if left <= 0:
+                        raise TimeoutError
+                    result = await asyncio.wait_for(
+                        self.client.create(list(messages), extra_create_args=extra),
+                        timeout=min(guard_s, left),
+                    )
+            except CassetteMissError:
+                raise
+            except Exception as exc:
+                failure = _classify(exc)
+                if failure is None:
+                    raise  # a bug: never disguised as a model fault
+                if self._time_left(tally)[0] <= 0:
+                    raise self._out_of_time(ctx, reason, tally, after=failure) from exc
+                if not failure.retry:
+                    raise ModelCallError(
+                        failure.label, kind=failure.kind, agent=ctx.agent, purpose=ctx.purpose
+                    ) from exc
+                raise _Retryable(failure) from exc
+            tally.prompt_tokens += result.usage.prompt_tokens
+            tally.completion_tokens += result.usage.completion_tokens
+            tally.finish_reason = result.finish_reason
+            return result
+
+        def log_retry(state: RetryCallState) -> None:
+            fault = state.outcome.exception() if state.outcome is not None else None
+            label = fault.failure.label if isinstance(fault, _Retryable) else "?"
+            logger.info(
+                "model request failed (%s), retry %d/%d in %.2fs: agent=%s purpose=%s",
+                label,
+                state.attempt_number,
+                attempts_allowed - 1,
+                state.upcoming_sleep,
+                ctx.agent,
+                ctx.purpose,
+            )
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_Retryable),
+            # Full jitter: retry n waits uniformly in [0, min(backoff_s * 2**(n-1), MAX_BACKOFF_S)].
+            wait=wait_random_exponential(multiplier=endpoint.backoff_s, max=MAX_BACKOFF_S),
+            # Attempts first: on the last attempt the attempts are what ran out, not the time.
+            stop=stop_any(stop_after_attempt(attempts_allowed), budget_stop),
+            before_sleep=log_retry,
+            sleep=_sleep,
+            reraise=True,
+        )
         token = current_call.set(ctx)
         try:
-            for attempt in range(1, attempts_allowed + 1):
-                left, budget_reason = self._time_left(tally)
-                if left <= 0:
-                    raise self._out_of_time(ctx, budget_reason, tally)
-                tally.attempts += 1
-                try:
-                    async with self._semaphore:
-                        left, budget_reason = self._time_left(tally)  # the wait for a slot counts
-                        if left <= 0:
-                            raise TimeoutError
-                        result = await asyncio.wait_for(
-                            self.client.create(list(messages), extra_create_args=extra),
-                            timeout=min(guard_s, left),
-                        )
-                except CassetteMissError:
-                    raise
-                except Exception as exc:
-                    failure = _classify(exc)
-                    if failure is None:
-                        raise  # a bug: never disguised as a model fault
-                    if self._time_left(tally)[0] <= 0:
-                        raise self._out_of_time(ctx, budget_reason, tally, after=failure) from exc
-                    n = f"{attempt} attempt" + ("s" if attempt > 1 else "")
-                    if not failure.retry or attempt == attempts_allowed:
-                        reason = f"{failure.label} after {n}" if failure.retry else failure.label
-                        raise ModelCallError(
-                            reason, kind=failure.kind, agent=ctx.agent, purpose=ctx.purpose
-                        ) from exc
-                    # Full jitter: a random wait up to the exponential cap.
-                    delay = random.uniform(0, min(endpoint.backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
-                    left, budget_reason = self._time_left(tally)
-                    if delay >= left:
-                        raise ModelCallError(
-                            f"{failure.label} after {n}; {budget_reason}",
-                            kind="budget",
-                            agent=ctx.agent,
-                            purpose=ctx.purpose,
-                        ) from exc
-                    logger.info(
-                        "model request failed (%s), retry %d/%d in %.2fs: agent=%s purpose=%s",
-                        failure.label,
-                        attempt,
-                        attempts_allowed - 1,
-                        delay,
-                        ctx.agent,
-                        ctx.purpose,
-                    )
-                    await asyncio.sleep(delay)
-                    continue
-                tally.prompt_tokens += result.usage.prompt_tokens
-                tally.completion_tokens += result.usage.completion_tokens
-                tally.finish_reason = result.finish_reason
-                return result
-            raise AssertionError("unreachable")  # pragma: no cover
+            return await retrying(send)
+        except _Retryable as fault:
+            label = fault.failure.label
+            n = f"{number} attempt" + ("s" if number > 1 else "")
+            if number >= attempts_allowed:
+                raise ModelCallError(
+                    f"{label} after {n}", kind=fault.failure.kind, agent=ctx.agent, purpose=ctx.purpose
+                ) from fault.__cause__
+            reason = f"{label} after {n}; {budget_stop.reason}"
+            raise ModelCallError(
+                reason, kind="budget", agent=ctx.agent, purpose=ctx.purpose
+            ) from fault.__cause__
         finally:
             current_call.reset(token)
 

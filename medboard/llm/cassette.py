@@ -39,7 +39,7 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from medboard.errors import MedboardInputError
+from medboard.errors import MedboardInputError, first_problem
 from medboard.llm.context import current_call
 from medboard.llm.endpoint import ModelEndpoint
 from medboard.llm.errors import CassetteMissError
@@ -188,10 +188,12 @@ def load_cassette(path: Path) -> list[CassetteEntry]:
                 "not a cassette entry: JSON nested too deep", source=str(path), location=f"line {number}"
             ) from None
         except ValidationError as err:
-            first = err.errors(include_input=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
+            problem = first_problem(err)
+            where = ".".join(str(p) for p in problem.loc)
             raise MedboardInputError(
-                f"not a cassette entry: {where}: {first['msg']}", source=str(path), location=f"line {number}"
+                f"not a cassette entry: {where}: {problem.message}",
+                source=str(path),
+                location=f"line {number}",
             ) from None
     return entries
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -19,6 +21,17 @@ from medboard.llm.endpoint import ModelEndpoint
 from medboard.textsafety import neutralize_line
 
 logger = logging.getLogger(__name__)
+
+
+async def checked_endpoint(cli: Mapping[str, Any] | None = None) -> ModelEndpoint:
+    """The endpoint a run would use (CLI > environment > config file > defaults), checked.
+
+    `medboard model health` calls exactly this, so it resolves the key and the URL, and
+    authenticates, the way a run's own health check does.
+    """
+    endpoint = ModelEndpoint.from_sources(cli)
+    await health_check(endpoint)
+    return endpoint
 
 
 async def health_check(endpoint: ModelEndpoint, *, timeout_s: float | None = None) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from medboard.errors import first_problem
 from medboard.textsafety import neutralize_line
 
 _MAX_PROBLEM = 200
@@ -104,25 +105,20 @@ def _without_value(message: str, value: Any) -> str:
 
 def describe_validation_error(resource_type: str, error: ValidationError) -> str:
     """One line: the first problem with its FHIR path, and how many more there are."""
-    errors = error.errors(include_url=False)
-    first = errors[0]
-    path = _element_path(resource_type, tuple(first.get("loc", ())))
-    if first.get("type") == "base64_decode":
+    first = first_problem(error)
+    path = _element_path(resource_type, first.loc)
+    if first.kind == "base64_decode":
         message = "attachment data is not valid base64"
+    elif first.kind == "extra_forbidden":
+        message = "unknown element (not in FHIR R4B; misspelt?)"
+    elif first.kind == "json_invalid":  # the models try a string as JSON text
+        message = f"expected a JSON object (got a JSON {_json_kind(first.input)})"
     else:
-        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-        if first.get("type") == "extra_forbidden":
-            message = "unknown element (not in FHIR R4B; misspelt?)"
-        elif first.get("type") == "json_invalid":  # the models try a string as JSON text
-            message = f"expected a JSON object (got a JSON {_json_kind(first.get('input'))})"
-        else:
-            message = _without_value(message, first.get("input"))
+        message = _without_value(first.message, first.input)
     problem = neutralize_line(f"invalid {resource_type}: {path}: {message}")
     if len(problem) > _MAX_PROBLEM:
         problem = problem[: _MAX_PROBLEM - 1] + "…"
-    if len(errors) > 1:
-        problem += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return problem
+    return problem + first.and_more("problem")
 
 
 #: FHIR R4 (4.0.1) resource types that R4B replaced or dropped, so `fhir.resources` has no model
