@@ -18,13 +18,14 @@ from medboard.models.fact_kinds import (
     ProcedureDetails,
     ReportDetails,
 )
+from medboard.tools.fhir.medication_status import ON_THE_LIST
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.fhir.selection import latest_per_code
 
 AGENT = "ehr"
 
 ACTIVE_STATUSES = {"active", "recurrence", "relapse"}
-CURRENT_MEDICATION_STATUSES = {"active", "on-hold", "in-progress", "intended"}
+CURRENT_MEDICATION_STATUSES = ON_THE_LIST
 CRITICAL_FLAGS = {"HH", "LL", "AA", "HU", "LU"}
 KEY_PROCEDURE = re.compile(
     r"biops|ectomy|resection|excision|chemotherap|radiation|radiotherap|transplant|lumpectomy|"

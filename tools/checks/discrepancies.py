@@ -31,6 +31,7 @@ from medboard.tools.checks.staging import compatible
 from medboard.tools.checks.status import condition_state
 from medboard.tools.checks.text import concept_tokens, fold, negated_spans, overlap, sides_in
 from medboard.tools.checks.units import compare, parse_unit
+from medboard.tools.fhir import medication_status
 from medboard.tools.fhir.record import PatientRecord
 
 Rule = Callable[[PatientRecord, Sequence[Finding]], list[Discrepancy]]
@@ -196,7 +197,7 @@ def medication_status_conflict(record: PatientRecord, findings: Sequence[Finding
                 and _medication_key(admin) == _medication_key(request)
             ):
                 mine.append(admin)
-        stopped = [a for a in mine if (a.status or "") in {"stopped", "not-done", "on-hold"}]
+        stopped = [a for a in mine if (a.status or "") in medication_status.INTERRUPTED]
         if stopped:
             out.append(
                 make_discrepancy(

@@ -30,15 +30,15 @@ from medboard.tools.checks.text import (
     negated_concepts,
     negated_spans,
 )
+from medboard.tools.fhir import medication_status
 from medboard.tools.fhir.record import PatientRecord
 
 STATUS_AGREES = "status_agrees"
 
 ACTIVE_CONDITION = {"active", "recurrence", "relapse"}
 INACTIVE_CONDITION = {"inactive", "remission", "resolved"}
-NOT_CURRENT_MEDICATION = {"stopped", "completed", "cancelled", "entered-in-error", "not-taken", "declined"}
-# Request/Statement `active`; a dispense or administration `in-progress` (R4 value sets).
-CURRENT_MEDICATION = {"active", "in-progress"}
+NOT_CURRENT_MEDICATION = medication_status.NOT_CURRENT
+CURRENT_MEDICATION = medication_status.TAKING
 
 _SAYS_INACTIVE = re.compile(
     r"\b(?:resolved|in (?:complete |partial )?remission|remission|inactive|cured|healed|abated|"

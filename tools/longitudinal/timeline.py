@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medboard.models import EvidenceRef, Fact, FactKind, iso_day
 from medboard.models.fact_kinds import ConditionDetails, ProcedureDetails, TherapyDetails
+from medboard.tools.fhir import medication_status
 from medboard.tools.longitudinal.dates import DateError, parse_day
 from medboard.tools.longitudinal.trends import (
     TUMOR_MARKER_LOINCS,
@@ -52,8 +53,8 @@ from medboard.tools.longitudinal.trends import (
 EPISODE_GAP_DAYS = 90
 REGIMEN_WINDOW_DAYS = 28
 
-ONGOING_STATUSES = frozenset({"active", "in-progress", "on-hold", "draft", "intended", "preparation"})
-NOT_GIVEN_STATUSES = frozenset({"cancelled", "entered-in-error", "not-done", "not-taken"})
+ONGOING_STATUSES = medication_status.ONGOING
+NOT_GIVEN_STATUSES = medication_status.NOT_GIVEN
 
 CANCER_WORDS = (
     "cancer",
