@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from medboard.agents.ehr.specialist import TextReading
+from medboard.agents.ehr.reader import TextReading
 from medboard.llm.parsing import clean_answer, load_json, strip_thinking
 from medboard.llm.schema import UnboundedSchemaError, bounded_schema, response_format_for
 

@@ -21,7 +21,7 @@ from sample_records import tiny_bundle, tiny_record
 from test_case_flow import QUESTION
 
 from medboard.agents.case import CaseInput
-from medboard.agents.ehr.specialist import TextReading
+from medboard.agents.ehr.reader import TextReading
 from medboard.agents.imaging.reader import reading_schema
 from medboard.agents.longitudinal.reader import change_schema
 from medboard.agents.synthesizer.agent import answer_schema
