@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from ucumvert import InvalidUcumError, parse_ucum
 
+from medboard.tools.checks.units import compare
 from medboard.tools.units import (
     LOINC_ANALYTE,
     MAX_UNIT_CHARS,
@@ -104,6 +105,16 @@ def test_golden_conversion(
     else:
         with pytest.raises(UnitConversionError, match=refusal):
             convert(value, source, target, loinc=loinc)
+
+
+def test_verifier_and_trends_give_one_answer_on_equivalents() -> None:
+    """The verifier once read 140 mmol/L as 140 meq/L for any analyte; trends refused always."""
+    sodium = compare(140.0, "140", "mmol/L", 140.0, "meq/L", loinc="2951-2")
+    assert sodium.agrees and convert(140.0, "meq/L", "mmol/L", loinc="2951-2") == 140.0
+    unknown = compare(140.0, "140", "mmol/L", 140.0, "meq/L", loinc="2857-1")
+    assert not unknown.compatible and "valence" in unknown.note
+    with pytest.raises(UnitConversionError, match="valence"):
+        convert(140.0, "meq/L", "mmol/L", loinc="2857-1")
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 Layout (each check is `check_x(statement_text, cited, record, *, case_date, claims) -> CheckResult`):
 
 - `evidence.py`   resolve citations (`CitedEvidence`), evidence exists and is this patient's
-- `numbers.py`    numbers agree with the cited values, unit-aware through pint (`units.py`)
+- `numbers.py`    numbers agree with the cited values, unit-aware (`units.py` on `medboard.tools.units`)
 - `dates.py`      dates and "N months ago" agree with the cited dates; ages with the birth date
 - `arithmetic.py` worked calculations, latest/nadir/peak values and counts
 - `laterality.py` the side named vs the side recorded
