@@ -85,6 +85,7 @@ GOLDEN: list[tuple[float, str | None, str, str | None, float | None, str | None]
     # refusals
     (5.0, "[IU]/L", "mg/dL", None, None, "cannot be converted"),
     (5.0, "[IU]/L", "U/L", None, None, "cannot be converted"),  # IU is not the enzyme unit
+    (143.0, "U/L", "mmol/L", None, None, "cannot be converted"),  # an activity, not a substance rate
     (5.0, "bananas/dL", "mg/dL", None, None, "not a UCUM unit"),
     (5.0, None, "mg/dL", None, None, "no unit"),
     (5.0, "m" * (MAX_UNIT_CHARS + 1), "mg/dL", None, None, "longer than"),

@@ -6,6 +6,9 @@ report, so this module redefines them — each line says why:
 
 * UCUM's arbitrary units (``[IU]``, ``[arb'U]``) are dimensionless there, so ``5 [IU]/L`` would
   convert to ``5 /L`` or to any other arbitrary unit; each gets its own dimension here.
+* UCUM's enzyme unit ``U`` is ``umol/min``, so ``143 U/L`` would read as a rate of a substance
+  concentration (mmol/L per time) and the verifier would take a wrong unit for a derived rate.
+  Catalytic activities are reported, and compared, in U only: ``U`` gets its own dimension.
 * ``eq`` is ``mol`` there, so ``140 meq/L`` would silently equal ``140 mmol/L`` for every analyte.
   Equivalents get their own dimension; `medboard.tools.units.convert` bridges them to moles only
   through an analyte's known valence.
@@ -32,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _OVERRIDES = (
     "international_unit = [international_unit] = _ = i.U. = IU = iU",
     "arbitrary_unit = [arbitrary_unit] = _ = arb_U",
+    "enzyme_unit = [enzyme_unit] = U = _ = enzymeunit",
     "equivalents = [equivalent] = eq",
     "pH_value = 1",
     "beat = count = beats",
