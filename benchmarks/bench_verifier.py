@@ -56,8 +56,9 @@ from medboard.tools.checks.evidence import evidence_intervals, parse_fhir_date, 
 from medboard.tools.checks.pipeline import verify_statement
 from medboard.tools.checks.staging import marker_of_fact, marker_polarity
 from medboard.tools.checks.status import condition_state, medication_state
-from medboard.tools.checks.units import compare, parse_unit
+from medboard.tools.checks.units import compare
 from medboard.tools.fhir import PatientRecord, load_record
+from medboard.tools.units import try_parse_unit as parse_unit
 
 BASE_KINDS = ("value", "unit", "date", "laterality", "status", "stage", "citation", "foreign")
 EDIT_KINDS = ("negation", "sex", "receptor", "numwords", "confusable")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medboard.tools.longitudinal.units import UnitConversionError, convert, same_unit, ucum_to_pint
+from medboard.tools.units import UnitConversionError, annotations_of, convert, parse_unit, registry, same_unit
 
 
 def test_glucose_mg_per_dl_to_mmol_per_l_uses_its_molar_mass() -> None:
@@ -52,10 +52,12 @@ def test_ucum_spellings_pint_does_not_know(value: float, source: str, target: st
     assert convert(value, source, target) == pytest.approx(expected, rel=1e-6)
 
 
-def test_adapter_rewrites_are_visible() -> None:
-    assert ucum_to_pint("10*3/uL") == "1e3/uL"
-    assert ucum_to_pint("mL/min/{1.73_m2}") == "mL/min"
-    assert ucum_to_pint("kg/m2") == "kg/m**2"
-    assert ucum_to_pint("pH") == "1"  # not picohenry
+def test_ucum_special_forms_read_as_meant() -> None:
+    ureg = registry()
+    assert parse_unit("10*3/uL") == ureg.Quantity(1000, "1/uL")
+    assert convert(1.0, "mL/min/{1.73_m2}", "mL/min") == 1.0  # the annotation does not convert
+    assert annotations_of("mL/min/{1.73_m2}") == ("{1.73_m2}",)  # ... but it is kept for series
+    assert parse_unit("kg/m2") == ureg.Quantity(1, "kg/m**2")
+    assert parse_unit("pH").dimensionless  # not picohenry
     assert same_unit("g/dl", "g/dL")
     assert not same_unit("mg/dL", "g/dL")

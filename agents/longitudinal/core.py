@@ -36,7 +36,7 @@ from medboard.tools.longitudinal.trends import (
     compute_trends,
     loinc_code,
 )
-from medboard.tools.longitudinal.units import UnitConversionError, convert
+from medboard.tools.units import UnitConversionError, convert
 
 AGENT = "longitudinal"
 

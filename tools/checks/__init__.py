@@ -5,7 +5,7 @@ declared once in `registry.py` with what its failure means and the parts of a st
 accounts for — `base.py` says how; adding a check is its module plus one line there):
 
 - `evidence.py`   resolve citations (`CitedEvidence`), evidence exists and is this patient's
-- `numbers.py`    numbers agree with the cited values, unit-aware through pint (`units.py`)
+- `numbers.py`    numbers agree with the cited values, unit-aware (`units.py` on `medboard.tools.units`)
 - `dates.py`      dates and "N months ago" agree with the cited dates; ages with the birth date
 - `arithmetic.py` worked calculations, latest/nadir/peak values and counts
 - `laterality.py` the side named vs the side recorded

@@ -148,7 +148,8 @@ def check_extremes(
     have chosen the value), so the words stay for the entailment check.
     """
     from medboard.tools.checks.evidence import Scope, parse_fhir_date
-    from medboard.tools.checks.units import compare, parse_unit
+    from medboard.tools.checks.units import compare, loinc_of
+    from medboard.tools.units import try_parse_unit
 
     del record
     claims = claims or extract_claims(statement_text, case_date)
@@ -173,10 +174,16 @@ def check_extremes(
         if quantity is None or quantity.span[0] - match.end() > 3:
             continue
         fact = pick[_KIND[match["word"].lower()]]
-        unit = fact.unit_code if parse_unit(fact.unit_code) is not None else fact.unit
+        unit = fact.unit_code if try_parse_unit(fact.unit_code) is not None else fact.unit
         if not compare(
-            quantity.value, quantity.number_text, quantity.unit, float(fact.value), unit, fact.label
-        ).agrees:  # type: ignore[arg-type]
+            quantity.value,
+            quantity.number_text,
+            quantity.unit,
+            float(fact.value),  # type: ignore[arg-type]
+            unit,
+            fact.label,
+            loinc=loinc_of(fact.codes),
+        ).agrees:
             return CheckResult(
                 name=EXTREMES_AGREE,
                 outcome="skip",

@@ -30,9 +30,10 @@ from medboard.tools.checks.extract import parse_stages
 from medboard.tools.checks.staging import compatible
 from medboard.tools.checks.status import condition_state
 from medboard.tools.checks.text import concept_tokens, fold, negated_spans, overlap, sides_in
-from medboard.tools.checks.units import compare, parse_unit
+from medboard.tools.checks.units import compare, loinc_of
 from medboard.tools.fhir import medication_status
 from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.units import try_parse_unit
 
 Rule = Callable[[PatientRecord, Sequence[Finding]], list[Discrepancy]]
 
@@ -246,10 +247,18 @@ def conflicting_lab_values(record: PatientRecord, findings: Sequence[Finding] = 
         for other in facts[1:]:
             if other.evidence.reference == first.evidence.reference:
                 continue
-            unit = other.unit_code if parse_unit(other.unit_code) else other.unit
-            first_unit = first.unit_code if parse_unit(first.unit_code) else first.unit
+            unit = other.unit_code if try_parse_unit(other.unit_code) else other.unit
+            first_unit = first.unit_code if try_parse_unit(first.unit_code) else first.unit
             value = float(other.value)  # type: ignore[arg-type]
-            result = compare(value, f"{value}", unit, float(first.value), first_unit, first.label)  # type: ignore[arg-type]
+            result = compare(
+                value,
+                f"{value}",
+                unit,
+                float(first.value),  # type: ignore[arg-type]
+                first_unit,
+                first.label,
+                loinc=loinc_of(first.codes),
+            )
             if result.agrees:
                 continue
             out.append(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from medboard.tools.checks.numwords import word_numbers
-from medboard.tools.checks.units import is_known_unit, is_time_unit
+from medboard.tools.units import is_known_unit, is_time_unit
 
 Span = tuple[int, int]
 

@@ -18,8 +18,9 @@ from medboard.models.fact_kinds import MedicationDetails
 from medboard.tools.checks.base import Part
 from medboard.tools.checks.evidence import NUMERIC_KINDS, CitedEvidence, Scope
 from medboard.tools.checks.extract import Claims, Quantity, extract_claims, extract_quantities
-from medboard.tools.checks.units import Comparison, compare, is_time_unit, parse_unit, registry
+from medboard.tools.checks.units import Comparison, compare, loinc_of
 from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.units import is_time_unit, registry, try_parse_unit
 
 NUMBERS_AGREE = "numbers_agree"
 
@@ -42,7 +43,7 @@ def _candidates(facts: Sequence[Fact]) -> list[_Candidate]:
         if fact.kind not in NUMERIC_KINDS:
             continue
         # Prefer the UCUM code when pint reads it; the display unit ("Recurrence score") often not.
-        unit = fact.unit_code if parse_unit(fact.unit_code) is not None else fact.unit
+        unit = fact.unit_code if try_parse_unit(fact.unit_code) is not None else fact.unit
         if isinstance(fact.value, int | float) and not isinstance(fact.value, bool):
             out.append(_Candidate(fact, float(fact.value), unit, "value"))
         if fact.reference_range:
@@ -73,6 +74,7 @@ def _match(
             candidate.value,
             candidate.unit,
             analyte_label=" ".join([candidate.fact.label, *(c.display or "" for c in candidate.fact.codes)]),
+            loinc=loinc_of(candidate.fact.codes),
         )
         comparisons.append((candidate, result))
         if result.agrees:
@@ -82,10 +84,10 @@ def _match(
 
 def _is_derived(quantity: Quantity, candidates: list[_Candidate]) -> bool:
     """A rate of a cited quantity (ng/mL per year) or a signed percent change of a non-% value."""
-    unit = parse_unit(quantity.unit)
+    unit = try_parse_unit(quantity.unit)
     if unit is None:
         return False
-    cited_units = [parse_unit(c.unit) for c in candidates if c.unit]
+    cited_units = [try_parse_unit(c.unit) for c in candidates if c.unit]
     dims = [u.dimensionality for u in cited_units if u is not None]
     if unit.dimensionality in dims:
         return False

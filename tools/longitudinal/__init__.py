@@ -1,7 +1,7 @@
 """The longitudinal comparer's deterministic tools: what changed, with numbers it can prove.
 
-* `trends` — per-LOINC series with unit normalisation (`units`), change, direction, nadir, peak,
-  reference-range crossings; bad values skipped with reasons (`plausibility`, `dates`).
+* `trends` — per-LOINC series with unit normalisation (`medboard.tools.units`), change, direction,
+  nadir, peak, reference-range crossings; bad values skipped with reasons (`plausibility`, `dates`).
 * `kinetics` — PSA doubling time and velocity (CEA, CA-125 likewise) over a treatment window.
 * `recist` — RECIST 1.1 response per time point, arithmetic shown.
 * `timeline` — lines of therapy, cancer surgery and radiotherapy, marker course per line.

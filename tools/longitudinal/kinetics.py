@@ -31,7 +31,7 @@ from medboard.tools.longitudinal.trends import (
     TrendPoint,
     fmt,
 )
-from medboard.tools.longitudinal.units import UnitConversionError, convert
+from medboard.tools.units import UnitConversionError, convert
 
 # The unit each marker's kinetics are expressed in (values are converted to it first).
 KINETICS_UNITS: dict[str, str] = {PSA_LOINC: "ng/mL", CEA_LOINC: "ng/mL", CA125_LOINC: "U/mL"}

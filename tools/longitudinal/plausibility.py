@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medboard.tools.longitudinal.units import UnitConversionError, convert
+from medboard.tools.units import UnitConversionError, convert
 
 
 @dataclass(frozen=True)

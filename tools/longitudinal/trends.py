@@ -1,7 +1,7 @@
 """Lab, vital-sign and tumour-marker trends: one series per LOINC code, with the arithmetic kept.
 
 `compute_trends(facts)` groups numeric facts by their LOINC code, brings every value of a series to
-one unit (`units.convert`), and computes what a tumour board asks of a series: latest against
+one unit (`medboard.tools.units.convert`), and computes what a tumour board asks of a series: latest against
 baseline and against the previous value (absolute and percent change), direction, nadir and peak,
 and whether the series crossed its reference range. Nothing is dropped silently: a value without a
 number or a date, a censored value (``<0.1``), a unit that cannot be reconciled, an implausible value,
@@ -26,7 +26,7 @@ from medboard.models import EvidenceRef, Fact, FactKind, iso_day
 from medboard.models.fact_kinds import MeasurementDetails
 from medboard.tools.longitudinal.dates import DateError, parse_instant
 from medboard.tools.longitudinal.plausibility import implausibility
-from medboard.tools.longitudinal.units import UnitConversionError, convert
+from medboard.tools.units import UnitConversionError, convert
 
 LOINC_SYSTEM = "http://loinc.org"
 PSA_LOINC = "2857-1"
