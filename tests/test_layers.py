@@ -71,3 +71,13 @@ def test_a_planted_violation_fails_the_contract(tree: Path, kind: str) -> None:
     violations = check(tree)
     assert len(violations) == 1, violations
     assert violations[0].file == path and rule in violations[0].rule
+
+
+def test_every_package_folder_is_installed() -> None:
+    """pyproject.toml lists packages by hand (the folders install under `medboard.`): a new folder
+    missing from the list would vanish from a regular install while an editable one still ran."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {name for name, file in modules(ROOT).items() if file.name == "__init__.py"}
+    assert folders == listed, f"unlisted: {sorted(folders - listed)}; no folder: {sorted(listed - folders)}"

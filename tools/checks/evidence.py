@@ -8,10 +8,9 @@ checks compare: its words (`evidence_words`), its dates (`evidence_intervals`), 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from medboard.models import CheckResult, EvidenceRef, Fact, FactKind, FhirDate
@@ -275,33 +274,13 @@ def evidence_words(cited: Sequence[CitedEvidence]) -> list[str]:
     return phrases
 
 
-_ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:T.*)?$")
 
 
 def parse_fhir_date(value: str | None) -> tuple[date, date] | None:
-    """A FHIR date/dateTime as the interval it covers (`2019` → the whole year)."""
-    if not value:
-        return None
-    match = _ISO_DATE.match(value.strip())
-    if not match:
-        return None
-    year = int(match[1])
-    if match[3]:
-        try:
-            day = date(year, int(match[2]), int(match[3]))
-        except ValueError:
-            return None
-        if "T" in value:  # a time with a zone can fall on the neighbouring calendar day elsewhere
-            return day - timedelta(days=1), day + timedelta(days=1)
-        return day, day
-    if match[2]:
-        month = int(match[2])
-        if not 1 <= month <= 12:
-            return None
-        start = date(year, month, 1)
-        end = (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
-        return start, end
-    return date(year, 1, 1), date(year, 12, 31)
+    """A FHIR date/dateTime as the calendar days it may fall on (`2019` → the whole year; a time
+    widens it by a day each side): `FhirDate.day_range`, None when the value is not a FHIR date."""
+    parsed = FhirDate.try_parse(value.strip()) if isinstance(value, str) else None
+    return parsed.day_range if parsed is not None else None
 
 
 def _date_strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
@@ -313,7 +292,7 @@ def _date_strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for child in value:
             yield from _date_strings(child, key)
-    elif isinstance(value, str) and _ISO_DATE.match(value) and value[:4].isdigit() and _is_date_key(key):
+    elif isinstance(value, str) and _is_date_key(key) and FhirDate.try_parse(value) is not None:
         yield key, value
 
 
