@@ -12,7 +12,9 @@ from medboard.models.evidence import EvidenceRef
 from medboard.models.findings import Finding
 from medboard.models.sections import SectionId
 
-SCHEMA_VERSION = "1.0"
+#: 1.1: `Section.kind` / `StruckStatement.section` accept a specialist's own section id (pattern,
+#: not only the built-in enum); `Finding.section` names the section a finding belongs in.
+SCHEMA_VERSION = "1.1"
 
 DISCLAIMER = (
     "Not a diagnostic device. This summary was drafted by AI agents from the cited record and "
