@@ -1,0 +1,34 @@
+"""Reconciliation: one clinical picture of the patient from every fact of the record.
+
+`build_picture(record, case_date=...)` groups the record's facts by clinical concept — the patient's
+vital status (`patient.py`), each cancer with its stages, biomarkers, lines and markers
+(`cancers.py`), each medication ingredient with its status at the case date (`medications.py`,
+`currency.py`), each lab series in one comparable unit (`labs.py`) — and lists the conflicts
+(`conflicts.py`) and data-quality problems it finds. Deterministic; no model, no agent.
+"""
+
+from __future__ import annotations
+
+from medboard.models.picture import ClinicalPicture
+from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.reconcile.cancers import cancers_of
+from medboard.tools.reconcile.conflicts import picture_discrepancies
+from medboard.tools.reconcile.labs import lab_series
+from medboard.tools.reconcile.medications import medications_of
+from medboard.tools.reconcile.patient import patient_status
+
+
+def build_picture(record: PatientRecord, *, case_date: str | None = None) -> ClinicalPicture:
+    """The reconciled picture at `case_date` (default: the latest date in the record)."""
+    day = case_date or record.latest_date()
+    patient = patient_status(record)
+    picture = ClinicalPicture(case_date=day, patient=patient)
+    picture.cancers = cancers_of(record, case_date=day, patient=patient)
+    picture.medications = medications_of(record, case_date=day, patient=patient)
+    picture.labs, quality = lab_series(record, case_date=day, patient=patient)
+    picture.data_quality.extend(quality)
+    picture.discrepancies = picture_discrepancies(record, picture)
+    return picture
+
+
+__all__ = ["build_picture"]
