@@ -37,7 +37,17 @@ def _root(
 
 
 # Sub-command modules, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("run", "record", "image", "trends", "recist", "model", "verify", "schema")
+COMMAND_MODULES: tuple[str, ...] = (
+    "run",
+    "record",
+    "reconcile",
+    "image",
+    "trends",
+    "recist",
+    "model",
+    "verify",
+    "schema",
+)
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"medboard.cli.{_name}").register(app)

@@ -151,8 +151,12 @@ def _grouped(kind: str, event: str, facts: list[Fact]) -> list[DataQuality]:
             DataQuality(
                 kind=kind,
                 description=(
-                    f"{len(references)} {resource_type} {noun} dated after {event} ({span}): {shown}; "
-                    "any lab values among them are kept out of the series"
+                    f"{len(references)} {resource_type} {noun} dated after {event} ({span}): {shown}"
+                    + (
+                        "; their lab values are kept out of the series"
+                        if any(f.kind in SERIES_KINDS for f in ordered)
+                        else ""
+                    )
                 ),
                 sources=references[:MAX_LISTED],
             )
