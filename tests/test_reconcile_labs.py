@@ -160,3 +160,18 @@ def test_every_source_is_a_type_id_reference() -> None:
     labs, quality = lab_series(load_record(LOYD), case_date="2005-01-01", patient=PatientStatus())
     references = [p.source for s in labs for p in s.points] + [r for q in quality for r in q.sources]
     assert references and all(r.count("/") == 1 and r.split("/")[0].isalpha() for r in references)
+
+
+def test_series_do_not_depend_on_bundle_order(tmp_path: Path) -> None:
+    bundle = _bundle()
+    glucose = _observations(bundle, GLUCOSE)
+    glucose[-1]["valueQuantity"].update(value=0.75, unit="g/L", code="g/L")  # the latest in g/L
+    forward = load_record(_planted(bundle, tmp_path, "forward.json"))
+    bundle["entry"].reverse()
+    backward = load_record(_planted(bundle, tmp_path, "backward.json"))
+    first, _ = lab_series(forward, case_date=None, patient=PatientStatus())
+    second, _ = lab_series(backward, case_date=None, patient=PatientStatus())
+    assert [s.unit for s in _series_for(first, GLUCOSE)] == ["mg/dL"]  # the earliest value's unit
+    assert [(s.code, s.unit, [p.source for p in s.points]) for s in first] == [
+        (s.code, s.unit, [p.source for p in s.points]) for s in second
+    ]

@@ -4,9 +4,9 @@ Why: a series that merges eGFR in ``mL/min`` with eGFR in ``mL/min/{1.73_m2}`` c
 between two different measurements ("−88.7 %"), and a series holding "Protein 76.21 g/dL" states a
 value no living patient has. So a series is one analyte (LOINC code, else label) in one *comparable*
 unit (`medboard.tools.units.comparable_for_series`: convertible and with the same UCUM annotations);
-a unit that converts exactly (mg/dL and g/L) joins the first series and is converted to its unit.
-Implausible values (`medboard.tools.longitudinal.plausibility`) never enter a series; each one is a
-`DataQuality` item that keeps the raw value and unit.
+a unit that converts exactly (mg/dL and g/L) joins the series of the earliest value and is
+converted to its unit. Implausible values (`medboard.tools.longitudinal.plausibility`) never
+enter a series; each one is a `DataQuality` item that keeps the raw value and unit.
 
 Facts dated after the patient's death, or after the case date, are listed as data quality too —
 grouped per resource type (a count and the first few references), never one item per resource —
@@ -46,7 +46,7 @@ class _Bucket:
     unit: str | None
     name: str
     code: str | None
-    points: list[tuple[FhirDate, LabPoint]] = field(default_factory=list)
+    points: list[LabPoint] = field(default_factory=list)
 
 
 def lab_series(
@@ -64,14 +64,15 @@ def lab_series(
         quality.extend(_grouped("after_case_date", f"the case date {case_day.iso_day}", after_case))
     excluded = {id(f) for f in after_death} | {id(f) for f in after_case}
 
+    readings = [
+        (fact, reading)
+        for fact in record.facts_of(*SERIES_KINDS)
+        if id(fact) not in excluded and (reading := _reading(fact)) is not None
+    ]
+    # Earliest first, so a series' unit is its first value's unit whatever the bundle's order.
+    readings.sort(key=lambda fr: (fr[1][1].interval[0], fr[0].reference))
     buckets: dict[str, list[_Bucket]] = defaultdict(list)
-    for fact in record.facts_of(*SERIES_KINDS):
-        if id(fact) in excluded:
-            continue
-        reading = _reading(fact)
-        if reading is None:
-            continue
-        value, when = reading
+    for fact, (value, _when) in readings:
         unit = fact.unit_code or fact.unit
         loinc = loinc_code(fact)
         why = implausibility(value, unit, loinc)
@@ -85,14 +86,14 @@ def lab_series(
             buckets[key].append(bucket)
             converted = value
         point = LabPoint(value=converted, date=str(fact.date), source=fact.reference)
-        bucket.points.append((when, point))
+        bucket.points.append(point)
 
     series = [
         LabSeries(
             name=bucket.name,
             code=bucket.code,
             unit=bucket.unit,
-            points=[p for _, p in sorted(bucket.points, key=lambda wp: (wp[0].interval[0], wp[1].source))],
+            points=bucket.points,  # already in date order
         )
         for group in buckets.values()
         for bucket in group
