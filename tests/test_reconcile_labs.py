@@ -127,23 +127,30 @@ def test_facts_after_a_planted_death_grouped_and_kept_out(tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(not SHARED_SYNTHEA.is_dir(), reason="shared data folder not present")
-def test_real_deceased_patient_labs_after_death_flagged() -> None:
-    path = SHARED_SYNTHEA / "adan_pulido.json"
-    bundle = _bundle(path)
-    death = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")[
-        "deceasedDateTime"
-    ]
-    late = [
+def test_real_deceased_patient_lab_after_death_flagged(tmp_path: Path) -> None:
+    """adan_pulido died 2007-03-25; his death certificate (filed 2007-03-27) is not an error, a
+    lab dated after the death is."""
+    bundle = _bundle(SHARED_SYNTHEA / "adan_pulido.json")
+    resources = [e["resource"] for e in bundle["entry"]]
+    death = next(r for r in resources if r["resourceType"] == "Patient")["deceasedDateTime"]
+    certificate = [
         f"{r['resourceType']}/{r['id']}"
-        for r in (e["resource"] for e in bundle["entry"])
-        if r["resourceType"] == "Observation" and r.get("effectiveDateTime", "")[:10] > death[:10]
+        for r in resources
+        if r["resourceType"] in ("Observation", "DiagnosticReport")
+        and r.get("effectiveDateTime", "")[:10] > death[:10]
     ]
-    assert late, "adan_pulido has Observations dated after death"
-    picture = build_picture(load_record(path))
-    flagged = [q for q in picture.data_quality if q.kind == "after_death"]
-    assert death[:10] in flagged[0].description
-    assert set(late) <= {ref for q in flagged for ref in q.sources}
-    assert all(p.source not in late for s in picture.labs for p in s.points)
+    assert certificate, "the death certificate and cause of death are dated after the death"
+    picture = build_picture(load_record(SHARED_SYNTHEA / "adan_pulido.json"))
+    assert not [q for q in picture.data_quality if q.kind == "after_death"]
+
+    late = _observations(bundle, EGFR)[-1]
+    late["effectiveDateTime"] = late["issued"] = "2007-04-02T10:00:00+00:00"
+    picture = build_picture(load_record(_planted(bundle, tmp_path)))
+    (flagged,) = [q for q in picture.data_quality if q.kind == "after_death"]
+    assert flagged.sources == [f"Observation/{late['id']}"]
+    assert flagged.description.startswith("1 Observation resource dated after the patient's death")
+    assert "2007-03-25" in flagged.description
+    assert all(p.source != f"Observation/{late['id']}" for s in picture.labs for p in s.points)
 
 
 def test_after_case_date_flagged_and_out_of_series() -> None:
