@@ -184,10 +184,6 @@ def test_series_do_not_depend_on_bundle_order(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tools/longitudinal/plausibility.py has no limits for neutrophils (LOINC 26499-4 / 751-8) yet",
-)
 def test_jenny_neutrophils_3000_thousand_per_ul_kept_out() -> None:
     """Issue 10 names "Neutrophils 3000 10*3/uL" (Jenny M, real mCODE): 3 × 10⁹/µL is not a count."""
     record = load_record(DATA / "mcode" / "Bundle-mcode-patient-bundle-jenny-m.json")

@@ -31,6 +31,15 @@ PLAUSIBLE_RANGES: dict[str, PlausibleRange] = {
     "20570-8": PlausibleRange(3.0, 80.0, "%"),
     "6690-2": PlausibleRange(0.0, 1000.0, "10*3/uL"),  # leukocytes
     "26464-8": PlausibleRange(0.0, 1000.0, "10*3/uL"),
+    # Absolute differential counts (neutrophils, lymphocytes, monocytes, eosinophils, basophils): a
+    # part of the leukocytes cannot exceed the leukocyte limit above.
+    **{
+        code: PlausibleRange(0.0, 1000.0, "10*3/uL")
+        for code in (
+            *("751-8", "26499-4", "731-0", "26474-7", "742-7"),
+            *("26484-6", "711-2", "26449-9", "704-7", "26444-0"),
+        )
+    },
     "777-3": PlausibleRange(0.0, 5000.0, "10*3/uL"),  # platelets
     "789-8": PlausibleRange(0.3, 10.0, "10*6/uL"),  # erythrocytes
     "787-2": PlausibleRange(40.0, 160.0, "fL"),  # MCV
