@@ -1,12 +1,248 @@
-"""Medications by ingredient across Request, Statement, Administration and Dispense."""
+"""Medications by ingredient across Request, Statement, Administration and Dispense.
+
+Every medication fact is grouped by its ingredient (`drugs.ingredient_name`: a contained or
+referenced Medication's ingredient list, else the RxNorm display, else the label). Each source then
+says one or more of these things, read from its resource by the FHIR R4 status value sets
+(`medboard.tools.fhir.medication_status`):
+
+- **evidence** (the drug was ordered, taken or given on a day): a Request's ``authoredOn``; a
+  Statement's effective start/end and ``dateAsserted``; an Administration's effective time (any
+  status but not-done / entered-in-error); a Dispense's ``whenHandedOver`` (completed / in-progress).
+  Cancelled, entered-in-error, not-done and declined sources are evidence of nothing.
+- **a stop**: a Request or Statement ``stopped``, a Statement ``not-taken`` — on its end date, else
+  its last own date (the stop happened by then, so that is the earliest it can be placed);
+- **a completion**: a Request or Statement ``completed``, or an active one whose period ended
+  (``boundsPeriod`` / ``effectivePeriod`` end) on or before the case date;
+- **an active marking**: a Request or Statement active / on-hold / intended, an Administration
+  in-progress.
+
+A stop or completion decides the status unless later evidence restarts the drug (a new order or
+a dose after the stop); an undated stop cannot be placed and always decides. What remains is
+judged by `currency.judge_currency` at the case date, with the window of the drug's kind
+(`drugs.therapy_kind`). Evidence after the case date is never current; it is left out of
+``last_evidence_date`` and named in the reason.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from medboard.models import Fact, FactKind
+from medboard.models.dates import FhirDate
+from medboard.models.fact_kinds import MedicationDetails
 from medboard.models.picture import Medication, PatientStatus
+from medboard.tools.fhir import medication_status
 from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.reconcile.currency import judge_currency
+from medboard.tools.reconcile.drugs import ingredient_name, therapy_kind
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+VOID = frozenset({"entered-in-error", "cancelled", "not-done", "declined"})
+ACTIVE = medication_status.ON_THE_LIST
+
+
+def day_of(text: str | None) -> date | None:
+    """The calendar day of a FHIR date (the first day of a partial one: the earliest it may be)."""
+    parsed = FhirDate.try_parse(text) if text else None
+    if parsed is None:
+        return None
+    return parsed.day or parsed.first_day
+
+
+@dataclass
+class _Event:
+    day: date | None
+    what: str  # "stopped" | "completed"
+    source: str
+    note: str = ""
+
+
+@dataclass
+class _Ingredient:
+    name: str
+    sources: list[str] = field(default_factory=list)
+    evidence: list[tuple[date, str]] = field(default_factory=list)
+    ends: list[_Event] = field(default_factory=list)
+    active: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    cancer_related: bool = False
+
+
+def _concept_texts(concept: dict[str, Any] | None) -> list[str]:
+    if not concept:
+        return []
+    codings = concept.get("coding", ())
+    rx = [c.get("display") for c in codings if c.get("system") == RXNORM and c.get("display")]
+    other = [c.get("display") for c in codings if c.get("system") != RXNORM and c.get("display")]
+    return [t for t in [*rx, concept.get("text"), *other] if t]
+
+
+def _medication_resource(record: PatientRecord, resource: dict[str, Any]) -> dict[str, Any] | None:
+    reference = (resource.get("medicationReference") or {}).get("reference")
+    if not reference:
+        return None
+    if reference.startswith("#"):
+        return next((c for c in resource.get("contained", ()) if c.get("id") == reference[1:]), None)
+    return record.get(reference)
+
+
+def _name(record: PatientRecord, fact: Fact, resource: dict[str, Any]) -> str:
+    medication = _medication_resource(record, resource)
+    if medication:
+        parts = [
+            ingredient_name(_concept_texts(i.get("itemCodeableConcept")))
+            for i in medication.get("ingredient", ())
+            if i.get("isActive", True)
+        ]
+        names = sorted({p for p in parts if p})
+        if names:
+            return " / ".join(names)
+    codes = [c.display for c in fact.codes if c.system == RXNORM and c.display]
+    concept = _concept_texts(resource.get("medicationCodeableConcept"))
+    if medication:
+        concept += _concept_texts(medication.get("code"))
+    return ingredient_name([*codes, *concept, fact.label]) or fact.label.lower()
+
+
+def _route_words(record: PatientRecord, fact: Fact, resource: dict[str, Any]) -> str:
+    words = [fact.label, fact.details.dosage if isinstance(fact.details, MedicationDetails) else None]
+    dosages = resource.get("dosageInstruction") or resource.get("dosage") or []
+    for dosage in [dosages] if isinstance(dosages, dict) else dosages:
+        words += [dosage.get("text"), *_concept_texts(dosage.get("route"))]
+    medication = _medication_resource(record, resource)
+    if medication:
+        words += _concept_texts(medication.get("form")) + _concept_texts(medication.get("code"))
+    return " ".join(w for w in words if w)
+
+
+def _period_end(resource: dict[str, Any]) -> str | None:
+    if resource.get("resourceType") == "MedicationRequest":
+        ends = [
+            ((d.get("timing") or {}).get("repeat") or {}).get("boundsPeriod", {}).get("end")
+            for d in resource.get("dosageInstruction", ())
+        ]
+        return max((e for e in ends if e), default=None)
+    return (resource.get("effectivePeriod") or {}).get("end")
+
+
+def _own_dates(fact: Fact, resource: dict[str, Any]) -> list[str]:
+    kind = resource.get("resourceType")
+    if kind == "MedicationDispense":
+        return [d for d in (resource.get("whenHandedOver"), fact.date) if d]
+    if kind == "MedicationStatement":
+        return [d for d in (fact.date, fact.end_date, resource.get("dateAsserted")) if d]
+    if kind == "MedicationAdministration":
+        return [d for d in (fact.date, fact.end_date) if d]
+    return [d for d in (fact.date,) if d]
+
+
+def _status_reason(resource: dict[str, Any]) -> str:
+    texts = [t for c in resource.get("statusReason", ()) or () for t in _concept_texts(c)[:1]]
+    if isinstance(resource.get("statusReason"), dict):  # MedicationRequest: one CodeableConcept
+        texts = _concept_texts(resource["statusReason"])[:1]
+    return f" (reason: {texts[0]})" if texts else ""
+
+
+def _read(into: _Ingredient, fact: Fact, resource: dict[str, Any], case_day: date) -> None:
+    reference = fact.evidence.reference
+    kind = resource.get("resourceType") or ""
+    status = (fact.status or "").lower()
+    into.sources.append(reference)
+    if status in VOID or (status == "unknown" and kind == "MedicationAdministration"):
+        return
+    days = [d for d in (day_of(t) for t in _own_dates(fact, resource)) if d is not None]
+    end = day_of(_period_end(resource))
+    if kind == "MedicationDispense" and status not in {"completed", "in-progress", ""}:
+        return
+    if kind in {"MedicationRequest", "MedicationStatement"} and status in {"stopped", "not-taken"}:
+        when = end or (max(days) if days else None)
+        word = "not taken" if status == "not-taken" else "stopped"
+        if end is None and when is not None:
+            word += " (stop date not recorded; its last own date is the earliest it can be placed)"
+        into.ends.append(_Event(when, "stopped", reference, f"{word}{_status_reason(resource)}"))
+        into.evidence += [
+            (d, reference) for d in days if status != "not-taken" and (when is None or d < when)
+        ]
+        return
+    if kind in {"MedicationRequest", "MedicationStatement"} and status == "completed":
+        when = end or (max(days) if days else None)
+        into.ends.append(_Event(when, "completed", reference, "completed"))
+        into.evidence += [(d, reference) for d in days]
+        return
+    into.evidence += [(d, reference) for d in days]
+    if (status in ACTIVE and kind in {"MedicationRequest", "MedicationStatement"}) or status == "in-progress":
+        into.active.append(reference)
+        if end is not None and end <= case_day:
+            into.ends.append(_Event(end, "completed", reference, "its period ended"))
+
+
+def _judge(item: _Ingredient, case_day: date, patient: PatientStatus) -> Medication:
+    sources = sorted(dict.fromkeys(item.sources))
+    before = [(d, r) for d, r in item.evidence if d <= case_day]
+    after = [(d, r) for d, r in item.evidence if d > case_day]
+    last = max(before, default=None)
+    ends = [e for e in item.ends if e.day is None or e.day <= case_day]
+    undated = [e for e in ends if e.day is None]
+    dated = max((e for e in ends if e.day is not None), key=lambda e: e.day or case_day, default=None)
+    deciding = undated[0] if undated else dated
+    last_day = max([d for d, _ in before] + [e.day for e in ends if e.day is not None], default=None)
+    last_iso = last_day.isoformat() if last_day else None
+    if deciding is not None and (deciding.day is None or last is None or deciding.day >= last[0]):
+        when = f", as of {deciding.day.isoformat()}" if deciding.day else ", date not recorded"
+        return Medication(
+            ingredient=item.name,
+            status="stopped" if deciding.what == "stopped" else "completed",
+            last_evidence_date=last_iso,
+            reason=f"{deciding.source}: {deciding.note}{when}, with no later evidence",
+            sources=sources,
+        )
+    kind = therapy_kind(item.name, " ".join(item.words), cancer_related=item.cancer_related)
+    judged = judge_currency(
+        case_date=case_day,
+        last_evidence=last[0] if last else (min(after)[0] if after else None),
+        marked_active=bool(item.active),
+        deceased_on=day_of(patient.deceased_date),
+        deceased=patient.deceased,
+        kind=kind,
+    )
+    reason = judged.reason
+    if last is not None:
+        reason += f"; last evidence {last[1]} on {last[0].isoformat()}"
+    if deciding is not None:
+        reason += f"; restarted after {deciding.source} ({deciding.note})"
+    if after:
+        reason += f"; {len(after)} later record(s) after the case date not counted"
+    return Medication(
+        ingredient=item.name,
+        status=judged.status,
+        last_evidence_date=last_iso,
+        reason=reason,
+        sources=sources,
+    )
 
 
 def medications_of(
     record: PatientRecord, *, case_date: str | None, patient: PatientStatus
 ) -> list[Medication]:
-    return []
+    """Each ingredient's reconciled status at `case_date` (current first, then latest evidence)."""
+    case_day = day_of(case_date) or day_of(record.latest_date()) or date.today()
+    items: dict[str, _Ingredient] = {}
+    for fact in record.facts_of(FactKind.medication):
+        resource = record.get(fact.evidence.reference) or {}
+        name = _name(record, fact, resource)
+        item = items.setdefault(name, _Ingredient(name))
+        item.words.append(_route_words(record, fact, resource))
+        if isinstance(fact.details, MedicationDetails) and fact.details.cancer_related:
+            item.cancer_related = True
+        _read(item, fact, resource, case_day)
+    judged = [_judge(item, case_day, patient) for item in items.values()]
+    return sorted(
+        judged,
+        key=lambda m: (
+            m.status != "current",
+            -(day_of(m.last_evidence_date) or date.min).toordinal(),
+            m.ingredient,
+        ),
+    )
