@@ -57,6 +57,7 @@ class _Event:
     what: str  # "stopped" | "completed"
     source: str
     note: str = ""
+    placed: bool = False  # the day is the source's last own date, not a recorded stop date
 
 
 @dataclass
@@ -71,7 +72,7 @@ class _Ingredient:
 
 
 def _concept_texts(concept: dict[str, Any] | None) -> list[str]:
-    if not concept:
+    if not isinstance(concept, dict):
         return []
     codings = concept.get("coding", ())
     rx = [c.get("display") for c in codings if c.get("system") == RXNORM and c.get("display")]
@@ -139,10 +140,11 @@ def _own_dates(fact: Fact, resource: dict[str, Any]) -> list[str]:
 
 
 def _status_reason(resource: dict[str, Any]) -> str:
-    texts = [t for c in resource.get("statusReason", ()) or () for t in _concept_texts(c)[:1]]
-    if isinstance(resource.get("statusReason"), dict):  # MedicationRequest: one CodeableConcept
-        texts = _concept_texts(resource["statusReason"])[:1]
-    return f" (reason: {texts[0]})" if texts else ""
+    """Why a source stopped: ``statusReason`` (one concept on a Request, a list on a Statement)."""
+    reasons = resource.get("statusReason") or []
+    concepts = [reasons] if isinstance(reasons, dict) else reasons
+    texts = [t for c in concepts for t in _concept_texts(c)[:1]]
+    return f" (reason: {'; '.join(texts)})" if texts else ""
 
 
 def _read(into: _Ingredient, fact: Fact, resource: dict[str, Any], case_day: date) -> None:
@@ -159,16 +161,15 @@ def _read(into: _Ingredient, fact: Fact, resource: dict[str, Any], case_day: dat
     if kind in {"MedicationRequest", "MedicationStatement"} and status in {"stopped", "not-taken"}:
         when = end or (max(days) if days else None)
         word = "not taken" if status == "not-taken" else "stopped"
-        if end is None and when is not None:
-            word += " (stop date not recorded; its last own date is the earliest it can be placed)"
-        into.ends.append(_Event(when, "stopped", reference, f"{word}{_status_reason(resource)}"))
+        note = f"{word}{_status_reason(resource)}"
+        into.ends.append(_Event(when, "stopped", reference, note, placed=end is None))
         into.evidence += [
             (d, reference) for d in days if status != "not-taken" and (when is None or d < when)
         ]
         return
     if kind in {"MedicationRequest", "MedicationStatement"} and status == "completed":
         when = end or (max(days) if days else None)
-        into.ends.append(_Event(when, "completed", reference, "completed"))
+        into.ends.append(_Event(when, "completed", reference, "completed", placed=end is None))
         into.evidence += [(d, reference) for d in days]
         return
     into.evidence += [(d, reference) for d in days]
@@ -190,7 +191,12 @@ def _judge(item: _Ingredient, case_day: date, patient: PatientStatus) -> Medicat
     last_day = max([d for d, _ in before] + [e.day for e in ends if e.day is not None], default=None)
     last_iso = last_day.isoformat() if last_day else None
     if deciding is not None and (deciding.day is None or last is None or deciding.day >= last[0]):
-        when = f", as of {deciding.day.isoformat()}" if deciding.day else ", date not recorded"
+        if deciding.day is None:
+            when = ", undated"
+        elif deciding.placed:
+            when = f" by {deciding.day.isoformat()} (no stop date recorded: its last own date)"
+        else:
+            when = f" on {deciding.day.isoformat()}"
         return Medication(
             ingredient=item.name,
             status="stopped" if deciding.what == "stopped" else "completed",
