@@ -7,6 +7,7 @@ recent administration, one drug under three resource types) change only the drug
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import date
 from pathlib import Path
@@ -309,6 +310,39 @@ def test_death_before_the_case_date_ends_currency(jenny_before: ClinicalPicture,
     # death touches every drug: none is current, the stale ones stay stale
     assert not [m for m in after.medications if m.status == "current"]
     assert {m.ingredient for m in after.medications} == {m.ingredient for m in jenny_before.medications}
+
+
+def test_a_dose_after_death_is_not_current_and_is_named(
+    jenny_before: ClinicalPicture, tmp_path: Path
+) -> None:
+    bundle = _jenny()
+    _entry(bundle, PATIENT)["deceasedDateTime"] = "2018-10-20"
+    _add(
+        bundle,
+        {
+            "resourceType": "MedicationAdministration",
+            "id": "posthumous-dose",
+            "status": "completed",
+            "medicationCodeableConcept": _concept("PACLitaxel 100 MG Injection", "583214"),
+            "subject": {"reference": PATIENT},
+            "effectiveDateTime": "2018-10-25",
+        },
+    )
+    med = _by_name(build_picture(_load(bundle, tmp_path)))["paclitaxel"]
+    assert med.status == "stale" and "died on 2018-10-20" in med.reason
+    assert "after death" in med.reason and "MedicationAdministration/posthumous-dose" in med.reason
+
+
+def test_a_draft_or_cancelled_order_is_no_evidence(jenny_before: ClinicalPicture, tmp_path: Path) -> None:
+    bundle = _jenny()
+    for rid, status in (("draft-order", "draft"), ("cancelled-order", "cancelled")):
+        order = copy.deepcopy(_entry(bundle, ANASTROZOLE_ORDER))
+        order.update(id=rid, status=status, authoredOn="2018-10-30")
+        _add(bundle, order)
+    _entry(bundle, ANASTROZOLE_ORDER)["authoredOn"] = "2012-09-30"
+    med = _by_name(build_picture(_load(bundle, tmp_path)))["anastrozole"]
+    assert med.status == "stale" and med.last_evidence_date == "2012-09-30"
+    assert {"MedicationRequest/draft-order", "MedicationRequest/cancelled-order"} <= set(med.sources)
 
 
 # --- names and kinds -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ says one or more of these things, read from its resource by the FHIR R4 status v
 - **evidence** (the drug was ordered, taken or given on a day): a Request's ``authoredOn``; a
   Statement's effective start/end and ``dateAsserted``; an Administration's effective time (any
   status but not-done / entered-in-error); a Dispense's ``whenHandedOver`` (completed / in-progress).
-  Cancelled, entered-in-error, not-done and declined sources are evidence of nothing.
+  Cancelled, entered-in-error, not-done, declined and draft sources are evidence of nothing.
 - **a stop**: a Request or Statement ``stopped``, a Statement ``not-taken`` — on its end date, else
   its last own date (the stop happened by then, so that is the earliest it can be placed);
 - **a completion**: a Request or Statement ``completed``, or an active one whose period ended
@@ -20,7 +20,7 @@ A stop or completion decides the status unless later evidence restarts the drug 
 a dose after the stop); an undated stop cannot be placed and always decides. What remains is
 judged by `currency.judge_currency` at the case date, with the window of the drug's kind
 (`drugs.therapy_kind`). Evidence after the case date is never current; it is left out of
-``last_evidence_date`` and named in the reason.
+``last_evidence_date`` and named in the reason; so is evidence dated after the patient's death.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from medboard.tools.reconcile.currency import judge_currency
 from medboard.tools.reconcile.drugs import ingredient_name, therapy_kind
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-VOID = frozenset({"entered-in-error", "cancelled", "not-done", "declined"})
+# Sources that are evidence of nothing (never given, never signed, or void); still cited.
+VOID = frozenset({"entered-in-error", "cancelled", "not-done", "declined", "draft"})
 ACTIVE = medication_status.ON_THE_LIST
 
 
@@ -87,6 +88,11 @@ def _medication_resource(record: PatientRecord, resource: dict[str, Any]) -> dic
     if reference.startswith("#"):
         return next((c for c in resource.get("contained", ()) if c.get("id") == reference[1:]), None)
     return record.get(reference)
+
+
+def ingredient_of(record: PatientRecord, fact: Fact) -> str:
+    """The ingredient name of one medication fact (what lines of therapy can group by too)."""
+    return _name(record, fact, record.get(fact.evidence.reference) or {})
 
 
 def _name(record: PatientRecord, fact: Fact, resource: dict[str, Any]) -> str:
@@ -220,6 +226,10 @@ def _judge(item: _Ingredient, case_day: date, patient: PatientStatus) -> Medicat
         reason += f"; restarted after {deciding.source} ({deciding.note})"
     if after:
         reason += f"; {len(after)} later record(s) after the case date not counted"
+    died = day_of(patient.deceased_date)
+    posthumous = sorted({r for d, r in item.evidence if died is not None and d > died})
+    if posthumous:
+        reason += f"; dated after death (data quality): {', '.join(posthumous)}"
     return Medication(
         ingredient=item.name,
         status=judged.status,
