@@ -345,6 +345,17 @@ def test_a_draft_or_cancelled_order_is_no_evidence(jenny_before: ClinicalPicture
     assert {"MedicationRequest/draft-order", "MedicationRequest/cancelled-order"} <= set(med.sources)
 
 
+def test_an_order_not_to_give_stops_the_drug(jenny_before: ClinicalPicture, tmp_path: Path) -> None:
+    bundle = _jenny()
+    order = copy.deepcopy(_entry(bundle, ANASTROZOLE_ORDER))
+    order.update(id="do-not-give", doNotPerform=True, authoredOn="2018-10-10")
+    _add(bundle, order)
+    after = build_picture(_load(bundle, tmp_path))
+    med = _by_name(after)["anastrozole"]
+    assert med.status == "stopped" and "MedicationRequest/do-not-give" in med.reason
+    _assert_others_unchanged(jenny_before, after, "anastrozole")
+
+
 # --- names and kinds -------------------------------------------------------------------------
 
 

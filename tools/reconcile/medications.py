@@ -9,8 +9,9 @@ says one or more of these things, read from its resource by the FHIR R4 status v
   Statement's effective start/end and ``dateAsserted``; an Administration's effective time (any
   status but not-done / entered-in-error); a Dispense's ``whenHandedOver`` (completed / in-progress).
   Cancelled, entered-in-error, not-done, declined and draft sources are evidence of nothing.
-- **a stop**: a Request or Statement ``stopped``, a Statement ``not-taken`` — on its end date, else
-  its last own date (the stop happened by then, so that is the earliest it can be placed);
+- **a stop**: a Request or Statement ``stopped``, a Statement ``not-taken``, a Request with
+  ``doNotPerform`` — on its end date, else on its last own date (the only day the source gives;
+  the reason says the stop date was not recorded);
 - **a completion**: a Request or Statement ``completed``, or an active one whose period ended
   (``boundsPeriod`` / ``effectivePeriod`` end) on or before the case date;
 - **an active marking**: a Request or Statement active / on-hold / intended, an Administration
@@ -19,7 +20,8 @@ says one or more of these things, read from its resource by the FHIR R4 status v
 A stop or completion decides the status unless later evidence restarts the drug (a new order or
 a dose after the stop); an undated stop cannot be placed and always decides. What remains is
 judged by `currency.judge_currency` at the case date, with the window of the drug's kind
-(`drugs.therapy_kind`). Evidence after the case date is never current; it is left out of
+(`drugs.therapy_kind`, from the route and dose-form words of the latest evidence). A partial case
+date stands for its last day. Evidence after the case date is never current; it is left out of
 ``last_evidence_date`` and named in the reason; so is evidence dated after the patient's death.
 """
 
@@ -52,6 +54,14 @@ def day_of(text: str | None) -> date | None:
     return parsed.day or parsed.first_day
 
 
+def _case_day(text: str | None) -> date | None:
+    """The case's day: a partial case date ("2019-05") means its last day (the case is "now")."""
+    parsed = FhirDate.try_parse(text) if text else None
+    if parsed is None:
+        return None
+    return parsed.day or parsed.last_day
+
+
 @dataclass
 class _Event:
     day: date | None
@@ -68,7 +78,7 @@ class _Ingredient:
     evidence: list[tuple[date, str]] = field(default_factory=list)
     ends: list[_Event] = field(default_factory=list)
     active: list[str] = field(default_factory=list)
-    words: list[str] = field(default_factory=list)
+    words: dict[str, str] = field(default_factory=dict)  # source → its route / dose-form words
     cancer_related: bool = False
 
 
@@ -161,6 +171,9 @@ def _read(into: _Ingredient, fact: Fact, resource: dict[str, Any], case_day: dat
     if status in VOID or (status == "unknown" and kind == "MedicationAdministration"):
         return
     days = [d for d in (day_of(t) for t in _own_dates(fact, resource)) if d is not None]
+    if resource.get("doNotPerform") is True:  # an order *not* to give the drug: a stop from its date
+        into.ends.append(_Event(max(days, default=None), "stopped", reference, "ordered not to be given"))
+        return
     end = day_of(_period_end(resource))
     if kind == "MedicationDispense" and status not in {"completed", "in-progress", ""}:
         return
@@ -210,7 +223,10 @@ def _judge(item: _Ingredient, case_day: date, patient: PatientStatus) -> Medicat
             reason=f"{deciding.source}: {deciding.note}{when}, with no later evidence",
             sources=sources,
         )
-    kind = therapy_kind(item.name, " ".join(item.words), cancer_related=item.cancer_related)
+    # the kind of the latest given form (oral methotrexate after IV methotrexate is oral)
+    words = item.words.get(last[1]) if last else None
+    words = words or " ".join(item.words.values())
+    kind = therapy_kind(item.name, words, cancer_related=item.cancer_related)
     judged = judge_currency(
         case_date=case_day,
         last_evidence=last[0] if last else (min(after)[0] if after else None),
@@ -243,13 +259,13 @@ def medications_of(
     record: PatientRecord, *, case_date: str | None, patient: PatientStatus
 ) -> list[Medication]:
     """Each ingredient's reconciled status at `case_date` (current first, then latest evidence)."""
-    case_day = day_of(case_date) or day_of(record.latest_date()) or date.today()
+    case_day = _case_day(case_date) or _case_day(record.latest_date()) or date.today()
     items: dict[str, _Ingredient] = {}
     for fact in record.facts_of(FactKind.medication):
         resource = record.get(fact.evidence.reference) or {}
         name = _name(record, fact, resource)
         item = items.setdefault(name, _Ingredient(name))
-        item.words.append(_route_words(record, fact, resource))
+        item.words[fact.evidence.reference] = _route_words(record, fact, resource)
         if isinstance(fact.details, MedicationDetails) and fact.details.cancer_related:
             item.cancer_related = True
         _read(item, fact, resource, case_day)
