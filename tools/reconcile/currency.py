@@ -7,6 +7,9 @@ A drug (or a line) is **current** at the case date only when all of these hold:
 2. the patient was alive at the case date;
 3. there is evidence of it within its kind's window before the case date (`WINDOW_DAYS`).
 
+A stop is a stop only when nothing restarts the drug after it: the caller passes the stop that
+follows the last evidence (`medications.py`: a new order after a stopped one restarts it).
+
 Otherwise it is **stopped** or **completed** (a source says so), **stale** (still marked active,
 but its last evidence is older than the window, or the patient died), or **unknown** (the record
 cannot tell: no status and no dates). Events after the case date do not make anything current.

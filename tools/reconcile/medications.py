@@ -22,7 +22,8 @@ a dose after the stop); an undated stop cannot be placed and always decides. Wha
 judged by `currency.judge_currency` at the case date, with the window of the drug's kind
 (`drugs.therapy_kind`, from the route and dose-form words of the latest evidence). A partial case
 date stands for its last day. Evidence after the case date is never current; it is left out of
-``last_evidence_date`` and named in the reason; so is evidence dated after the patient's death.
+``last_evidence_date`` and named in the reason; evidence dated after the patient's death is named
+in the reason as a data-quality problem.
 """
 
 from __future__ import annotations
