@@ -374,6 +374,7 @@ def test_an_order_not_to_give_stops_the_drug(jenny_before: ClinicalPicture, tmp_
         ("24hr nicotine transdermal patch", "nicotine"),
         ("Lasix 40mg", "furosemide"),
         ("PACLitaxel", "paclitaxel"),
+        ("Vancomycin Hydrochloride (VANCOMYCIN HYDROCHLORIDE)", "vancomycin"),  # NDC display, R4 example
     ],
 )
 def test_ingredient_names(text: str, ingredient: str) -> None:

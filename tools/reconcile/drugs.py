@@ -8,10 +8,10 @@ Technical Documentation, "SCD: Ingredient Strength Dose Form"; combinations join
 
 1. a structured ingredient list (``Medication.ingredient``) wins;
 2. otherwise the RxNorm coding's display, else the label: tall-man lettering is folded
-   (``PACLitaxel``), a leading quantity (``0.25 ML``, ``24 HR``) and a bracketed brand
-   (``[Toprol]``) dropped, each `` / `` part read up to its strength or dose-form word, and a salt
-   word after the base (``hydrochloride``, ``acetate``) dropped — unless the name starts with a
-   mineral (``ferrous sulfate``, ``potassium chloride`` are ingredients themselves);
+   (``PACLitaxel``); a leading quantity (``0.25 ML``, ``24 HR``), a bracketed brand (``[Toprol]``)
+   and a parenthesised synonym dropped; each `` / `` part read up to its strength or dose-form
+   word, and a salt word after the base (``hydrochloride``, ``acetate``) dropped — unless the
+   name starts with a mineral (``ferrous sulfate``, ``potassium chloride`` are ingredients);
 3. a brand name alone maps through `BRANDS`.
 
 Combination parts are sorted, so ``clavulanate / amoxicillin`` and ``amoxicillin / clavulanate``
@@ -158,7 +158,8 @@ def ingredient_name(texts: Iterable[str | None]) -> str | None:
     for text in texts:
         if not text:
             continue
-        text = re.sub(r"\[[^\]]*\]|\{[^}]*\}", " ", text)  # "[Toprol]", RxNorm pack braces
+        # "[Toprol]", RxNorm pack braces, an NDC display's "(VANCOMYCIN HYDROCHLORIDE)" synonym
+        text = re.sub(r"\[[^\]]*\]|\{[^}]*\}|\([^)]*\)", " ", text)
         parts = [p for p in (_component(part) for part in re.split(r"\s/\s", text)) if p]
         if parts:
             return " / ".join(sorted(dict.fromkeys(parts)))
