@@ -1,0 +1,290 @@
+"""`cancers_of`: each cancer with what belongs to it, on real records and planted variations of them.
+
+Real data: Jenny M's mCODE bundle (tests/data/fhir), the mCODE NSCLC / brain-metastasis examples and
+the Synthea cancer patients (../shared/data/fhir). Variations (a second HER2 result, a death date,
+a second cancer) are planted by editing the loaded bundle's JSON, never by building facts by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medboard.models.picture import Cancer, PatientStatus
+from medboard.tools.fhir import load_record
+from medboard.tools.reconcile import build_picture
+from medboard.tools.reconcile.cancers import cancers_of
+from medboard.tools.reconcile.knowledge import SERUM_MARKERS, stage_in_text
+
+DATA = Path(__file__).resolve().parent / "data" / "fhir"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fhir"
+JENNY = DATA / "mcode" / "Bundle-mcode-patient-bundle-jenny-m.json"
+JENNY_CONDITION = "Condition/primary-cancer-condition-jenny-m"
+HER2 = "Observation/tumor-marker-test-her2-jenny-m"
+PSA_CODES = {code for code, (name, _) in SERUM_MARKERS.items() if "PSA" in name}
+
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/fhir not available")
+
+
+def _synthea(name: str) -> Path:
+    return SHARED / "synthea" / name
+
+
+def _bundle(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _cancers(source: Path | dict[str, Any], case_date: str | None = None) -> list[Cancer]:
+    return build_picture(load_record(source), case_date=case_date).cancers
+
+
+def _resource(bundle: dict[str, Any], reference: str) -> dict[str, Any]:
+    kind, rid = reference.split("/", 1)
+    return next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == kind and e["resource"]["id"] == rid
+    )
+
+
+def _plant(bundle: dict[str, Any], resource: dict[str, Any]) -> None:
+    bundle["entry"].append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
+
+
+# --- Jenny M: breast cancer with staging, receptors and two lines ------------------------------
+
+
+def test_jenny_breast_cancer_with_stages_by_type_and_receptors() -> None:
+    (cancer,) = _cancers(JENNY)
+    assert cancer.condition == JENNY_CONDITION
+    assert cancer.kind == "primary" and cancer.laterality == "left"
+    assert "Infiltrating duct carcinoma" in (cancer.histology or "")
+    stages = {(s.type, s.group): s.sources for s in cancer.stages}
+    assert stages[("clinical", "IIB")] == ["Observation/tnm-clinical-stage-group-jenny-m"]
+    assert stages[("clinical", "cT3 cN0 cM0")] == [
+        "Observation/tnm-clinical-primary-tumor-category-jenny-m",
+        "Observation/tnm-clinical-regional-nodes-category-jenny-m",
+        "Observation/tnm-clinical-distant-metastases-category-jenny-m",
+    ]
+    # the condition's own stage summary is a source too (it says IIIC: both are kept, not one chosen)
+    assert stages[("unspecified", "IIIC")] == [JENNY_CONDITION]
+    receptors = {b.name: b for b in cancer.biomarkers}
+    assert {"ER", "PR", "HER2"} <= set(receptors)
+    assert [(r.value, r.date, r.source) for r in receptors["HER2"].results] == [
+        ("Negative", "2018-03-10", HER2)
+    ]
+    assert receptors["ER"].results[0].value == "Positive" and receptors["PR"].results[0].value == "Negative"
+    assert not any(b.conflict for b in cancer.biomarkers)
+    assert cancer.markers == []  # no serum marker of breast cancer in the record
+
+
+def test_jenny_lines_cite_only_their_own_orders_and_the_current_one_is_current() -> None:
+    (cancer,) = _cancers(JENNY)
+    chemo, endocrine = cancer.lines
+    assert sorted(chemo.drugs) == ["cyclophosphamide", "doxorubicin", "paclitaxel"]
+    assert all(s.split("-")[-3] in chemo.drugs for s in chemo.sources if "request" in s)
+    assert chemo.status == "stopped" and chemo.end == "2018-09-30"
+    assert endocrine.drugs == ["anastrozole"] and endocrine.status == "current"
+    assert endocrine.sources == ["MedicationRequest/cancer-related-medication-request-anastrozole-jenny-m"]
+
+
+# --- biomarker conflicts: planted second HER2 results ------------------------------------------
+
+
+def _with_second_her2(code: str, display: str) -> list[Cancer]:
+    bundle = _bundle(JENNY)
+    second = copy.deepcopy(_resource(bundle, HER2))
+    second["id"] = "tumor-marker-test-her2-jenny-m-second-specimen"
+    second["valueCodeableConcept"] = {
+        "coding": [{"system": "http://loinc.org", "code": code, "display": display}]
+    }
+    _plant(bundle, second)
+    return _cancers(bundle)
+
+
+def test_discordant_her2_on_the_same_date_is_a_conflict_and_both_results_are_kept() -> None:
+    (cancer,) = _with_second_her2("LA6576-8", "Positive")
+    (her2,) = [b for b in cancer.biomarkers if b.name == "HER2"]
+    assert her2.conflict is True
+    assert {(r.value, r.source) for r in her2.results} == {
+        ("Negative", HER2),
+        ("Positive", "Observation/tumor-marker-test-her2-jenny-m-second-specimen"),
+    }
+    assert len({r.date for r in her2.results}) == 1
+
+
+def test_a_repeat_her2_that_agrees_is_not_a_conflict() -> None:
+    (cancer,) = _with_second_her2("LA6577-6", "Negative")
+    (her2,) = [b for b in cancer.biomarkers if b.name == "HER2"]
+    assert len(her2.results) == 2 and her2.conflict is False
+    assert not any(b.conflict for b in cancer.biomarkers)
+
+
+# --- stage in the condition's own name ----------------------------------------------------------
+
+
+def test_stage_read_from_a_diagnosis_name() -> None:
+    assert stage_in_text("Non-small cell carcinoma of lung, TNM stage 1 (disorder)") == "I"
+    assert stage_in_text("American Joint Committee on Cancer stage IIIC (qualifier value)") == "IIIC"
+    assert stage_in_text("Breast cancer stage IIA") == "IIA"
+    assert stage_in_text("Staging of lung cancer") is None
+
+
+@needs_shared
+def test_nsclc_whose_name_carries_the_stage_has_that_stage_with_the_condition_as_source() -> None:
+    record = load_record(_synthea("austin_franecki.json"))
+    staged = next(f for f in record.facts if "TNM stage 1" in f.label)
+    (lung,) = build_picture(record).cancers  # "Suspected lung cancer" is not a cancer
+    assert staged.reference in lung.conditions
+    stage = next(s for s in lung.stages if s.group == "I")
+    assert stage.type == "unspecified" and stage.sources == [staged.reference]
+    assert lung.stages, "a stage stated in the condition's name is not 'no staging recorded'"
+
+
+@needs_shared
+def test_secondary_linked_by_condition_reference_is_a_metastatic_site_of_its_primary() -> None:
+    mcode = SHARED / "mcode"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": json.loads((mcode / name).read_text())}
+            for name in (
+                "Condition-primary-cancer-condition-nsclc.json",
+                "Condition-secondary-cancer-condition-brain-mets.json",
+                "MedicationRequest-cancer-related-medication-request-gefitinib.json",
+            )
+        ],
+    }
+    primary, secondary = _cancers(bundle)
+    assert primary.kind == "primary" and secondary.kind == "secondary"
+    assert primary.metastatic_sites == ["brain"]
+    assert [s.group for s in primary.stages] == ["IIIC"]
+    assert [line.drugs for line in primary.lines] == [["gefitinib"]] and secondary.lines == []
+
+
+# --- markers and lines never cross cancers -------------------------------------------------------
+
+
+def _psa_refs(path: Path) -> set[str]:
+    return {
+        f"Observation/{r['id']}"
+        for r in (e["resource"] for e in _bundle(path)["entry"])
+        if r["resourceType"] == "Observation"
+        and any(c.get("code") in PSA_CODES for c in r.get("code", {}).get("coding", []))
+    }
+
+
+@needs_shared
+def test_psa_of_a_patient_without_prostate_cancer_lands_on_no_cancer() -> None:
+    path = _synthea("austin_franecki.json")
+    assert _psa_refs(path), "the record has PSA results"
+    (lung,) = _cancers(path)
+    assert lung.markers == []
+    assert not any(r.source in _psa_refs(path) for c in [lung] for b in c.biomarkers for r in b.results)
+
+
+def _loyd_with_colon_cancer() -> dict[str, Any]:
+    """Loyd Connelly (prostate cancer) with a colon cancer planted at his FOLFOX's start."""
+    bundle = _bundle(_synthea("loyd_connelly.json"))
+    prostate = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Condition" and "Carcinoma in situ of prostate" in json.dumps(e)
+    )
+    colon = copy.deepcopy(prostate)
+    colon["id"] = "planted-colon-cancer"
+    colon["code"] = {
+        "coding": [
+            {
+                "system": "http://snomed.info/sct",
+                "code": "93761005",
+                "display": "Primary malignant neoplasm of colon",
+            }
+        ],
+        "text": "Primary malignant neoplasm of colon",
+    }
+    colon["onsetDateTime"] = "1983-07-01T06:29:54+00:00"
+    colon.pop("abatementDateTime", None)
+    _plant(bundle, colon)
+    return bundle
+
+
+@needs_shared
+def test_two_cancers_each_get_their_own_lines_and_markers() -> None:
+    bundle = _loyd_with_colon_cancer()
+    record = load_record(bundle)
+    cancers = {c.condition: c for c in build_picture(record).cancers}
+    colon = cancers["Condition/planted-colon-cancer"]
+    (prostate,) = [c for ref, c in cancers.items() if ref != "Condition/planted-colon-cancer"]
+    assert [sorted(line.drugs) for line in colon.lines] == [["leucovorin", "oxaliplatin"]]
+    assert [sorted(line.drugs) for line in prostate.lines] == [["docetaxel", "leuprolide"]]
+    # the colon line's end is its own last order, not the start of the prostate regimen
+    assert colon.lines[0].end != prostate.lines[0].start
+    own = {line.drugs[0]: set(line.sources) for c in (colon, prostate) for line in c.lines}
+    assert not own["leucovorin"] & own["docetaxel"]
+    for ref in own["leucovorin"]:
+        assert (record.get(ref) or {}).get("medicationCodeableConcept", {}).get("text", "").lower().find(
+            "docetaxel"
+        ) < 0
+    # PSA only on the prostate cancer; nothing on the colon cancer (no CEA in this record)
+    assert [m.name for m in prostate.markers] == ["PSA"]
+    assert {r.source for r in prostate.markers[0].results} == _psa_refs(_synthea("loyd_connelly.json"))
+    assert colon.markers == []
+
+
+@needs_shared
+def test_a_regimen_of_a_cancer_not_in_the_record_is_given_to_no_cancer() -> None:
+    (prostate,) = _cancers(_synthea("loyd_connelly.json"))
+    assert [sorted(line.drugs) for line in prostate.lines] == [["docetaxel", "leuprolide"]]
+    assert prostate.lines[0].start == "2004-05-28"
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "name",
+    [
+        "adan_pulido.json",
+        "andy_schaden.json",
+        "austin_franecki.json",
+        "darin_skiles.json",
+        "loyd_connelly.json",
+        "micah_schinner.json",
+    ],
+)
+def test_synthea_psa_only_ever_lands_on_a_prostate_cancer(name: str) -> None:
+    for cancer in _cancers(_synthea(name)):
+        if any(m.code in PSA_CODES for m in cancer.markers):
+            assert "prostat" in " ".join([cancer.name, cancer.body_site or ""]).lower(), cancer.name
+
+
+# --- a dead patient's lines are not current ------------------------------------------------------
+
+
+def test_lines_of_a_patient_who_died_are_not_current() -> None:
+    bundle = _bundle(JENNY)
+    _resource(bundle, "Patient/cancer-patient-jenny-m")["deceasedDateTime"] = "2018-10-15"
+    (cancer,) = _cancers(bundle, case_date="2018-11-01")
+    assert cancer.lines and all(line.status != "current" for line in cancer.lines)
+    assert any("died" in note for line in cancer.lines for note in line.notes)
+
+
+def test_lines_judged_with_the_passed_patient_status_when_the_record_does_not_say() -> None:
+    record = load_record(JENNY)
+    alive = cancers_of(record, case_date="2018-11-01", patient=PatientStatus())
+    dead = cancers_of(
+        record, case_date="2018-11-01", patient=PatientStatus(deceased=True, deceased_date="2018-10-15")
+    )
+    assert alive[0].lines[-1].status == "current"
+    assert dead[0].lines[-1].status == "stale"
+
+
+@needs_shared
+def test_synthea_patient_who_died_has_no_current_line() -> None:
+    record = load_record(_synthea("austin_franecki.json"))
+    (lung,) = build_picture(record, case_date="1989-07-29").cancers
+    assert lung.lines and all(line.status != "current" for line in lung.lines)
