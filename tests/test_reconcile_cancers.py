@@ -288,3 +288,48 @@ def test_synthea_patient_who_died_has_no_current_line() -> None:
     record = load_record(_synthea("austin_franecki.json"))
     (lung,) = build_picture(record, case_date="1989-07-29").cancers
     assert lung.lines and all(line.status != "current" for line in lung.lines)
+
+
+def test_orders_follow_their_reason_to_the_right_cancer_when_two_cancers_share_a_drug() -> None:
+    """Jenny M with a planted lung cancer: paclitaxel (breast or lung by the drug table) follows its
+    reasonReference to the breast; a planted cisplatin order whose reason code names lung cancer
+    goes to the lung, and neither cancer's line cites the other's orders."""
+    bundle = _bundle(JENNY)
+    lung = copy.deepcopy(_resource(bundle, JENNY_CONDITION))
+    lung["id"] = "planted-lung-cancer"
+    lung["code"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": "254637007"}],
+        "text": "Non-small cell lung cancer",
+    }
+    lung.pop("bodySite", None)
+    lung.pop("stage", None)
+    lung["onsetDateTime"] = "2018-10-01"
+    _plant(bundle, lung)
+    order = copy.deepcopy(
+        _resource(bundle, "MedicationRequest/cancer-related-medication-request-paclitaxel-jenny-m")
+    )
+    order["id"] = "planted-cisplatin"
+    order["medicationCodeableConcept"] = {
+        "coding": [
+            {
+                "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                "code": "309311",
+                "display": "cisplatin 50 MG Injection",
+            }
+        ]
+    }
+    order.pop("reasonReference", None)
+    order["reasonCode"] = [{"text": "Non-small cell lung cancer"}]
+    order["authoredOn"] = "2018-10-05"
+    _plant(bundle, order)
+    cancers = {c.condition: c for c in _cancers(bundle)}
+    breast, lung_cancer = cancers[JENNY_CONDITION], cancers["Condition/planted-lung-cancer"]
+    assert [line.drugs for line in lung_cancer.lines] == [["cisplatin"]]
+    assert lung_cancer.lines[0].sources == ["MedicationRequest/planted-cisplatin"]
+    assert [sorted(line.drugs) for line in breast.lines] == [
+        ["cyclophosphamide", "doxorubicin", "paclitaxel"],
+        ["anastrozole"],
+    ]
+    assert "MedicationRequest/planted-cisplatin" not in {s for line in breast.lines for s in line.sources}
+    assert breast.biomarkers and not lung_cancer.biomarkers  # receptors on the breast specimen stay there
+    assert [s.group for s in lung_cancer.stages] == []  # the breast's staging is not copied over

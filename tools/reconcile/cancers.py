@@ -15,9 +15,10 @@ Rules, in order:
    else to the only primary. Their body sites are the primary's ``metastatic_sites``. An unlinked
    secondary stands as its own cancer (unknown primary).
 3. **Facts to cancers** ("owners" are primaries and unlinked secondaries): a reference to one of the
-   cancer's conditions decides; else the knowledge tables (`knowledge.py`) when exactly one owner's
-   site fits; else, only for facts the tables say nothing about, the only owner. A fact that fits
-   no owner is left out rather than given to the wrong cancer.
+   cancer's conditions decides; else a reason code naming one owner's site; else the knowledge
+   tables (`knowledge.py`) when exactly one owner's site fits; else, only for facts the tables say
+   nothing about, the only owner. A fact that fits no owner is left out rather than given to the
+   wrong cancer.
 4. **Lines** are rebuilt per cancer by `build_timeline` over that cancer's own medication facts, so
    a line never holds, nor ends at, another cancer's orders. Status by `judge_currency`.
 5. **Stages** from staging facts linked to the cancer (either direction, or a group's members) and
@@ -39,6 +40,7 @@ from medboard.models.fact_kinds import (
     MedicationDetails,
     PatientDetails,
     StagingDetails,
+    TherapyDetails,
     TumorMarkerDetails,
 )
 from medboard.models.picture import (
@@ -192,6 +194,12 @@ def _assign(
     linked = _owner_of_refs(fact.related, entries)
     if linked is not None:
         return linked
+    # a reason code naming a site ("Malignant neoplasm of breast") decides before the drug table
+    reasons = fact.details.reason if isinstance(fact.details, TherapyDetails) else []
+    named = {knowledge.site_of_text(r) for r in reasons if "/" not in r} - {None}
+    by_reason = [o for o in owners if o.site in named]
+    if len(by_reason) == 1:
+        return by_reason[0]
     if sites is not None:
         fits = _by_sites(sites, owners)
         return fits[0] if len(fits) == 1 else None
