@@ -333,3 +333,51 @@ def test_orders_follow_their_reason_to_the_right_cancer_when_two_cancers_share_a
     assert "MedicationRequest/planted-cisplatin" not in {s for line in breast.lines for s in line.sources}
     assert breast.biomarkers and not lung_cancer.biomarkers  # receptors on the breast specimen stay there
     assert [s.group for s in lung_cancer.stages] == []  # the breast's staging is not copied over
+
+
+def test_knowledge_reads_sites_from_codes_and_words_not_from_one_record() -> None:
+    from medboard.tools.reconcile.knowledge import DRUG_SITES, drug_kind, site_of_icd, site_of_text
+
+    assert (
+        site_of_icd("C50.912") == "breast"
+        and site_of_icd("C34.90") == "lung"
+        and site_of_icd("C61") == "prostate"
+    )
+    assert site_of_icd("I10") is None
+    assert site_of_text("Hepatocellular carcinoma") == "liver"
+    assert site_of_text("Adenocarcinoma of rectum") == "colorectal"
+    assert site_of_text("Seminoma of testis") == "germ_cell"
+    assert site_of_text("Essential hypertension") is None
+    assert DRUG_SITES["enzalutamide"] == {"prostate"} and "lung" in DRUG_SITES["pemetrexed"]
+    assert drug_kind("letrozole") == "oral" and drug_kind("goserelin") == "long_acting"
+    assert drug_kind("osimertinib") == "oral" and drug_kind("cisplatin") == "cyclic"
+
+
+@needs_shared
+def test_metastasis_named_by_its_origin_links_to_that_primary_without_inventing_a_site() -> None:
+    record = load_record(_synthea("adan_pulido.json"))
+    prostate, metastasis = build_picture(record).cancers
+    assert metastasis.kind == "secondary" and "Metastasis from" in metastasis.name
+    assert prostate.kind == "primary" and "prostate" in prostate.name.lower()
+    assert prostate.metastatic_sites == ["site not recorded"]  # "from ... prostate" is the origin
+    assert [m.name for m in prostate.markers] == ["PSA"] and metastasis.markers == []
+
+
+def test_left_and_right_primaries_of_one_site_stay_two_cancers() -> None:
+    bundle = _bundle(JENNY)
+    right = copy.deepcopy(_resource(bundle, JENNY_CONDITION))
+    right["id"] = "planted-right-breast-cancer"
+    right["code"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": "353461000119109"}],
+        "text": "Primary malignant neoplasm of female right breast",
+    }
+    right.pop("bodySite", None)
+    right.pop("stage", None)
+    _plant(bundle, right)
+    cancers = _cancers(bundle)
+    assert {(c.condition, c.laterality) for c in cancers} == {
+        (JENNY_CONDITION, "left"),
+        ("Condition/planted-right-breast-cancer", "right"),
+    }
+    (left,) = [c for c in cancers if c.laterality == "left"]
+    assert [line.drugs for line in left.lines][-1] == ["anastrozole"]  # its orders cite it

@@ -129,6 +129,11 @@ def _site(fact: Fact, kind: str) -> str | None:
     return knowledge.site_of_text(*_texts(fact), fact.body_site, histology)
 
 
+def _same_side(a: Fact, b: Fact) -> bool:
+    """Same laterality, or one unstated (a left and a right breast cancer are two cancers)."""
+    return a.laterality is None or b.laterality is None or a.laterality == b.laterality
+
+
 def _entries(record: PatientRecord) -> list[_Entry]:
     conditions = sorted(
         (f for f in record.facts_of(FactKind.condition) if _is_cancer(f)),
@@ -142,10 +147,7 @@ def _entries(record: PatientRecord) -> list[_Entry]:
             (
                 e
                 for e in entries
-                if kind == "primary" == e.kind
-                and site
-                and e.site == site
-                and e.head.laterality == fact.laterality
+                if kind == "primary" == e.kind and site and e.site == site and _same_side(e.head, fact)
             ),
             None,
         )
