@@ -381,3 +381,26 @@ def test_left_and_right_primaries_of_one_site_stay_two_cancers() -> None:
     }
     (left,) = [c for c in cancers if c.laterality == "left"]
     assert [line.drugs for line in left.lines][-1] == ["anastrozole"]  # its orders cite it
+
+
+@pytest.mark.parametrize(
+    ("code", "display", "expected"),
+    [
+        ("399588009", "Pathologic TNM stage grouping", "pathologic"),
+        ("399537006", "Clinical TNM stage group", "clinical"),
+        ("1222802005", "Post-therapy TNM stage group", "post_therapy"),
+    ],
+)
+def test_a_linked_stage_group_is_kept_under_its_type(code: str, display: str, expected: str) -> None:
+    bundle = _bundle(JENNY)
+    group = copy.deepcopy(_resource(bundle, "Observation/tnm-clinical-stage-group-jenny-m"))
+    group["id"] = "planted-stage-group"
+    group["code"] = {"coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}]}
+    group["valueCodeableConcept"] = {"text": "American Joint Committee on Cancer stage IA"}
+    group["effectiveDateTime"] = "2018-06-01"
+    group.pop("hasMember", None)
+    _plant(bundle, group)
+    (cancer,) = _cancers(bundle)
+    (planted,) = [s for s in cancer.stages if "Observation/planted-stage-group" in s.sources]
+    assert (planted.type, planted.group, planted.date) == (expected, "IA", "2018-06-01")
+    assert ("clinical", "IIB") in {(s.type, s.group) for s in cancer.stages}  # the original stays

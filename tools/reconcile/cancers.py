@@ -65,6 +65,8 @@ _NOT_CANCER_VERIFICATION = frozenset(
 )
 _STOPPED = frozenset({"stopped", "cancelled", "entered-in-error", "not-taken"})
 _COMPLETED = frozenset({"completed"})
+# AJCC 8th edition: post-therapy (yc / yp) staging after neoadjuvant therapy
+_POST_THERAPY_WORDS = ("post-therapy", "post therapy", "posttherapy", "neoadjuvant", "post-treatment")
 
 
 @dataclass
@@ -141,7 +143,7 @@ def _entries(record: PatientRecord) -> list[_Entry]:
     )
     entries: list[_Entry] = []
     for fact in conditions:
-        kind, site = _kind(fact), None
+        kind = _kind(fact)
         site = _site(fact, kind)
         same = next(
             (
@@ -156,9 +158,13 @@ def _entries(record: PatientRecord) -> list[_Entry]:
             continue
         entries.append(_Entry(facts=[fact], kind=kind, site=site))
     for entry in entries:
-        # a condition that the loader marks as cancer is the better head than "Neoplasm of ..."
-        entry.facts.sort(key=lambda f: not (isinstance(f.details, ConditionDetails) and f.details.cancer))
-        entry.facts.sort(key=lambda f: f.date or "9999")
+        # the head: a condition the loader marks as cancer (not "Neoplasm of ..."), earliest first
+        entry.facts.sort(
+            key=lambda f: (
+                not (isinstance(f.details, ConditionDetails) and f.details.cancer),
+                f.date or "9999",
+            )
+        )
     primaries = [e for e in entries if e.kind == "primary"]
     for entry in entries:
         if entry.kind != "secondary":
@@ -214,7 +220,7 @@ def _assign(
 def _stage_type(fact: Fact, short: str | None) -> StageType:
     details = fact.details if isinstance(fact.details, StagingDetails) else None
     text = " ".join([fact.label, *(c.display or "" for c in fact.codes)]).lower()
-    if (short or "").startswith("y") or "post" in text or "therapy" in text:
+    if (short or "").lower().startswith("y") or any(w in text for w in _POST_THERAPY_WORDS):
         return "post_therapy"
     kind = (details.stage_type if details else None) or ""
     if kind.startswith("clinical") or "clinical" in text:
