@@ -404,3 +404,35 @@ def test_a_linked_stage_group_is_kept_under_its_type(code: str, display: str, ex
     (planted,) = [s for s in cancer.stages if "Observation/planted-stage-group" in s.sources]
     assert (planted.type, planted.group, planted.date) == (expected, "IA", "2018-06-01")
     assert ("clinical", "IIB") in {(s.type, s.group) for s in cancer.stages}  # the original stays
+
+
+def test_her2_by_two_methods_that_read_opposite_is_a_conflict_under_both_codes() -> None:
+    """A planted HER2 ISH result (another LOINC code, a SNOMED answer) that reads positive."""
+    bundle = _bundle(JENNY)
+    ish = copy.deepcopy(_resource(bundle, HER2))
+    ish["id"] = "planted-her2-ish"
+    ish["code"] = {
+        "coding": [{"system": "http://loinc.org", "code": "85318-4"}],
+        "text": "HER2 [Presence] in Breast cancer specimen by FISH",
+    }
+    ish["valueCodeableConcept"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": "10828004", "display": "Positive"}]
+    }
+    _plant(bundle, ish)
+    (cancer,) = _cancers(bundle)
+    her2 = [b for b in cancer.biomarkers if b.name == "HER2"]
+    assert {b.code for b in her2} == {"48676-1", "85318-4"} and all(b.conflict for b in her2)
+    assert not [b for b in cancer.biomarkers if b.name in ("ER", "PR") and b.conflict]
+
+
+def test_the_same_reading_coded_in_two_systems_is_not_a_conflict() -> None:
+    bundle = _bundle(JENNY)
+    repeat = copy.deepcopy(_resource(bundle, HER2))
+    repeat["id"] = "planted-her2-repeat-snomed"
+    repeat["valueCodeableConcept"] = {
+        "coding": [{"system": "http://snomed.info/sct", "code": "260385009", "display": "Negative"}]
+    }
+    _plant(bundle, repeat)
+    (cancer,) = _cancers(bundle)
+    (her2,) = [b for b in cancer.biomarkers if b.name == "HER2"]
+    assert len(her2.results) == 2 and her2.conflict is False

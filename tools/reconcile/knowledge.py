@@ -301,3 +301,44 @@ def drug_kind(drug: str) -> TherapyKind:
     if drug in ORAL_DRUGS or drug.endswith(ORAL_SUFFIXES):
         return "oral"
     return "cyclic"
+
+
+# Qualitative results that say "yes" or "no", whatever the answer list: LOINC answer lists LL360-9
+# (Positive/Negative), LL2-9 ... and SNOMED CT qualifier values. Two results of one biomarker
+# that read opposite here disagree even when coded in different systems.
+POSITIVE_ANSWERS = frozenset(
+    {
+        "LA6576-8",  # Positive (LOINC)
+        "LA9633-4",  # Present
+        "LA11882-0",  # Detected
+        "10828004",  # Positive (SNOMED CT)
+        "52101004",  # Present
+        "260373001",  # Detected
+    }
+)
+NEGATIVE_ANSWERS = frozenset(
+    {
+        "LA6577-6",  # Negative (LOINC)
+        "LA9634-2",  # Absent
+        "LA11883-8",  # Not detected
+        "260385009",  # Negative (SNOMED CT)
+        "2667000",  # Absent
+        "260415000",  # Not detected
+    }
+)
+_NEGATIVE_WORDS = ("negative", "not detected", "absent", "not amplified", "non-amplified")
+_POSITIVE_WORDS = ("positive", "detected", "present", "amplified")
+
+
+def polarity(codes: list[str], text: str | None) -> str | None:
+    """``positive`` / ``negative`` for a qualitative result, None when it says neither (or both)."""
+    if any(c in POSITIVE_ANSWERS for c in codes):
+        return "positive"
+    if any(c in NEGATIVE_ANSWERS for c in codes):
+        return "negative"
+    low = (text or "").lower()
+    if any(w in low for w in _NEGATIVE_WORDS):  # checked first: "not detected" contains "detected"
+        return "negative"
+    if any(w in low for w in _POSITIVE_WORDS):
+        return "positive"
+    return None
