@@ -436,3 +436,16 @@ def test_the_same_reading_coded_in_two_systems_is_not_a_conflict() -> None:
     (cancer,) = _cancers(bundle)
     (her2,) = [b for b in cancer.biomarkers if b.name == "HER2"]
     assert len(her2.results) == 2 and her2.conflict is False
+
+
+@needs_shared
+def test_a_regimen_no_cancer_can_own_is_reported_not_dropped() -> None:
+    from medboard.tools.reconcile.cancers import unassigned_therapy
+
+    record = load_record(_synthea("loyd_connelly.json"))
+    items = unassigned_therapy(record)
+    assert sorted(i.description.split(" ")[0] for i in items) == ["leucovorin", "oxaliplatin"]
+    for item in items:
+        assert item.kind == "unassigned_therapy" and "colorectal" in item.description
+        assert item.sources and all(ref in record for ref in item.sources)
+    assert unassigned_therapy(load_record(JENNY)) == []

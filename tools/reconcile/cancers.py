@@ -47,6 +47,7 @@ from medboard.models.picture import (
     Biomarker,
     Cancer,
     CurrencyStatus,
+    DataQuality,
     Line,
     Marker,
     PatientStatus,
@@ -504,6 +505,44 @@ def _metastatic_site(entry: _Entry) -> str:
     return "site not recorded"
 
 
+def _medications_by_owner(
+    record: PatientRecord, entries: list[_Entry], owners: list[_Entry]
+) -> dict[int, list[Fact]]:
+    medications: dict[int, list[Fact]] = defaultdict(list)
+    for fact in record.facts_of(FactKind.medication):
+        target = _assign(fact, entries, owners, knowledge.DRUG_SITES.get(drug_name(fact)))
+        if target is not None:
+            medications[id(target)].append(fact)
+    return medications
+
+
+def unassigned_therapy(record: PatientRecord) -> list[DataQuality]:
+    """Cancer-therapy orders that no cancer of the record can own (e.g. FOLFOX with no colorectal
+    cancer recorded): listed, so they are neither lost nor given to the wrong cancer's line."""
+    entries = _entries(record)
+    owners = [e for e in entries if e.parent is None]
+    assigned = {
+        f.reference for facts in _medications_by_owner(record, entries, owners).values() for f in facts
+    }
+    quality = []
+    for line in build_timeline(record.facts).lines:
+        for episode in line.episodes:
+            refs = [e.reference for e in episode.evidence if e.reference not in assigned]
+            if refs:
+                sites = sorted(knowledge.DRUG_SITES.get(episode.drug, ()))
+                quality.append(
+                    DataQuality(
+                        kind="unassigned_therapy",
+                        description=(
+                            f"{episode.drug} ({episode.start}): no cancer of the record it can belong to"
+                            + (f" (given for: {', '.join(sites)})" if sites else "")
+                        ),
+                        sources=list(dict.fromkeys(refs)),
+                    )
+                )
+    return quality
+
+
 def cancers_of(record: PatientRecord, *, case_date: str | None, patient: PatientStatus) -> list[Cancer]:
     """Every cancer of the record, with what belongs to it (see the module docstring)."""
     entries = _entries(record)
@@ -541,11 +580,7 @@ def cancers_of(record: PatientRecord, *, case_date: str | None, patient: Patient
             if target is not None:
                 biomarker_facts[id(target)].append(fact)
 
-    medications: dict[int, list[Fact]] = defaultdict(list)
-    for fact in record.facts_of(FactKind.medication):
-        target = _assign(fact, entries, owners, knowledge.DRUG_SITES.get(drug_name(fact)))
-        if target is not None:
-            medications[id(target)].append(fact)
+    medications = _medications_by_owner(record, entries, owners)
     others = [f for f in record.facts if f.kind != FactKind.medication]
     by_ref: dict[str, list[Fact]] = defaultdict(list)
     for fact in record.facts_of(FactKind.medication):
