@@ -449,3 +449,26 @@ def test_a_regimen_no_cancer_can_own_is_reported_not_dropped() -> None:
         assert item.kind == "unassigned_therapy" and "colorectal" in item.description
         assert item.sources and all(ref in record for ref in item.sources)
     assert unassigned_therapy(load_record(JENNY)) == []
+
+
+@needs_shared
+def test_cea_goes_to_a_colon_secondary_of_unknown_origin_and_psa_does_not() -> None:
+    """Micah Schinner: "Secondary malignant neoplasm of colon", a PSA, and a planted CEA."""
+    bundle = _bundle(_synthea("micah_schinner.json"))
+    psa = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and "2857-1" in json.dumps(e["resource"].get("code"))
+    )
+    cea = copy.deepcopy(psa)
+    cea["id"] = "planted-cea"
+    cea["code"] = {
+        "coding": [{"system": "http://loinc.org", "code": "2039-6", "display": "Carcinoembryonic Ag"}]
+    }
+    _plant(bundle, cea)
+    (colon,) = _cancers(bundle)
+    assert colon.kind == "secondary"
+    assert [(m.name, [r.source for r in m.results]) for m in colon.markers] == [
+        ("CEA", ["Observation/planted-cea"])
+    ]

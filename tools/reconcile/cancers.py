@@ -505,6 +505,22 @@ def _metastatic_site(entry: _Entry) -> str:
     return "site not recorded"
 
 
+def _marker_owners(sites: frozenset[str], owners: list[_Entry]) -> list[_Entry]:
+    """Only a cancer of the marker's own site; no single-cancer rule.
+
+    With no such cancer, a secondary of unknown origin *located* at that site may take it (Synthea
+    writes metastatic colon cancer as "Secondary malignant neoplasm of colon", with CEA).
+    """
+    fits = [o for o in owners if o.site in sites]
+    if fits:
+        return fits
+    return [
+        o
+        for o in owners
+        if o.kind == "secondary" and o.site is None and knowledge.site_of_text(*_texts(o.head)) in sites
+    ]
+
+
 def _medications_by_owner(
     record: PatientRecord, entries: list[_Entry], owners: list[_Entry]
 ) -> dict[int, list[Fact]]:
@@ -569,10 +585,8 @@ def cancers_of(record: PatientRecord, *, case_date: str | None, patient: Patient
     for fact in record.facts_of(FactKind.tumor_marker, FactKind.genomic, FactKind.lab):
         serum = _serum_marker(fact)
         if serum is not None:
-            # only a cancer of the marker's own site: no unknown-site fallback, no single-cancer rule
-            for owner in owners:
-                if owner.site in serum[1]:
-                    marker_facts[id(owner)].append(fact)
+            for owner in _marker_owners(serum[1], owners):
+                marker_facts[id(owner)].append(fact)
         elif fact.kind != FactKind.lab:
             target = _assign(fact, entries, owners, None)
             if target is None:
