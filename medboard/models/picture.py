@@ -89,6 +89,10 @@ class Line(_Model):
 
 class Cancer(_Model):
     condition: Reference
+    conditions: list[Reference] = Field(
+        default_factory=list,
+        description="Every Condition read as this cancer (a restated diagnosis, e.g. `..., TNM stage 1`).",
+    )
     name: str
     kind: Literal["primary", "secondary", "unknown"] = "unknown"
     histology: str | None = None
