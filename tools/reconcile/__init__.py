@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from medboard.models.picture import ClinicalPicture
 from medboard.tools.fhir.record import PatientRecord
-from medboard.tools.reconcile.cancers import cancers_of
+from medboard.tools.reconcile.cancers import cancers_of, unassigned_therapy
 from medboard.tools.reconcile.conflicts import picture_discrepancies
 from medboard.tools.reconcile.labs import lab_series
 from medboard.tools.reconcile.medications import medications_of
@@ -27,6 +27,8 @@ def build_picture(record: PatientRecord, *, case_date: str | None = None) -> Cli
     picture.medications = medications_of(record, case_date=day, patient=patient)
     picture.labs, quality = lab_series(record, case_date=day, patient=patient)
     picture.data_quality.extend(quality)
+    # Cancer therapy no cancer of the record can own: listed, never given to the wrong cancer.
+    picture.data_quality.extend(unassigned_therapy(record))
     picture.discrepancies = picture_discrepancies(record, picture)
     return picture
 
