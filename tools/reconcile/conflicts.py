@@ -204,8 +204,14 @@ def _ingredient(fact: Fact) -> str:
     return f"name:{words[0]}" if words else ""
 
 
-def _stop_day(fact: Fact) -> date | None:
-    return _day(fact.end_date) or _day(fact.date)
+def _stop_day(record: PatientRecord, fact: Fact) -> date | None:
+    """When a stopped / completed source says the drug ended: its end date, else (a statement)
+    the day it was asserted. A stopped order with only its authored date has no known stop day."""
+    if fact.end_date:
+        return _day(fact.end_date)
+    if _med_type(fact) == "MedicationStatement":
+        return _day((record.get(fact.evidence.reference) or {}).get("dateAsserted"))
+    return None
 
 
 def medication_status_across_types(record: PatientRecord, picture: ClinicalPicture) -> list[Discrepancy]:
@@ -222,10 +228,10 @@ def medication_status_across_types(record: PatientRecord, picture: ClinicalPictu
             for f in facts
             if (f.status or "") in {"stopped", "completed"}
             and _med_type(f) in {"MedicationStatement", "MedicationRequest"}
-            and _stop_day(f)
+            and _stop_day(record, f)
         ]
         for stop in stops:
-            stopped_on = _stop_day(stop)
+            stopped_on = _stop_day(record, stop)
             assert stopped_on is not None
             restarts = [
                 f
@@ -592,28 +598,34 @@ def active_after_resolved(record: PatientRecord, picture: ClinicalPicture) -> li
         resource = record.get(ref) or {}
         status = _clinical_status(resource)
         ended = _date(_abatement(resource))
-        if status not in RESOLVED or ended is None or getattr(fact.details, "cancer", None) is None:
+        if status not in RESOLVED or ended is None:
             continue
+        cancer = getattr(fact.details, "cancer", None) is not None
         codes = {code for _, code in _codes(resource.get("code"))}
         later: list[tuple[EvidenceRef, str]] = []
         for obs in record.facts_of(FactKind.observation, FactKind.tumor_marker, FactKind.lab):
             if _key_code(obs) not in DISEASE_STATUS_CODES:
                 continue
-            focus = {record.canonical(r) or r for r in obs.related}
+            raw = record.get(obs.evidence.reference) or {}
+            focus = {record.canonical(r) or r for r in obs.related} | {
+                record.canonical(f.get("reference", "")) or "" for f in raw.get("focus", []) or []
+            }
+            focus.discard("")
             answer = {c.code for c in obs.value_codes}
             when = _date(obs.date)
             if (
                 answer & ACTIVE_DISEASE_CODES
                 and when
                 and ended.surely_before(when)
-                and (not focus or ref in focus)
+                and (ref in focus or (cancer and not focus))
             ):
                 later.append((obs.evidence, f"disease status {obs.value} on {obs.date}"))
         for other_ref, other in conditions.items():
             other_resource = record.get(other_ref) or {}
             when = _date(other.date or other_resource.get("recordedDate"))
             if (
-                other_ref != ref
+                cancer
+                and other_ref != ref
                 and _clinical_status(other_resource) == "active"
                 and codes & {code for _, code in _codes(other_resource.get("code"))}
                 and when
