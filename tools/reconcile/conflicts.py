@@ -91,6 +91,9 @@ def _texts(concept: Any) -> str:
     return " ".join(p for p in parts if p)
 
 
+_PARTIAL = FhirDate.parse("1900")  # stands in for "no date": partial, so never one day
+
+
 def _key_code(fact: Fact) -> str | None:
     loinc = next((c.code for c in fact.codes if c.code and c.system == LOINC), None)
     return loinc or next((c.code for c in fact.codes if c.code), None)
@@ -102,8 +105,15 @@ def _key_code(fact: Fact) -> str | None:
 #: Answer codes by polarity (LOINC answer lists LL360-9 / LL2241-5 / LL1971-8, SNOMED qualifiers).
 POSITIVE_CODES = frozenset({"LA6576-8", "LA9633-4", "LA11882-0", "10828004", "260373001", "52101004"})
 NEGATIVE_CODES = frozenset({"LA6577-6", "LA9634-2", "LA11883-8", "260385009", "260415000", "2667000"})
-_POS_WORDS = re.compile(r"\b(positive|present|detected|amplified|overexpress\w*|3\+)", re.I)
-_NEG_WORDS = re.compile(r"\b(negative|absent|not detected|non-?amplified|not amplified|0\+?|1\+)(?!\w)", re.I)
+_POS_WORDS = re.compile(r"\b(positive|present|detected|amplified|overexpress\w*|reactive|3\+)", re.I)
+_NEG_WORDS = re.compile(
+    r"\b(negative|absent|not (?:detected|present|amplified|overexpressed)|non-?amplified|non-?reactive|"
+    r"no evidence|[01]\+)(?!\w)",
+    re.I,
+)
+#: Kinds that characterise a tumour: a later specimen that disagrees is still a discordance.
+#: Other qualitative results (a urine nitrite) may change over time, so only the same day counts.
+TUMOUR_KINDS = frozenset({FactKind.tumor_marker, FactKind.genomic})
 
 
 def polarity(fact: Fact) -> str | None:
@@ -156,14 +166,18 @@ def discordant_biomarker(record: PatientRecord, picture: ClinicalPicture) -> lis
     for results in groups.values():
         if {s for _, s in results} != {"positive", "negative"}:
             continue
-        by_day: dict[date | None, list[tuple[Fact, str]]] = defaultdict(list)
+        by_day: dict[date, list[tuple[Fact, str]]] = defaultdict(list)
         for fact, side in results:
-            by_day[_day(fact.date)].append((fact, side))
+            day = _day(fact.date) if not (_date(fact.date) or _PARTIAL).is_partial else None
+            if day is not None:
+                by_day[day].append((fact, side))
         same_day = [r for r in by_day.values() if {s for _, s in r} == {"positive", "negative"}]
         if same_day:
             for clash in same_day:
                 out.append(_biomarker_discrepancy(clash, "on the same day", "critical"))
             continue
+        if any(f.kind not in TUMOUR_KINDS for f, _ in results):
+            continue  # a lab that changes over time is a trend
         label = "on different dates (a later specimen disagrees)"
         specimens = {_specimen(record, f) for f, _ in results} - {None}
         if len(specimens) == 1:
@@ -285,20 +299,38 @@ PAIRED_ORGANS: dict[str, str] = {
     "lumpectomy": "breast", "axilla": "axilla", "axillary": "axilla", "lung": "lung",
     "pulmonary": "lung", "lobectomy": "lung", "pneumonectomy": "lung", "bronch": "lung",
     "kidney": "kidney", "renal": "kidney", "nephrectomy": "kidney", "ovary": "ovary",
-    "ovarian": "ovary", "oophorectomy": "ovary", "testis": "testis", "testic": "testis",
+    "ovarian": "ovary", "ovaries": "ovary", "axillae": "axilla", "oophorectomy": "ovary",
+    "testis": "testis", "testic": "testis",
     "orchiectomy": "testis", "adrenal": "adrenal", "eye": "eye", "ocular": "eye", "retina": "eye",
     "ear": "ear", "thyroid lobe": "thyroid", "arm": "arm", "humer": "arm", "leg": "leg",
     "femur": "leg", "femoral": "leg", "hip": "hip", "knee": "knee", "shoulder": "shoulder",
     "hand": "hand", "foot": "foot", "fallopian": "fallopian tube", "ureter": "ureter",
     "parotid": "parotid", "tonsil": "tonsil", "chest wall": "chest wall", "pleura": "pleura",
 }  # fmt: skip
-_ORGAN_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, PAIRED_ORGANS), key=len, reverse=True)) + r")")
+_STEMS = frozenset({"mammogra", "testic", "humer", "bronch"})  # word beginnings; the rest are whole words
+_ORGAN_RE = re.compile(
+    r"\b("
+    + "|".join(
+        re.escape(k) + (r"\w*" if k in _STEMS else r"(?:s|es)?\b")
+        for k in sorted(PAIRED_ORGANS, key=len, reverse=True)
+    )
+    + r")"
+)
 #: SNOMED laterality qualifiers (Specimen/BodyStructure qualifiers, bodySite laterality extensions).
 SIDE_CODES = {"7771000": "left", "24028007": "right", "51440002": "bilateral"}
 
 
 def _organs(text: str) -> set[str]:
-    return {PAIRED_ORGANS[m.group(1)] for m in _ORGAN_RE.finditer(text.lower())}
+    return {_organ_of(m.group(1)) for m in _ORGAN_RE.finditer(text.lower())}
+
+
+def _organ_of(word: str) -> str:
+    if word in PAIRED_ORGANS:
+        return PAIRED_ORGANS[word]
+    stem = next((k for k in _STEMS if word.startswith(k)), None)
+    if stem:
+        return PAIRED_ORGANS[stem]
+    return PAIRED_ORGANS.get(word[:-1]) or PAIRED_ORGANS[word[:-2]]  # plural: -s, else -es
 
 
 def _side_of_site(site: Any) -> str | None:
@@ -313,8 +345,11 @@ def _side_of_site(site: Any) -> str | None:
 class _Sided:
     """One source naming a side of an organ, and the conditions it is tied to."""
 
-    def __init__(self, ref: str, organs: set[str], side: str, links: set[str], quote: str) -> None:
+    def __init__(
+        self, ref: str, organs: set[str], side: str, links: set[str], quote: str, cancer: bool = False
+    ) -> None:
         self.ref, self.organs, self.side, self.links, self.quote = ref, organs, side, links, quote
+        self.cancer = cancer
 
 
 def _sided_sources(record: PatientRecord) -> list[_Sided]:
@@ -332,7 +367,8 @@ def _sided_sources(record: PatientRecord) -> list[_Sided]:
             links = {record.canonical(r) or r for r in fact.related if r.startswith("Condition/")}
             if fact.kind == FactKind.condition:
                 links.add(fact.evidence.reference)
-            out.append(_Sided(fact.evidence.reference, organs, side, links, text.strip()[:120]))
+            cancer = getattr(fact.details, "cancer", None) is not None
+            out.append(_Sided(fact.evidence.reference, organs, side, links, text.strip()[:120], cancer))
     for ref, resource in record.resources.items():
         if not ref.startswith("Specimen/"):
             continue
@@ -370,7 +406,8 @@ def laterality_conflict(record: PatientRecord, picture: ClinicalPicture) -> list
             continue
         for organ in sorted(condition.organs):
             sides_of_organ = {c.side for c in conditions if organ in c.organs}
-            unambiguous = sides_of_organ == {condition.side}
+            # unlinked sources count only against a cancer that is the patient's one side of the organ
+            unambiguous = sides_of_organ == {condition.side} and condition.cancer
             clashing = [
                 s
                 for s in sources
@@ -544,7 +581,12 @@ def after_death(record: PatientRecord, picture: ClinicalPicture) -> list[Discrep
     by_type: dict[str, list[EvidenceRef]] = defaultdict(list)
     for ref, resource in record.resources.items():
         found = _care_date(resource)
-        if found is None or ref in excluded or _is_death_documentation(record, resource, excluded):
+        if (
+            found is None
+            or ref in excluded
+            or resource.get("status") == "entered-in-error"
+            or _is_death_documentation(record, resource, excluded)
+        ):
             continue
         path, text = found
         when = _date(text)
