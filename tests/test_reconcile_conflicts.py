@@ -358,3 +358,26 @@ def test_treatment_before_the_resolution_is_quiet() -> None:
     bundle = bundle_of(JENNY)
     _resolve(find(bundle, lambda r: r["resourceType"] == "Condition"), "2019-01-01")
     assert conflicts(bundle, "active_after_resolved") == []
+
+
+def test_a_qualitative_lab_changing_over_time_is_a_trend_not_a_discordance() -> None:
+    """A urine test positive one visit and negative the next is a course; on one day it is a clash."""
+    bundle = bundle_of(LOYD)
+    urine = find(
+        bundle, lambda r: r["resourceType"] == "Observation" and "[Presence] in Urine" in json.dumps(r)
+    )
+    urine["valueCodeableConcept"] = coded("Positive", "LA6576-8")
+    later = copy.deepcopy(bundle)
+    add(
+        later,
+        clone(
+            urine,
+            "urine-later",
+            effectiveDateTime="2011-01-01T10:00:00Z",
+            valueCodeableConcept=coded("Negative", "LA6577-6"),
+        ),
+    )
+    assert conflicts(later, "discordant_biomarker") == []
+    same_day = add(bundle, clone(urine, "urine-same-day", valueCodeableConcept={"text": "not present"}))
+    [found] = conflicts(bundle, "discordant_biomarker")
+    assert {ref(urine), same_day} <= cited(found)
