@@ -9,20 +9,26 @@ verifier's discrepancy rules (`tools/checks/discrepancies.py`), which they do no
   with coded results of opposite polarity (Positive vs Negative). Same day: **critical** (a HER2 or
   ER status decides targeted therapy and one of the two results is wrong); a later specimen that
   disagrees: **warning** (receptor conversion is real, but the board must know which result
-  governs). Numeric values are not compared here: same-day numeric clashes are
-  `conflicting_lab_values`, and values that change over days are a trend, not a conflict.
+  governs). Only tumour markers and genomic results are compared across dates; any other
+  qualitative result (a urine test) only on one day, since it may change with the patient.
+  Numeric values are not compared here: same-day numeric clashes are `conflicting_lab_values`,
+  and values that change over days are a trend, not a conflict.
 - `medication_status_across_types` — one ingredient, two resource types that disagree: a stopped
   or completed MedicationStatement while a MedicationRequest authored on or after the stop is
   active, and an administration given after a stop that no later order explains (**warning**).
   (An active request with stopped administrations is `medication_status_conflict`.)
 - `laterality_conflict` — a paired organ named left in one source and right in another (condition,
-  procedure, specimen, imaging), among sources tied to one condition, or for a patient with only
-  one side's disease of that organ (**warning**; a wrong side reaches surgery and radiotherapy).
+  procedure, specimen, imaging), among sources tied to one condition (reasonReference, a
+  specimen's observations' focus), or — for sources tied to none — against a cancer that is the
+  patient's only sided condition of that organ (**warning**; a wrong side reaches surgery and
+  radiotherapy). Paired organs are a small word table (`PAIRED_ORGANS`), sides are words or the
+  SNOMED laterality qualifiers.
 - `stage_conflict_within_type` — two stage-group observations of one staging type (same code:
   clinical, pathologic, post-therapy) for one cancer, within `STAGE_WINDOW_DAYS`, that disagree
   (**warning**). Clinical vs pathologic stages may differ; the Condition's own stage summary against
   its observations is `stage_mismatch`.
-- `after_death` — care, results or orders dated after the recorded death, one discrepancy per
+- `after_death` — care, results or orders dated on a calendar day after the recorded death (the
+  same day is left alone: death times are often approximate), one discrepancy per
   resource type citing the death and every such resource (**critical**: either the death or the
   care belongs to someone else, and every "current" in the summary depends on it). Documentation
   of the death itself (certificate, cause of death, autopsy, and what their encounter holds) is not
