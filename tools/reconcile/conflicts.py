@@ -566,12 +566,13 @@ def _is_death_documentation(record: PatientRecord, resource: dict[str, Any], exc
 
 def death_date(record: PatientRecord, picture: ClinicalPicture) -> tuple[FhirDate, EvidenceRef] | None:
     """The recorded date of death and its source (the picture's when it has one)."""
-    text = picture.patient.deceased_date or (record.patient or {}).get("deceasedDateTime")
-    parsed = _date(text)
+    own = (record.patient or {}).get("deceasedDateTime")
+    parsed = _date(own) or _date(picture.patient.deceased_date)
     if parsed is None or record.patient_ref is None:
         return None
-    source = picture.patient.sources[0] if picture.patient.sources else record.patient_ref
-    return parsed, EvidenceRef(reference=source, path="deceasedDateTime", quote=parsed.text)
+    if own or not picture.patient.sources:  # the Patient resource says it
+        return parsed, EvidenceRef(reference=record.patient_ref, path="deceasedDateTime", quote=parsed.text)
+    return parsed, EvidenceRef(reference=picture.patient.sources[0], quote=parsed.text)
 
 
 def after_death(record: PatientRecord, picture: ClinicalPicture) -> list[Discrepancy]:
