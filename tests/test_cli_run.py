@@ -127,3 +127,28 @@ def test_lenient_run_skips_a_bad_entry_and_says_so(
     summary = CaseSummary.model_validate_json((tmp_path / "o" / "summary.json").read_text())
     skipped = [w for w in summary.run.warnings if w.startswith("skipped ")]
     assert len(skipped) == 1 and "entry" in skipped[0]
+
+
+def test_case_date_sets_the_cases_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--case-date` is the case's "now" (it wins over the YAML's); a value that is no FHIR date is
+    refused before any work, in one line naming the option."""
+    import medboard.api
+
+    seen: list[str | None] = []
+    real = medboard.api.run_case
+
+    async def spy(case, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(case.case_date)
+        return await real(case, **kwargs)
+
+    monkeypatch.setattr(medboard.api, "run_case", spy)
+    assert main(["run", str(JENNY), "--model", "none", "--case-date", "2019-01-15", "--json"]) == 0
+    assert seen == ["2019-01-15"]
+
+
+def test_a_bad_case_date_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["run", str(JENNY), "--model", "none", "--case-date", "2019-13-01", "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "--case-date" in error and len(error.splitlines()) == 1
+    assert not out.exists(), "refused before any work"

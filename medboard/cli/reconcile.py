@@ -40,6 +40,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the picture as JSON."),
     ) -> None:
         """The reconciled picture: vital status, cancers, medications, labs, conflicts, data quality."""
+        from medboard.cli.options import parse_case_date
         from medboard.tools.fhir import load_record
         from medboard.tools.reconcile import build_picture
 
@@ -53,23 +54,6 @@ def register(app: typer.Typer) -> None:
             typer.echo(inert_json(text))
         else:
             print_picture(picture)
-
-
-def parse_case_date(text: str | None) -> str | None:
-    """The ``--case-date`` value checked as a FHIR date (exit 2, one line naming the option)."""
-    if text is None:
-        return None
-    from medboard.errors import MedboardInputError
-    from medboard.models.dates import FhirDate, FhirDateError
-
-    try:
-        FhirDate.parse(text)
-    except FhirDateError:
-        shown = text if len(text) <= 40 else text[:40] + "…"
-        raise MedboardInputError(
-            f"--case-date {shown!r} is not a FHIR date (YYYY-MM-DD, YYYY-MM or YYYY)"
-        ) from None
-    return text
 
 
 def _table(title: str, *columns: str) -> Table:

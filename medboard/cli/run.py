@@ -36,6 +36,12 @@ def register(app: typer.Typer) -> None:
         ),
         json_out: bool = typer.Option(False, "--json", help="Print the summary JSON to stdout."),
         question: str = typer.Option(None, "--question", "-q", help="Board question (overrides the case's)."),
+        case_date: str = typer.Option(
+            None,
+            "--case-date",
+            help="The case's 'now' (FHIR date, e.g. 2019-04-03); overrides the case YAML's; "
+            "default: the latest date in the record.",
+        ),
         patient: str = typer.Option(None, "--patient", help="Patient id when the record holds several."),
         lenient: bool = typer.Option(
             False,
@@ -73,6 +79,7 @@ def register(app: typer.Typer) -> None:
                 json_out=json_out,
                 model=model,
                 question=question,
+                case_date=case_date,
                 patient=patient,
                 lenient=lenient,
                 model_name=model_name,
@@ -111,15 +118,18 @@ def _run(
     replay: Path | None,
     time_budget: float | None = None,
     allow_external_paths: bool = False,
+    case_date: str | None = None,
 ) -> CaseSummary:
     import contextlib
 
     from medboard.api import run_case
     from medboard.cli.interrupts import run_interruptible, signals_deferred
+    from medboard.cli.options import parse_case_date
     from medboard.cli.progress import ProgressView
     from medboard.orchestrator.case import load_case
     from medboard.report import publish
 
+    day = parse_case_date(case_date)  # before any work: a bad value costs nothing
     if out is not None:
         # Before any work: a bad --out costs milliseconds, not a whole run.
         publish.check_out_folder(out, case_inputs(case), other_files=[cassette] if cassette else [])
@@ -130,6 +140,8 @@ def _run(
         lenient=lenient,
         allow_external_paths=allow_external_paths,
     )
+    if day is not None:
+        case_input.case_date = day
     with contextlib.ExitStack() as stack:
         staging = (
             stack.enter_context(publish.staging_folder(out, cleanup_guard=signals_deferred))
