@@ -28,7 +28,7 @@ from medboard.models.picture import (
 from medboard.models.summary import Discrepancy, EvidenceRef
 
 DATA = Path(__file__).parent / "data" / "fhir"
-SHARED = Path("/work/shared/data/fhir")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "fhir"
 ROOT = SHARED if SHARED.is_dir() else DATA
 BUNDLES = sorted((ROOT / "mcode").glob("Bundle-*.json")) + sorted((ROOT / "synthea").glob("*.json"))
 LOYD = DATA / "synthea" / "loyd_connelly.json"

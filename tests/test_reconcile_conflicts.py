@@ -24,7 +24,7 @@ DATA = Path(__file__).parent / "data" / "fhir"
 JENNY = DATA / "mcode" / "Bundle-mcode-patient-bundle-jenny-m.json"
 ADAM = DATA / "mcode" / "Bundle-gx-genomic-bundle-adam-anyperson.json"
 LOYD = DATA / "synthea" / "loyd_connelly.json"  # deceased 2012-06-16
-SHARED_SYNTHEA = Path("/work/shared/data/fhir/synthea")
+SHARED_SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fhir" / "synthea"
 KINDS = {
     "discordant_biomarker",
     "medication_status_across_types",

@@ -19,7 +19,7 @@ from medboard.tools.reconcile.labs import MAX_LISTED, lab_series
 
 DATA = Path(__file__).parent / "data" / "fhir"
 LOYD = DATA / "synthea" / "loyd_connelly.json"
-SHARED_SYNTHEA = Path("/work/shared/data/fhir/synthea")
+SHARED_SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fhir" / "synthea"
 EGFR, PROTEIN, GLUCOSE = "33914-3", "2885-2", "2339-0"
 
 
