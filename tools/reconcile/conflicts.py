@@ -58,6 +58,7 @@ from medboard.tools.checks.staging import compatible
 from medboard.tools.checks.text import sides_in
 from medboard.tools.fhir import medication_status
 from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.reconcile.patient import DEATH_DOCUMENTATION
 
 Rule = Callable[[PatientRecord, ClinicalPicture], list[Discrepancy]]
 
@@ -510,20 +511,6 @@ def _overlap(a: str | None, b: str | None) -> bool:
 # --------------------------------------------------------------------------------------------
 # (e) after death
 
-#: What documents a death rather than treats a patient (certificate, cause, autopsy, pronouncement).
-DEATH_DOCUMENTATION = frozenset(
-    {
-        "69453-9",  # LOINC Cause of death [US Standard Certificate of Death]
-        "69409-1",  # LOINC U.S. standard certificate of death - 2003 revision
-        "64297-5",  # LOINC Death certificate
-        "81956-5",  # LOINC Date and time of death
-        "18743-5",  # LOINC Autopsy report
-        "308646001",  # SNOMED Death certification
-        "29240004",  # SNOMED Autopsy examination
-        "371828006",  # SNOMED Patient pronounced dead
-        "419620001",  # SNOMED Death
-    }
-)
 #: Clinical resource types and where their start lies (care, results, orders).
 CARE_DATES: dict[str, tuple[str, ...]] = {
     "Encounter": ("period.start",),

@@ -8,8 +8,9 @@ a unit that converts exactly (mg/dL and g/L) joins the series of the earliest va
 converted to its unit. Implausible values (`medboard.tools.longitudinal.plausibility`) never
 enter a series; each one is a `DataQuality` item that keeps the raw value and unit.
 
-Facts dated after the patient's death (except the death certificate and cause of death, which
-are written after it), or after the case date, are listed as data quality too —
+Facts dated after the patient's death (except records of the death itself, which are written after
+it: `patient.DEATH_DOCUMENTATION`, the one list `conflicts.after_death` uses too), or after the
+case date, are listed as data quality too —
 grouped per resource type (a count and the first few references), never one item per resource —
 and their values are kept out of the series: the picture is the patient at the case date.
 """
@@ -29,6 +30,7 @@ from medboard.models.picture import DataQuality, LabPoint, LabSeries, PatientSta
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.longitudinal.plausibility import implausibility
 from medboard.tools.longitudinal.trends import loinc_code
+from medboard.tools.reconcile.patient import DEATH_DOCUMENTATION
 from medboard.tools.units import UnitConversionError, comparable_for_series, convert
 
 #: The fact kinds that make lab series (as `medboard trends` does).
@@ -37,9 +39,6 @@ SERIES_KINDS = (FactKind.lab, FactKind.vital, FactKind.tumor_marker)
 #: References quoted in one grouped data-quality item (the count says how many there are in all).
 MAX_LISTED = 5
 
-#: Records *of* the death, written after it by design (Synthea files the certificate days later):
-#: LOINC 69409-1 U.S. standard certificate of death, 69453-9 cause of death. Not data errors.
-DEATH_RECORD_LOINCS = frozenset({"69409-1", "69453-9"})
 
 _NUMBER = re.compile(r"^\s*[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?\s*$")
 
@@ -129,7 +128,7 @@ def _after(facts: Iterable[Fact], limit: FhirDate | None, *, exclude: str | None
     for fact in facts:
         if fact.kind == FactKind.patient or fact.reference == exclude:
             continue
-        if any(c.code in DEATH_RECORD_LOINCS for c in fact.codes):
+        if any(c.code in DEATH_DOCUMENTATION for c in fact.codes):  # records *of* the death
             continue
         when = FhirDate.try_parse(fact.date)
         if when is not None and when.surely_after(limit):

@@ -25,6 +25,21 @@ LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 CAUSE_OF_DEATH = "69453-9"
 DATE_OF_DEATH = "81956-5"
+
+#: What documents a death rather than treats a patient (certificate, cause, autopsy, pronouncement).
+DEATH_DOCUMENTATION = frozenset(
+    {
+        "69453-9",  # LOINC Cause of death [US Standard Certificate of Death]
+        "69409-1",  # LOINC U.S. standard certificate of death - 2003 revision
+        "64297-5",  # LOINC Death certificate
+        "81956-5",  # LOINC Date and time of death
+        "18743-5",  # LOINC Autopsy report
+        "308646001",  # SNOMED Death certification
+        "29240004",  # SNOMED Autopsy examination
+        "371828006",  # SNOMED Patient pronounced dead
+        "419620001",  # SNOMED Death
+    }
+)
 DEATH_CONDITION = "419620001"
 _VOID = frozenset({"entered-in-error", "cancelled"})
 
