@@ -14,6 +14,7 @@ from medboard.models import AgentRun
 
 if TYPE_CHECKING:
     from medboard.llm.calls import ModelCaller
+    from medboard.models.picture import ClinicalPicture
     from medboard.tools.fhir.record import PatientRecord
     from medboard.tools.imaging.series import ImageSeries
 
@@ -59,3 +60,13 @@ class CaseContext:
     @property
     def record(self) -> PatientRecord:
         return self.case.record
+
+    @property
+    def picture(self) -> ClinicalPicture:
+        """The reconciled clinical picture at the case date: what every agent reads of the patient.
+
+        Built once per record and case date (`medboard.tools.reconcile.picture_of`).
+        """
+        from medboard.tools.reconcile import picture_of
+
+        return picture_of(self.case.record, case_date=self.case.effective_date)

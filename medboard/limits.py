@@ -74,9 +74,7 @@ class Limits:
             try:
                 value = int(raw.strip().replace("_", ""))
             except ValueError:
-                raise MedboardInputError(
-                    f"{var} must be a positive integer", source="environment"
-                ) from None
+                raise MedboardInputError(f"{var} must be a positive integer", source="environment") from None
             if value <= 0:
                 raise MedboardInputError(f"{var} must be a positive integer", source="environment")
             values[field.name] = value

@@ -18,9 +18,7 @@ from medboard.limits import LimitExceededError, limits
 CHUNK = 1 * 1024 * 1024
 
 
-def reject_nul(
-    path: str | os.PathLike[str], *, error: type[MedboardInputError] = MedboardInputError
-) -> str:
+def reject_nul(path: str | os.PathLike[str], *, error: type[MedboardInputError] = MedboardInputError) -> str:
     """The path as a string; a NUL in it (which no file system accepts) is one clean error."""
     name = os.fspath(path)
     if "\x00" in name:

@@ -19,9 +19,7 @@ import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 #: Bidirectional formatting characters (embeddings, overrides, isolates, marks).
-BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 #: Other invisible characters that change how text reads or compares.
 INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
 
@@ -31,9 +29,7 @@ _KEEP = frozenset("\n\t")
 _UNSAFE_RE = re.compile(
     "["
     + "".join(
-        re.escape(chr(c))
-        for c in list(range(0x00, 0x20)) + list(range(0x7F, 0xA0))
-        if chr(c) not in _KEEP
+        re.escape(chr(c)) for c in list(range(0x00, 0x20)) + list(range(0x7F, 0xA0)) if chr(c) not in _KEEP
     )
     + "".join(re.escape(c) for c in sorted(BIDI_CONTROLS | INVISIBLE))
     + "]"

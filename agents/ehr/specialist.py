@@ -20,6 +20,7 @@ from medboard.models.sections import BUILTIN_BY_KIND, SectionKind
 
 log = logging.getLogger(__name__)
 
+
 class EhrAgent(Specialist):
     agent_name = AGENT
     sections = (

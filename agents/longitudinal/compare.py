@@ -42,6 +42,7 @@ _SITE_SYNONYMS = {
     "cerebrum": "brain",
 }
 
+
 def modality_group(modality: str | None, recipe: str | None = None) -> str | None:
     if modality:
         code = modality.strip().upper()

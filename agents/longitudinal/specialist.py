@@ -32,6 +32,7 @@ from medboard.tools.imaging.budget import EndpointLimits, endpoint_limits
 
 log = logging.getLogger(__name__)
 
+
 class LongitudinalAgent(Specialist):
     agent_name = AGENT
     sections = (

@@ -27,8 +27,6 @@ PURPOSE = "entailment"
 MAX_EVIDENCE_CHARS = 6000
 
 
-
-
 def build_entailment_prompt(
     request: EntailmentRequest, *, max_evidence_chars: int = MAX_EVIDENCE_CHARS
 ) -> str:

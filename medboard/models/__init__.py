@@ -1,5 +1,15 @@
 """The shared vocabulary: every agent, tool and interface speaks these pydantic models."""
 
+from medboard.models.claims import (
+    Claim,
+    ClaimedResult,
+    DiagnosisClaim,
+    LineClaim,
+    MedicationClaim,
+    ResultClaim,
+    StageClaim,
+    VitalStatusClaim,
+)
 from medboard.models.dates import FhirDate, FhirDateError, Precision, iso_day
 from medboard.models.evidence import EvidenceRef, fhir_ref, image_ref
 from medboard.models.facts import Coding, Fact, FactKind, Laterality, ReferenceRange
@@ -28,7 +38,10 @@ __all__ = [
     "AgentRun",
     "CaseSummary",
     "CheckResult",
+    "Claim",
+    "ClaimedResult",
     "Coding",
+    "DiagnosisClaim",
     "Discrepancy",
     "EvidenceRef",
     "Fact",
@@ -38,18 +51,23 @@ __all__ = [
     "Finding",
     "FindingCategory",
     "Laterality",
+    "LineClaim",
+    "MedicationClaim",
     "ModelRun",
     "Precision",
     "ReferenceRange",
+    "ResultClaim",
     "RunMetadata",
     "Section",
     "SectionId",
     "SectionKind",
     "SectionSpec",
+    "StageClaim",
     "Statement",
     "StruckStatement",
     "Verdict",
     "VerdictLabel",
+    "VitalStatusClaim",
     "default_section",
     "fhir_ref",
     "image_ref",

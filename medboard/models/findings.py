@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from medboard.models.claims import Claim
 from medboard.models.evidence import EvidenceRef
 from medboard.models.facts import Laterality
 from medboard.models.sections import SectionId, SectionKind
@@ -63,6 +64,11 @@ class Finding(BaseModel):
     tags: list[str] = Field(
         default_factory=list,
         description="Free labels for readers and relevance ranking, e.g. `cancer`, `critical` (not routing).",
+    )
+    claim: Claim | None = Field(
+        default=None,
+        description="What a deterministic finding asserts, as fields (`medboard.models.claims`); the "
+        "verifier checks it against the whole clinical picture. None for model-written findings.",
     )
 
     @staticmethod

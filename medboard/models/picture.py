@@ -16,17 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from medboard.models.claims import CurrencyStatus, Reference, StageType
 from medboard.models.summary import Discrepancy
-
-Reference = str  # "Type/id"
-
-#: What the record says of a medication or a line at the case date.
-#: current — no source stops or completes it, the patient was alive, and there is evidence within
-#: the therapy's window before the case date; stale — still marked active, but no evidence within
-#: that window; stopped / completed — a source says so; unknown — the record cannot tell.
-CurrencyStatus = Literal["current", "stopped", "completed", "stale", "unknown"]
-
-StageType = Literal["clinical", "pathologic", "post_therapy", "unspecified"]
 
 
 class _Model(BaseModel):

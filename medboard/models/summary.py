@@ -8,13 +8,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from medboard.models.claims import Claim
 from medboard.models.evidence import EvidenceRef
 from medboard.models.findings import Finding
 from medboard.models.sections import SectionId
 
 #: 1.1: `Section.kind` / `StruckStatement.section` accept a specialist's own section id (pattern,
 #: not only the built-in enum); `Finding.section` names the section a finding belongs in.
-SCHEMA_VERSION = "1.1"
+#: 1.2: `Finding.claim` / `Statement.claim`: a templated statement's structured claim.
+SCHEMA_VERSION = "1.2"
 
 DISCLAIMER = (
     "Not a diagnostic device. This summary was drafted by AI agents from the cited record and "
@@ -59,6 +61,11 @@ class Statement(BaseModel):
     finding_ids: list[str] = Field(default_factory=list)
     evidence: list[EvidenceRef] = Field(
         default_factory=list, description="The evidence of the cited findings, denormalised."
+    )
+    claim: Claim | None = Field(
+        default=None,
+        description="What a templated statement asserts, as fields (its finding's claim); checked "
+        "against the whole clinical picture. None for model-written statements (text is checked).",
     )
     verdict: Verdict | None = None
 

@@ -274,8 +274,6 @@ def evidence_words(cited: Sequence[CitedEvidence]) -> list[str]:
     return phrases
 
 
-
-
 def parse_fhir_date(value: str | None) -> tuple[date, date] | None:
     """A FHIR date/dateTime as the calendar days it may fall on (`2019` → the whole year; a time
     widens it by a day each side): `FhirDate.day_range`, None when the value is not a FHIR date."""

@@ -9,6 +9,8 @@ vital status (`patient.py`), each cancer with its stages, biomarkers, lines and 
 
 from __future__ import annotations
 
+import weakref
+
 from medboard.models.picture import ClinicalPicture
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.reconcile.cancers import cancers_of, unassigned_therapy
@@ -33,4 +35,23 @@ def build_picture(record: PatientRecord, *, case_date: str | None = None) -> Cli
     return picture
 
 
-__all__ = ["build_picture"]
+#: id(record) → its pictures by case date; an entry goes with its record (records compare by value,
+#: so they are not hashable and cannot key a WeakKeyDictionary).
+_PICTURES: dict[int, dict[str | None, ClinicalPicture]] = {}
+
+
+def picture_of(record: PatientRecord, *, case_date: str | None = None) -> ClinicalPicture:
+    """`build_picture`, built once per record and case date: specialists, the synthesizer and
+    every verifier check read the same picture without rebuilding it (a record is read-only once
+    loaded). Callers must not mutate the returned picture."""
+    key = id(record)
+    if key not in _PICTURES:
+        _PICTURES[key] = {}
+        weakref.finalize(record, _PICTURES.pop, key, None)
+    by_date = _PICTURES[key]
+    if case_date not in by_date:
+        by_date[case_date] = build_picture(record, case_date=case_date)
+    return by_date[case_date]
+
+
+__all__ = ["build_picture", "picture_of"]
