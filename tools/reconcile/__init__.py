@@ -49,9 +49,10 @@ def picture_of(record: PatientRecord, *, case_date: str | None = None) -> Clinic
         _PICTURES[key] = {}
         weakref.finalize(record, _PICTURES.pop, key, None)
     by_date = _PICTURES[key]
-    if case_date not in by_date:
-        by_date[case_date] = build_picture(record, case_date=case_date)
-    return by_date[case_date]
+    day = case_date or record.latest_date()  # the same picture whether the default is named or not
+    if day not in by_date:
+        by_date[day] = build_picture(record, case_date=day)
+    return by_date[day]
 
 
 __all__ = ["build_picture", "picture_of"]
