@@ -1,4 +1,7 @@
-"""`longitudinal_findings`: every finding cites what it rests on, shows arithmetic, lists skips."""
+"""`longitudinal_findings`: every finding cites what it rests on, shows arithmetic, lists skips.
+
+(What it reads from the clinical picture — lines per cancer, series per unit — is tested on the
+shared records in `test_longitudinal_picture.py`.)"""
 
 from __future__ import annotations
 
@@ -9,17 +12,16 @@ from longitudinal_support import JENNY, lab, raw_series, synthea
 
 from medboard.agents.longitudinal.core import AGENT, longitudinal_findings
 from medboard.models import EvidenceRef, Fact, FactKind, FindingCategory
+from medboard.tools.fhir.record import PatientRecord
 
 
-class _Record:
-    """A minimal record: facts plus raw resources by reference (what the findings need)."""
-
-    def __init__(self, facts: list[Fact], resources: dict[str, dict] | None = None) -> None:
-        self.facts = facts
-        self._resources = resources or {}
-
-    def get(self, reference: str) -> dict | None:
-        return self._resources.get(reference)
+def _record(facts: list[Fact], resources: dict[str, dict] | None = None) -> PatientRecord:
+    """A record of hand-made facts (and the raw resources some of them need, by reference)."""
+    known = dict(resources or {})
+    for fact in facts:
+        kind, _, ident = fact.reference.partition("/")
+        known.setdefault(fact.reference, {"resourceType": kind, "id": ident})
+    return PatientRecord(source="test", patient_id=None, resources=known, facts=facts)
 
 
 @pytest.mark.parametrize("name", ["adan_pulido.json", "loyd_connelly.json", "austin_franecki.json"])
@@ -62,10 +64,18 @@ def test_kinetics_window_starts_at_the_last_treatment_change() -> None:
     assert doubling.value is None and "only 1 usable value" in doubling.text
     assert any("outside the kinetics window" in note for note in doubling.notes)
     lines = [f for f in findings if f.category == FindingCategory.medication and f.text.startswith("Line")]
-    assert [f.text.split(":")[0] for f in lines] == [
-        "Line 1 (1983-07-13 – 2004-05-28)",
-        "Line 2 (2004-05-28 – ongoing)",
+    # The prostate cancer's own line only; the patient died in 2012: stale, never "ongoing".
+    assert [f.text for f in lines] == [
+        "Line 1 for Carcinoma in situ of prostate (disorder) (2004-05-28 – , stale: still ordered, "
+        "last evidence 2004-05-28): docetaxel + leuprolide."
     ]
+    # FOLFOX with no colorectal cancer recorded: visible, owned by no cancer.
+    unassigned = [f for f in findings if "unassigned-therapy" in f.tags]
+    assert sorted(f.text.split(":")[1].split("(")[0].strip() for f in unassigned) == [
+        "leucovorin",
+        "oxaliplatin",
+    ]
+    assert all(f.claim is None and f.section == "discrepancies_and_open_questions" for f in unassigned)
     (summary,) = [f for f in findings if f.text.startswith("Treatment timeline")]
     assert summary.notes and all("not recognised as cancer therapy" in n for n in summary.notes)
 
@@ -81,13 +91,12 @@ def test_skipped_inputs_are_listed_in_notes() -> None:
         ),
         lab("Observation/f", "2857-1", None, "ng/mL", "2020-02-01", kind=FactKind.tumor_marker, label="PSA"),
     ]
-    findings = longitudinal_findings(_Record(facts))
+    findings = longitudinal_findings(_record(facts))
     (hgb,) = [f for f in findings if f.text.startswith("Hemoglobin")]
     assert [e.reference for e in hgb.evidence] == ["Observation/a", "Observation/b"]
     assert any(n.startswith("skipped Observation/c: non-numeric value 'see note'") for n in hgb.notes)
-    assert any(
-        n.startswith("skipped Observation/d: 60 g/dL is outside the plausible range") for n in hgb.notes
-    )
+    # 60 g/dL is no living patient's haemoglobin: the picture's data quality reports it, no trend does
+    assert not any("Observation/d" in n for n in hgb.notes) and "60" not in hgb.text
     # no usable PSA at all: still a finding, citing the skipped observations, with the reasons
     (psa,) = [f for f in findings if f.text.startswith("PSA (LOINC")]
     assert {e.reference for e in psa.evidence} == {"Observation/e", "Observation/f"}
@@ -118,7 +127,7 @@ def test_recist_from_tumour_size_observations_with_a_focus() -> None:
         size("Observation/s3", "2020-04-01", 2.0, "BodyStructure/t1"),
         size("Observation/s4", "2020-04-01", 1.4, "BodyStructure/t2"),
     ]
-    record = _Record([f for f, _ in rows], {f.evidence.reference: r for f, r in rows})
+    record = _record([f for f, _ in rows], {f.evidence.reference: r for f, r in rows})
     (response,) = [f for f in longitudinal_findings(record) if f.category == FindingCategory.response]
     assert response.value == "PR" and response.date == "2020-04-01"
     assert "34 mm" in response.text and "-32 %" in response.text  # 50 → 34 mm

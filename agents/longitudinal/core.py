@@ -1,9 +1,23 @@
-"""The longitudinal comparer's deterministic core: a record's trends, kinetics, RECIST and timeline
-as `Finding`s.
+"""The longitudinal comparer's deterministic core: a record's trends, kinetics, RECIST and lines of
+therapy as `Finding`s, read from the clinical picture.
 
-`longitudinal_findings(record)` is everything the longitudinal agent can say without a model; the
-agent wraps it. Every finding cites every Observation / MedicationRequest / Procedure it rests on,
-shows its arithmetic in the text, and lists the inputs it had to skip (and why) in ``notes``.
+`longitudinal_findings(record, picture)` is everything the longitudinal agent can say without a
+model; the agent wraps it. It reads the reconciled `ClinicalPicture` (`medboard.tools.reconcile`),
+not the raw facts, wherever the picture has decided something about the patient:
+
+- **trends** run over `picture.labs` — one series per analyte *and comparable unit* (eGFR in
+  ``mL/min`` and in ``mL/min/{1.73_m2}`` are two trends, never a "−88.7 %" between them), with the
+  picture's implausible values and values dated after death or the case date already out; the
+  arithmetic stays in `tools/longitudinal/trends.py` (`picture_trends`);
+- **marker kinetics** only for tumour markers that belong to a cancer of the patient
+  (`Cancer.markers`: PSA ↔ prostate ...): a PSA in a patient without prostate cancer is trended as
+  a lab, never read as a response; the kinetics window starts at that cancer's last treatment change;
+- **lines of therapy** are the picture's, per cancer, with the status it judged at the case date
+  (`lines.py`); a marker's course over a line comes only from that line's cancer's markers.
+
+Every finding cites every Observation / MedicationRequest / Procedure it rests on, shows its
+arithmetic in the text, lists the inputs it had to skip (and why) in ``notes``, and — for trends
+and lines — carries the structured claim (`medboard.models.claims`) the verifier checks directly.
 """
 
 from __future__ import annotations
@@ -12,7 +26,18 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Protocol
 
+from medboard.agents.longitudinal.finding import AGENT, finding
+from medboard.agents.longitudinal.lines import (
+    line_changes,
+    line_findings,
+    procedure_cancers,
+    procedure_changes,
+    unassigned_therapy_findings,
+)
 from medboard.models import EvidenceRef, Fact, Finding, FindingCategory, SectionKind, iso_day
+from medboard.models.claims import ClaimedResult, ResultClaim
+from medboard.models.picture import ClinicalPicture
+from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.longitudinal.dates import parse_day
 from medboard.tools.longitudinal.kinetics import MARKER_NAMES, MarkerKinetics, marker_kinetics
 from medboard.tools.longitudinal.recist import (
@@ -24,7 +49,7 @@ from medboard.tools.longitudinal.recist import (
 )
 from medboard.tools.longitudinal.timeline import (
     Timeline,
-    annotate_lines,
+    TreatmentChange,
     build_timeline,
     last_treatment_change,
 )
@@ -32,13 +57,12 @@ from medboard.tools.longitudinal.trends import (
     TUMOR_MARKER_LOINCS,
     AnalyteTrend,
     SkippedValue,
+    TrendPoint,
     TrendReport,
-    compute_trends,
     loinc_code,
+    picture_trends,
 )
 from medboard.tools.units import UnitConversionError, convert
-
-AGENT = "longitudinal"
 
 TUMOR_MAX_DIMENSION_LOINC = "33728-7"
 
@@ -51,30 +75,51 @@ class RecordLike(Protocol):
     def get(self, reference: str) -> dict[str, Any] | None: ...
 
 
-def _unique(refs: Iterable[EvidenceRef]) -> list[EvidenceRef]:
-    seen: set[tuple[str, str | None]] = set()
-    out = []
-    for ref in refs:
-        key = (ref.reference, ref.path)
-        if key not in seen:
-            seen.add(key)
-            out.append(ref)
-    return out
-
-
 def _skipped_notes(skipped: Iterable[SkippedValue]) -> list[str]:
     return [f"skipped {s.reference}: {s.reason}" for s in skipped]
 
 
 def _finding(category: FindingCategory, text: str, evidence: Iterable[EvidenceRef], **fields: Any) -> Finding:
-    return Finding.create(agent=AGENT, category=category, text=text, evidence=_unique(evidence), **fields)
+    return finding(category, text, evidence, **fields)
 
 
 # --- trends -------------------------------------------------------------------------------
 
 
-def trend_finding(trend: AnalyteTrend) -> Finding | None:
-    """A finding for a series of ≥ 2 values, or for a series whose values were skipped; else None."""
+def stated_points(trend: AnalyteTrend) -> list[TrendPoint]:
+    """The values `AnalyteTrend.describe` states (latest, baseline, previous, nadir, peak), by date."""
+    stated = [trend.latest, trend.baseline, trend.previous, trend.nadir, trend.peak]
+    unique = {p.reference: p for p in stated if p is not None}
+    return sorted(unique.values(), key=lambda p: p.instant)
+
+
+def trend_claim(trend: AnalyteTrend, kind: str = "lab", cancer: str | None = None) -> ResultClaim | None:
+    """The values the trend's text states, as a `ResultClaim` (None when it states none)."""
+    points = stated_points(trend)
+    if not points:
+        return None
+    return ResultClaim.model_validate(
+        {
+            "kind": kind,
+            "name": trend.label,
+            "code": trend.loinc or None,
+            "cancer": cancer,
+            "results": [
+                ClaimedResult(value=p.value, unit=trend.unit, date=p.day, source=p.reference) for p in points
+            ],
+            "facts": list(dict.fromkeys(p.reference for p in points)),
+        }
+    )
+
+
+def trend_finding(
+    trend: AnalyteTrend, *, qualifier: str | None = None, claim: ResultClaim | None = None
+) -> Finding | None:
+    """A finding for a series of ≥ 2 values, or for a series whose values were skipped; else None.
+
+    ``qualifier`` names the series' unit when the analyte has more than one series; ``claim`` is
+    what the text states (`trend_claim`).
+    """
     if len(trend.points) < 2 and not trend.skipped:
         return None
     if not trend.points and all(s.category == "non_numeric" for s in trend.skipped):
@@ -87,7 +132,7 @@ def trend_finding(trend: AnalyteTrend) -> Finding | None:
     latest = trend.latest
     return _finding(
         FindingCategory.trend,
-        trend.describe(),
+        trend.describe(qualifier=qualifier),
         evidence,
         value=latest.value if latest else None,
         unit=trend.unit if latest else None,
@@ -96,6 +141,7 @@ def trend_finding(trend: AnalyteTrend) -> Finding | None:
         # Nothing plottable is a data-quality note, not a statement about the patient.
         section=None if trend.points else SectionKind.discrepancies_and_open_questions,
         tags=[] if trend.points else ["data-quality"],
+        claim=claim if trend.points else None,
     )
 
 
@@ -207,56 +253,101 @@ def recist_findings(assessment: RecistAssessment, notes: list[str] | None = None
 # --- timeline ------------------------------------------------------------------------------
 
 
-def timeline_findings(timeline: Timeline) -> list[Finding]:
-    findings = []
-    for line in timeline.lines:
-        evidence = (
-            line.evidence
-            + line.end_evidence
-            + [ref for marker in line.marker_trends for ref in marker.evidence]
-        )
-        findings.append(
-            _finding(FindingCategory.medication, line.describe(), evidence, date=line.start, notes=line.notes)
-        )
-    for event in timeline.procedures:
-        findings.append(
-            _finding(FindingCategory.procedure, event.describe(), event.evidence, date=event.start)
-        )
-    if timeline.excluded and (timeline.lines or timeline.procedures):
-        change = last_treatment_change(timeline)
-        text = (
-            f"Treatment timeline: {len(timeline.lines)} line(s) of therapy, {len(timeline.procedures)} "
-            f"cancer procedure(s)"
-            + (f"; most recent treatment change {change.date}: {change.description}." if change else ".")
-        )
-        evidence = [ref for line in timeline.lines for ref in line.evidence] + [
-            ref for event in timeline.procedures for ref in event.evidence
-        ]
-        findings.append(
-            _finding(
-                FindingCategory.medication,
-                text,
-                evidence,
-                notes=[f"not in the timeline {e.reference}: {e.reason}" for e in timeline.excluded],
-            )
-        )
-    return findings
+def procedure_findings(timeline: Timeline) -> list[Finding]:
+    """Cancer surgery and radiotherapy courses, one finding each."""
+    return [
+        _finding(FindingCategory.procedure, event.describe(), event.evidence, date=event.start)
+        for event in timeline.procedures
+    ]
+
+
+def timeline_summary(
+    picture: ClinicalPicture, timeline: Timeline, changes: list[TreatmentChange]
+) -> Finding | None:
+    """How many lines and procedures the timeline holds and what it left out (medications that
+    are not cancer therapy, records never given), when it left something out."""
+    lines = [line for cancer in picture.cancers for line in cancer.lines]
+    if not timeline.excluded or not (lines or timeline.procedures):
+        return None
+    change = changes[-1] if changes else None
+    text = (
+        f"Treatment timeline: {len(lines)} line(s) of therapy, {len(timeline.procedures)} cancer procedure(s)"
+        + (f"; most recent treatment change {change.date}: {change.description}." if change else ".")
+    )
+    evidence = [ref for c in changes if c.description.startswith("start of") for ref in c.evidence] + [
+        ref for event in timeline.procedures for ref in event.evidence
+    ]
+    return _finding(
+        FindingCategory.medication,
+        text,
+        evidence,
+        notes=[f"not in the timeline {e.reference}: {e.reason}" for e in timeline.excluded],
+    )
 
 
 # --- everything ----------------------------------------------------------------------------
 
 
-def longitudinal_findings(record: RecordLike) -> list[Finding]:
-    """Trends, tumour-marker kinetics, RECIST responses and the treatment timeline as findings."""
-    facts = list(record.facts)
-    trends: TrendReport = compute_trends(facts)
-    timeline = build_timeline(facts)
+def _marker_owners(picture: ClinicalPicture) -> dict[str, list[str]]:
+    """Marker code → the cancers (conditions) it belongs to, per the picture."""
+    owners: dict[str, list[str]] = {}
+    for cancer in picture.cancers:
+        for marker in cancer.markers:
+            if marker.code:
+                owners.setdefault(marker.code, []).append(cancer.condition)
+    return owners
 
-    findings: list[Finding] = []
+
+def _trend_findings(trends: TrendReport, owners: dict[str, list[str]]) -> list[Finding]:
+    series_count: dict[str, int] = {}
     for trend in trends.analytes:
-        finding = trend_finding(trend)
-        if finding is not None:
-            findings.append(finding)
+        series_count[trend.loinc] = series_count.get(trend.loinc, 0) + 1
+    findings = []
+    for trend in trends.analytes:
+        mine = owners.get(trend.loinc, [])
+        kind = "marker" if mine else "vital" if trend.kind == "vital" else "lab"
+        claim = trend_claim(trend, kind, mine[0] if len(mine) == 1 else None)
+        qualifier = f"series in {trend.unit or 'no unit'}" if series_count[trend.loinc] > 1 else None
+        made = trend_finding(trend, qualifier=qualifier, claim=claim)
+        if made is not None:
+            findings.append(made)
+    return findings
+
+
+def _kinetics_window(
+    cancers: list[str], changes: dict[str, list[TreatmentChange]]
+) -> tuple[date | None, str, list[EvidenceRef]]:
+    """The window start for a marker of these cancers: their most recent treatment change."""
+    mine = sorted((c for cancer in cancers for c in changes.get(cancer, [])), key=lambda c: c.date)
+    if not mine:
+        return None, "no treatment change recorded: all values", []
+    change = mine[-1]
+    return (
+        parse_day(change.date),
+        f"since the most recent treatment change: {change.description}",
+        change.evidence,
+    )
+
+
+def longitudinal_findings(record: PatientRecord, picture: ClinicalPicture | None = None) -> list[Finding]:
+    """Trends, tumour-marker kinetics, RECIST responses and the lines of therapy as findings.
+
+    ``picture`` is the case's clinical picture (the specialist passes `CaseContext.picture`, built
+    at the case date); without one, the record's own picture at its latest date
+    (`medboard.tools.reconcile.picture_of`, built once per record).
+    """
+    if picture is None:
+        from medboard.tools.reconcile import picture_of
+
+        picture = picture_of(record)
+    implausible = {
+        ref for item in picture.data_quality if item.kind == "implausible_value" for ref in item.sources
+    }
+    trends = picture_trends(picture.labs, record.facts, implausible=implausible)
+    timeline = build_timeline(record.facts)  # procedures and what is not cancer therapy
+    owners = _marker_owners(picture)
+
+    findings = _trend_findings(trends, owners)
     if trends.unassigned:
         findings.append(
             _finding(
@@ -269,13 +360,16 @@ def longitudinal_findings(record: RecordLike) -> list[Finding]:
             )
         )
 
-    since, since_reason, since_evidence = default_since(timeline)
+    changes = line_changes(picture, record)
+    for event in timeline.procedures:
+        for cancer in procedure_cancers(event, picture, record):
+            changes.setdefault(cancer, []).extend(procedure_changes(event))
     for trend in trends.analytes:
-        if trend.loinc in TUMOR_MARKER_LOINCS and trend.points:
+        if trend.loinc in TUMOR_MARKER_LOINCS and trend.loinc in owners and trend.points:
+            since, since_reason, since_evidence = _kinetics_window(owners[trend.loinc], changes)
             kinetics = marker_kinetics(trend, since=since, since_reason=since_reason)
             findings += kinetics_findings(kinetics, since_evidence)
 
-    responses: list[tuple[str, str]] = []
     timepoints, recist_notes = recist_timepoints(record)
     if len(timepoints) >= 2:
         try:
@@ -284,7 +378,6 @@ def longitudinal_findings(record: RecordLike) -> list[Finding]:
             recist_notes.append(f"RECIST not assessed: {error}")
         else:
             findings += recist_findings(assessment, recist_notes)
-            responses = [(r.date, r.response) for r in assessment.follow_ups if r.response]
             recist_notes = []
     elif timepoints:
         recist_notes.append("RECIST not assessed: tumour measurements at one time point only")
@@ -306,8 +399,16 @@ def longitudinal_findings(record: RecordLike) -> list[Finding]:
                 )
             )
 
-    annotate_lines(timeline, trends, responses)
-    findings += timeline_findings(timeline)
+    findings += line_findings(picture, record, trends)
+    findings += unassigned_therapy_findings(picture, record)
+    findings += procedure_findings(timeline)
+    # every change once (a procedure of two cancers is listed under both), in date order
+    everything = sorted(
+        {(c.date, c.description): c for cs in changes.values() for c in cs}.values(), key=lambda c: c.date
+    )
+    summary = timeline_summary(picture, timeline, everything)
+    if summary is not None:
+        findings.append(summary)
     return findings
 
 
@@ -317,8 +418,10 @@ __all__ = [
     "default_since",
     "kinetics_findings",
     "longitudinal_findings",
+    "procedure_findings",
     "recist_findings",
     "recist_timepoints",
-    "timeline_findings",
+    "stated_points",
+    "trend_claim",
     "trend_finding",
 ]

@@ -1,12 +1,13 @@
 """The longitudinal comparer: what changed, with numbers it can prove.
 
-Its deterministic core (`core.py`, over `medboard.tools.longitudinal`) computes lab and marker
-trends, PSA kinetics, RECIST 1.1 responses and the treatment timeline, every finding citing every
-measurement it used. Prior versus current imaging (`compare.py`, `reader.py`): studies of the same
-modality and body site are paired by date; their reports and mask measurements are compared
-deterministically (RECIST from masks at two or more time points), and with a vision model the
-two pictures go to MedGemma in the longitudinal recipe (prior image, current image, then the
-text). Without a model the deterministic comparison stands alone.
+Its deterministic core (`core.py`, `lines.py`, over `medboard.tools.longitudinal`) reads the case's
+clinical picture: lab and marker trends per comparable unit, kinetics of each cancer's own markers,
+RECIST 1.1 responses and each cancer's lines of therapy with their status at the case date, every
+finding citing every measurement it used. Prior versus current imaging (`compare.py`, `reader.py`):
+studies of the same modality and body site are paired by date; their reports and mask measurements
+are compared deterministically (RECIST from masks at two or more time points), and with a vision
+model the two pictures go to MedGemma in the longitudinal recipe (prior image, current image, then
+the text). Without a model the deterministic comparison stands alone.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ class LongitudinalAgent(Specialist):
     async def analyse(self) -> SpecialistOutput:
         # Pure CPU work on the record: run it off the event loop so other specialists' model calls
         # keep flowing meanwhile.
-        findings = await asyncio.to_thread(longitudinal_findings, self.context.record)
+        # The case's picture (built at the case date, shared with every agent): lines, their
+        # status and the lab series are what it reconciled, not a second reading of the facts.
+        findings = await asyncio.to_thread(longitudinal_findings, self.context.record, self.context.picture)
         problems: list[str] = []
         if self.context.case.images or self.context.record.facts_of(FactKind.imaging_study):
             pairs = await self._imaging_pairs()

@@ -616,37 +616,56 @@ def _is_marker(trend: AnalyteTrend) -> bool:
     return trend.loinc in TUMOR_MARKER_LOINCS or trend.kind == FactKind.tumor_marker.value
 
 
+def marker_course(trend: AnalyteTrend, start: str, end: str | None) -> LineMarkerTrend | None:
+    """One marker's course over a line from `start` to `end` (None: no end), or None when no value
+    falls on the line.
+
+    A value drawn on the day the line starts is its baseline, not a result of it: the course runs
+    from the latest value on or before the start to the last value after it, up to the end.
+    """
+    first = parse_day(start)
+    last_day = parse_day(end) if end is not None else None
+    before = [p for p in trend.points if parse_day(p.date) <= first]
+    on_line = [
+        p
+        for p in trend.points
+        if first < parse_day(p.date) and (last_day is None or parse_day(p.date) <= last_day)
+    ]
+    if not on_line:
+        return None
+    reference = before[-1] if before else on_line[0]
+    last = on_line[-1]
+    marker = LineMarkerTrend(
+        loinc=trend.loinc,
+        label=trend.label,
+        unit=trend.unit,
+        before_line=before[-1] if before else None,
+        on_line=on_line,
+    )
+    if reference is not last:
+        marker.change = last.value - reference.value
+        marker.percent_change = percent_change(reference.value, last.value)
+        marker.direction = direction(reference.value, last.value, trend.stable_tolerance)
+    return marker
+
+
 def annotate_lines(
     timeline: Timeline, trends: TrendReport, responses: Iterable[tuple[str, str]] = ()
 ) -> Timeline:
-    """Attach each tumour marker's course and the RECIST responses (date, response) to every line."""
+    """Attach each tumour marker's course and the RECIST responses (date, response) to every line.
+
+    Every marker goes to every line: right for a record of one cancer only. The longitudinal agent
+    reads the clinical picture instead, where a line and its markers belong to one cancer
+    (`medboard.agents.longitudinal.core`).
+    """
     responses = list(responses)
     for line in timeline.lines:
-        start = parse_day(line.start)
         line.marker_trends = []
         for trend in trends.analytes:
             if not _is_marker(trend):
                 continue
-            # A value drawn on the day the line starts is its baseline, not a result of it.
-            before = [p for p in trend.points if parse_day(p.date) <= start]
-            on_line = [
-                p for p in trend.points if start < parse_day(p.date) and line.contains(parse_day(p.date))
-            ]
-            if not on_line:
-                continue
-            reference = before[-1] if before else on_line[0]
-            last = on_line[-1]
-            marker = LineMarkerTrend(
-                loinc=trend.loinc,
-                label=trend.label,
-                unit=trend.unit,
-                before_line=before[-1] if before else None,
-                on_line=on_line,
-            )
-            if reference is not last:
-                marker.change = last.value - reference.value
-                marker.percent_change = percent_change(reference.value, last.value)
-                marker.direction = direction(reference.value, last.value, trend.stable_tolerance)
-            line.marker_trends.append(marker)
+            marker = marker_course(trend, line.start, line.end)
+            if marker is not None:
+                line.marker_trends.append(marker)
         line.responses = [(d, r) for d, r in responses if line.contains(parse_day(d))]
     return timeline

@@ -7,6 +7,13 @@ and whether the series crossed its reference range. Nothing is dropped silently:
 number or a date, a censored value (``<0.1``), a unit that cannot be reconciled, an implausible value,
 or two conflicting values at the same instant each becomes a `SkippedValue` with its reason.
 
+`picture_trends(series, facts)` does the same arithmetic over the clinical picture's lab series
+(`medboard.models.picture.LabSeries`, built by `medboard.tools.reconcile`): there the picture has
+already split each analyte by comparable unit (eGFR in ``mL/min`` and in ``mL/min/{1.73_m2}`` are two
+series, never one "change" between them) and kept implausible values and values dated after death or
+the case date out; this module keeps doing the arithmetic, the reference-range reading, the censored
+values and the notes on what could not be plotted.
+
 Tumour-marker kinetics (PSA doubling time and velocity, CEA and CA-125) live in `kinetics.py`.
 """
 
@@ -16,7 +23,7 @@ import itertools
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -24,9 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medboard.models import EvidenceRef, Fact, FactKind, iso_day
 from medboard.models.fact_kinds import MeasurementDetails
+from medboard.models.picture import LabSeries
 from medboard.tools.longitudinal.dates import DateError, parse_instant
 from medboard.tools.longitudinal.plausibility import implausibility
-from medboard.tools.units import UnitConversionError, convert
+from medboard.tools.units import UnitConversionError, comparable_for_series, convert
 
 LOINC_SYSTEM = "http://loinc.org"
 PSA_LOINC = "2857-1"
@@ -55,6 +63,7 @@ SkipCategory = Literal[
     "conflict",
     "window",
     "non_positive",
+    "left_out",
 ]
 
 _CENSORED = re.compile(
@@ -162,14 +171,19 @@ class AnalyteTrend(BaseModel):
     def evidence(self) -> list[EvidenceRef]:
         return [p.evidence for p in self.points]
 
-    def describe(self) -> str:
-        """The statistics in one paragraph, arithmetic shown (used as finding text)."""
+    def describe(self, *, qualifier: str | None = None) -> str:
+        """The statistics in one paragraph, arithmetic shown (used as finding text).
+
+        ``qualifier`` goes into the heading's parentheses: an analyte measured in two incomparable
+        units has two series, and their two paragraphs must say which is which.
+        """
+        code = f"LOINC {self.loinc}" + (f"; {qualifier}" if qualifier else "")
         if self.latest is None:
-            return f"{self.label} (LOINC {self.loinc}): no usable value."
+            return f"{self.label} ({code}): no usable value."
         if self.baseline is None or self.previous is None or self.latest is self.baseline:
-            return f"{self.label} (LOINC {self.loinc}): one usable value, {self.latest.shown()}; no trend."
+            return f"{self.label} ({code}): one usable value, {self.latest.shown()}; no trend."
         parts = [
-            f"{self.label} (LOINC {self.loinc}), {len(self.points)} values: latest {self.latest.shown()}.",
+            f"{self.label} ({code}), {len(self.points)} values: latest {self.latest.shown()}.",
             "Versus baseline "
             + _change_text(
                 self.baseline, self.latest, self.change_from_baseline, self.percent_change_from_baseline
@@ -503,6 +517,19 @@ def compute_trends(
     Facts without a LOINC code are returned in `TrendReport.unassigned` (a trend is per LOINC code).
     Analytes are ordered tumour markers first, then by label.
     """
+    groups, unassigned = _by_loinc(facts, kinds)
+    if loinc is not None:
+        groups = {code: group for code, group in groups.items() if code == loinc}
+        unassigned = []
+    analytes = [build_trend(code, group, stable_tolerance=stable_tolerance) for code, group in groups.items()]
+    _order(analytes)
+    return TrendReport(analytes=analytes, unassigned=unassigned)
+
+
+def _by_loinc(
+    facts: Iterable[Fact], kinds: Iterable[FactKind | str]
+) -> tuple[dict[str, list[Fact]], list[SkippedValue]]:
+    """The facts of the given kinds by LOINC code, and those without one (a trend is per code)."""
     wanted = {FactKind(k) for k in kinds}
     groups: dict[str, list[Fact]] = defaultdict(list)
     unassigned: list[SkippedValue] = []
@@ -511,13 +538,169 @@ def compute_trends(
             continue
         code = loinc_code(fact)
         if code is None:
-            if loinc is None:
-                unassigned.append(_skip(fact, "no_code", "no LOINC code: cannot be grouped into a trend"))
-            continue
-        if loinc is None or code == loinc:
+            unassigned.append(_skip(fact, "no_code", "no LOINC code: cannot be grouped into a trend"))
+        else:
             groups[code].append(fact)
-    analytes = [build_trend(code, group, stable_tolerance=stable_tolerance) for code, group in groups.items()]
+    return groups, unassigned
+
+
+def _order(analytes: list[AnalyteTrend]) -> None:
+    """Tumour markers first, then by label (and unit, for an analyte with two series)."""
     analytes.sort(
-        key=lambda a: (a.loinc not in TUMOR_MARKER_LOINCS, a.kind != "tumor_marker", a.label.lower())
+        key=lambda a: (
+            a.loinc not in TUMOR_MARKER_LOINCS,
+            a.kind != "tumor_marker",
+            a.label.lower(),
+            a.unit or "",
+        )
     )
+
+
+# --- trends over the clinical picture's series ----------------------------------------------
+
+
+def _fits(unit: str | None, series_unit: str | None, loinc: str) -> bool:
+    """Whether a value in `unit` belongs with a series in `series_unit` (the picture's own rule:
+    the same unit, or comparable for a series — `medboard.tools.reconcile.labs`)."""
+    if unit == series_unit:
+        return True
+    if unit is None or series_unit is None:
+        return False
+    return bool(comparable_for_series(series_unit, unit, loinc=loinc))
+
+
+def series_trend(
+    series: LabSeries, facts: Sequence[Fact], *, stable_tolerance: float = DEFAULT_STABLE_TOLERANCE
+) -> AnalyteTrend:
+    """One analyte's trend over one of the picture's series (`series.code` is its LOINC code).
+
+    The points are the series' own (already in the series' unit, implausible values already out);
+    `facts` are the record's facts of the analyte the series may draw on: they supply each point's
+    evidence and reference range, and the ones the picture could not plot are reported as
+    `build_trend` reports them — censored values (``<0.1``) shown but not used, unreadable values
+    skipped with their reason, a plain value the picture left out (dated after death or the case
+    date) skipped as ``left_out``. A fact in a unit that does not fit this series belongs to
+    another series of the analyte and is not mentioned here.
+    """
+    loinc = series.code or ""
+    unit = series.unit
+    by_ref: dict[str, Fact] = {}
+    for fact in facts:
+        by_ref.setdefault(fact.reference, fact)
+    in_series = {p.source for p in series.points}
+    points: list[TrendPoint] = []
+    for lab in series.points:
+        source = by_ref.get(lab.source)
+        if source is None:  # the caller did not pass it: cite the reference alone
+            points.append(
+                TrendPoint(
+                    date=lab.date,
+                    value=lab.value,
+                    unit=unit,
+                    reference=lab.source,
+                    source_value=lab.value,
+                    source_unit=unit,
+                    evidence=EvidenceRef(reference=lab.source),
+                )
+            )
+            continue
+        written = source.unit_code or source.unit
+        candidate = _Candidate(source, parse_instant(lab.date), lab.value, written, None)
+        points.append(_point(candidate, lab.value, unit, _reference_status(source, lab.value, unit, loinc)))
+
+    skipped: list[SkippedValue] = []
+    censored: list[TrendPoint] = []
+    for fact in facts:
+        if fact.reference in in_series:
+            continue
+        read = _read(fact)
+        if isinstance(read, SkippedValue):
+            written = fact.unit_code or fact.unit
+            if written is None or _fits(written, unit, loinc):  # no unit: it could be any series'
+                skipped.append(read)
+            continue
+        if not _fits(read.unit, unit, loinc):
+            continue
+        if read.comparator:
+            try:
+                value = convert(read.value, read.unit, unit, loinc=loinc)
+            except UnitConversionError as error:
+                skipped.append(_skip(fact, "unit", f"unit cannot be reconciled: {error}"))
+                continue
+            censored.append(_point(read, value, unit, None))
+            shown_unit = f" {read.unit}" if read.unit else ""
+            skipped.append(
+                _skip(
+                    fact,
+                    "censored",
+                    f"censored value {read.comparator}{fmt(read.value)}{shown_unit}: "
+                    "kept in the series, excluded from the arithmetic",
+                )
+            )
+            continue
+        skipped.append(
+            _skip(fact, "left_out", "not in the clinical picture's series (see the picture's data quality)")
+        )
+
+    points = _resolve_duplicates(sorted(points, key=lambda p: p.instant), skipped)
+    censored.sort(key=lambda p: p.instant)
+    cited = [by_ref[p.reference] for p in points if p.reference in by_ref] or list(facts)
+    latest_fact = max(cited, key=lambda f: f.date or "", default=None)
+    label = series.name
+    if latest_fact is not None:
+        label = latest_fact.label or next((c.display for c in latest_fact.codes if c.display), series.name)
+    trend = AnalyteTrend(
+        loinc=loinc,
+        label=label,
+        kind=str(latest_fact.kind) if latest_fact is not None else FactKind.lab.value,
+        unit=unit,
+        points=points,
+        censored=censored,
+        skipped=skipped,
+        stable_tolerance=stable_tolerance,
+    )
+    return _with_statistics(trend)
+
+
+def _plottable(fact: Fact) -> bool:
+    """A plain number with a readable date: what a picture series would hold if nothing kept it out."""
+    read = _read(fact)
+    return not isinstance(read, SkippedValue) and not read.comparator
+
+
+def picture_trends(
+    series: Iterable[LabSeries],
+    facts: Iterable[Fact],
+    *,
+    implausible: Collection[str] = (),
+    kinds: Iterable[FactKind | str] = TREND_KINDS,
+    stable_tolerance: float = DEFAULT_STABLE_TOLERANCE,
+) -> TrendReport:
+    """Trends over the clinical picture's lab series, one `AnalyteTrend` per series.
+
+    `facts` are the record's facts; `implausible` the references the picture reported as
+    implausible values (its data quality says so, with the raw value: they appear in no trend,
+    not even as a skipped note). Series without a LOINC code are not trended (a trend is per code;
+    their facts are listed in `TrendReport.unassigned`, as `compute_trends` lists them). An
+    analyte with no series at all — every value censored, unreadable or kept out by the picture —
+    still gets its `build_trend` over the values that were never plottable, so the reasons show.
+    """
+    groups, unassigned = _by_loinc((f for f in facts if f.reference not in implausible), kinds)
+    by_code: dict[str, list[LabSeries]] = defaultdict(list)
+    for one in series:
+        if one.code is not None:
+            by_code[one.code].append(one)
+    analytes: list[AnalyteTrend] = []
+    for code, group in groups.items():
+        mine = by_code.get(code, [])
+        if not mine:
+            unplottable = [f for f in group if not _plottable(f)]
+            if unplottable:
+                analytes.append(build_trend(code, unplottable, stable_tolerance=stable_tolerance))
+            continue
+        for one in mine:
+            elsewhere = {p.source for other in mine if other is not one for p in other.points}
+            own = [f for f in group if f.reference not in elsewhere]
+            analytes.append(series_trend(one, own, stable_tolerance=stable_tolerance))
+    _order(analytes)
     return TrendReport(analytes=analytes, unassigned=unassigned)
