@@ -9,7 +9,9 @@ cancer's lines over that cancer's own orders and judges each line's status at th
 one currency rule (`tools/reconcile/currency.py`). This module states what the picture says:
 
 - one finding per line naming its cancer, drugs, span and status, carrying a `LineClaim` whose
-  facts are the line's sources (every one of them cited);
+  facts are the line's sources (every one of them cited). The cancer's Condition is *not* cited:
+  the claim names it (`LineClaim.cancer`), and a Condition cited beside "current" reads to a
+  text rule as "the cancer is current" — false for a cancer in remission on maintenance therapy;
 - one finding per line and tumour marker *of that cancer* (`Cancer.markers`) that has values on the
   line, carrying a `ResultClaim` of the values it states;
 - cancer therapy the picture could not give to any cancer stays visible as a data-quality finding;
