@@ -77,9 +77,7 @@ def test_studies_pair_by_modality_site_and_date_on_a_real_record() -> None:
     for pair in pairs:
         assert pair.prior.date < pair.current.date
         assert (pair.prior.modality, pair.prior.site) == (pair.current.modality, pair.current.site)
-        same = [
-            s for s in studies if s.details.modalities[0] == pair.current.study.details.modalities[0]
-        ]
+        same = [s for s in studies if s.details.modalities[0] == pair.current.study.details.modalities[0]]
         assert pair.current.date == max(s.date[:10] for s in same), "current is the latest of its kind"
     # Without reports, images or measurements there is nothing to compare: no empty findings.
     assert deterministic_comparisons(pairs) == []

@@ -9,6 +9,7 @@ that the findings do not fall into it. Variations are planted in a copy of a sha
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,46 @@ def test_marker_course_comes_only_from_the_lines_own_cancer(tmp_path: Path) -> N
     assert (second.claim.kind, second.claim.cancer) == ("marker", cancer.condition)
     assert [(r.source, r.value) for r in second.claim.results] == [(before, 40.0), (on_line_2, 25.0)]
     assert all(not _mentions(f, psa) for f in _lines(findings) + courses)
+
+
+def test_two_cancers_lines_neither_interleave_nor_share_a_marker(tmp_path: Path) -> None:
+    """loyd_connelly (prostate cancer, PSA) with a colon cancer planted at his 1983 FOLFOX: the
+    whole-record timeline ends FOLFOX on the day the prostate regimen starts and gives it the PSA
+    rise as its course; per cancer, each line is its own cancer's, and PSA goes to neither FOLFOX."""
+    bundle = _bundle(SHARED / "synthea" / "loyd_connelly.json")
+    prostate = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Condition" and "Carcinoma in situ of prostate" in json.dumps(e)
+    )
+    colon = copy.deepcopy(prostate)
+    colon["id"] = "planted-colon-cancer"
+    display = "Primary malignant neoplasm of colon"
+    colon["code"] = {"coding": [{"system": "http://snomed.info/sct", "code": "93761005", "display": display}]}
+    colon["code"]["text"] = display
+    colon["onsetDateTime"] = "1983-07-01T06:29:54+00:00"
+    colon.pop("abatementDateTime", None)
+    bundle["entry"].append({"fullUrl": "urn:uuid:planted-colon-cancer", "resource": colon})
+    record = _load(bundle, tmp_path)
+    # the trap: one timeline over every order
+    old = annotate_lines(build_timeline(record.facts), compute_trends(record.facts)).lines
+    assert old[0].end == old[1].start and any(m.loinc == PSA for m in old[0].marker_trends)
+
+    picture = picture_of(record)
+    by_name = {c.name: c for c in picture.cancers}
+    findings = longitudinal_findings(record)
+    lines = _lines(findings)
+    assert sorted(f.text.split(" (")[0] for f in lines) == [
+        "Line 1 for Carcinoma in situ of prostate",
+        f"Line 1 for {display}",
+    ]
+    for finding in lines:
+        assert isinstance(finding.claim, LineClaim)
+        cancer = next(c for c in picture.cancers if c.condition == finding.claim.cancer)
+        assert {e.reference for e in finding.evidence} == set(cancer.lines[0].sources)
+    folfox = next(f for f in lines if display in f.text)
+    assert isinstance(folfox.claim, LineClaim) and folfox.claim.end != "2004-05-28"
+    assert not by_name[display].markers and not _on_line(findings)
 
 
 # --- trends from the picture's series -----------------------------------------------------------
