@@ -40,16 +40,13 @@ from medboard.tools.longitudinal.timeline import (
 )
 from medboard.tools.longitudinal.trends import AnalyteTrend, TrendPoint, TrendReport
 
-#: Facts of these kinds are what a line rests on (the picture's `Line.sources`).
-_LINE_KINDS = (FactKind.medication,)
-
 
 class LineEvidence:
     """The record's medication facts by reference: what a line's sources are, and when."""
 
     def __init__(self, record: PatientRecord) -> None:
         self.by_ref: dict[str, list[Fact]] = defaultdict(list)
-        for fact in record.facts_of(*_LINE_KINDS):
+        for fact in record.facts_of(FactKind.medication):  # a line's `sources`
             self.by_ref[fact.reference].append(fact)
 
     def evidence(self, references: Iterable[str]) -> list[EvidenceRef]:
