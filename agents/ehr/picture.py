@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from medboard.agents.ehr.wording import AGENT, cited, day, place
-from medboard.models import EvidenceRef, Fact, Finding, FindingCategory, SectionKind
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind
 from medboard.models.claims import DiagnosisClaim, MedicationClaim, StageClaim, VitalStatusClaim
 from medboard.models.dates import FhirDate
 from medboard.models.picture import Cancer, ClinicalPicture, Medication, Stage
@@ -210,15 +210,19 @@ def _medication_claim(medication: Medication) -> MedicationClaim:
 def medications(picture: ClinicalPicture, facts: FactIndex) -> list[Finding]:
     """Current medications, recent stops, and the orders that only look current.
 
-    Only what the picture calls current is "Current medication"; a stop in the past year is stated
-    as a stop. Orders still marked active without recent evidence (or open at the patient's death)
-    are listed as an open question: a board must not read them as current, and may want them
-    reconciled.
+    Only what the picture calls current is "Current medication" (unless its latest source puts it
+    on hold: `_held`); a stop in the past year is stated as a stop. Orders still marked active
+    without recent evidence (or open at the patient's death) are listed as an open question: a
+    board must not read them as current, and may want them reconciled.
     """
     findings: list[Finding] = []
     case_day = _day_of(picture.case_date, last=True)
     for medication in picture.medications:
         if not medication.sources:
+            continue
+        held = _held(medication, facts)
+        if held is not None and medication.status in {"current", "unknown"}:
+            findings.append(held)
             continue
         if medication.status == "current":
             heading = "Current medication"
@@ -261,6 +265,31 @@ def medications(picture: ClinicalPicture, facts: FactIndex) -> list[Finding]:
             )
         )
     return findings
+
+
+def _held(medication: Medication, facts: FactIndex) -> Finding | None:
+    """ "Medication on hold" / "Intended medication" when the latest source says so.
+
+    On the medication list but not being taken today: the picture counts an on-hold order as
+    evidence (current) or cannot date it (unknown), and the claim vocabulary has no "on hold", so
+    the finding says the source's own status and carries no claim.
+    """
+    own = [f for ref in medication.sources for f in facts.get(ref, []) if f.kind == FactKind.medication]
+    latest = max(own, key=lambda f: f.date or "", default=None)
+    status = (latest.status or "").lower() if latest is not None else ""
+    heading = {"on-hold": "Medication on hold", "intended": "Intended medication"}.get(status)
+    if latest is None or heading is None:
+        return None
+    text = f"{heading}: {medication.ingredient}{_since(medication)} (status {status})."
+    return _finding(
+        FindingCategory.medication,
+        text,
+        medication.sources,
+        facts,
+        date=medication.last_evidence_date,
+        section=SectionKind.medications,
+        tags=[status],
+    )
 
 
 def _recent(medication: Medication, case_day: date | None) -> bool:
