@@ -16,6 +16,7 @@ record's facts, screened the same way. Findings about one concept carry its stru
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from medboard.agents.ehr.biomarkers import cancer_results, loinc, unowned_results
 from medboard.agents.ehr.picture import (
@@ -52,6 +53,9 @@ __all__ = ["AGENT", "display_number", "ehr_findings", "format_value"]
 ACTIVE_STATUSES = {"active", "recurrence", "relapse"}
 #: A condition the record itself voids is nobody's problem list.
 VOID_VERIFICATION = {"refuted", "entered-in-error"}
+#: A condition not yet confirmed is listed with its verification status, so that a suspected
+#: cancer the picture does not count as one never reads as a diagnosis.
+UNCONFIRMED = {"unconfirmed", "provisional", "differential"}
 CRITICAL_FLAGS = {"HH", "LL", "AA", "HU", "LU"}
 KEY_PROCEDURE = re.compile(
     r"biops|ectomy|resection|excision|chemotherap|radiation|radiotherap|transplant|lumpectomy|"
@@ -62,10 +66,10 @@ MAX_LAB_FINDINGS = 40
 MAX_PROCEDURE_FINDINGS = 20
 
 
-def _result_claim(fact: Fact, kind: str) -> ResultClaim:
+def _result_claim(fact: Fact, kind: Literal["lab", "vital", "performance_status"]) -> ResultClaim:
     code = loinc(fact) or next((c.code for c in fact.codes if c.code), None)
     return ResultClaim(
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         name=fact.label,
         code=code,
         results=[claimed_result(fact)],
@@ -96,18 +100,20 @@ def problems(record: PatientRecord, picture: ClinicalPicture, screen: Screen) ->
     cancers = {ref for cancer in picture.cancers for ref in (cancer.condition, *cancer.conditions)}
     findings = []
     for fact in screen.keep(record.facts_of(FactKind.condition)):
-        if fact.reference in cancers or (fact.verification_status or "").lower() in VOID_VERIFICATION:
+        verification = (fact.verification_status or "").lower()
+        if fact.reference in cancers or verification in VOID_VERIFICATION:
             continue
         status = (fact.status or "").lower()
         if status and status not in ACTIVE_STATUSES:
             continue  # resolved history is context, not case content
         site = f" of the {site_text(fact)}" if fact.body_site else ""
         onset = f", onset {iso_day(fact.date)}" if fact.date else ""
+        unsure = f" ({verification})" if verification in UNCONFIRMED else ""
         findings.append(
             finding(
                 fact,
                 FindingCategory.diagnosis,
-                f"Active problem: {fact.label}{site}{onset}.",
+                f"Active problem: {fact.label}{site}{onset}{unsure}.",
                 tags=["current"],
                 section=SectionKind.current_status,
                 laterality=fact.laterality,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from typing import Literal
 
 from medboard.agents.ehr.wording import AGENT, cited, day, place
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind
@@ -98,7 +99,7 @@ def died_by(picture: ClinicalPicture) -> bool:
 # --- cancers and stages -------------------------------------------------------------------------
 
 
-def _kind_stated(cancer: Cancer) -> str:
+def _kind_stated(cancer: Cancer) -> Literal["primary", "secondary", "unknown"]:
     """The picture's primary/secondary call, when the diagnosis' own name says it; else unknown.
 
     The sentence quotes the record's name; it asserts "primary" only when that name does.
@@ -125,7 +126,7 @@ def cancer_diagnoses(picture: ClinicalPicture, facts: FactIndex) -> list[Finding
         claim = DiagnosisClaim(
             condition=cancer.condition,
             name=cancer.name,
-            kind=_kind_stated(cancer),  # type: ignore[arg-type]
+            kind=_kind_stated(cancer),
             laterality=cancer.laterality,
             clinical_status=status,
             facts=cancer.conditions or [cancer.condition],
