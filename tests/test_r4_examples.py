@@ -91,7 +91,9 @@ async def test_in_progress_administration_or_dispense_called_current_is_supporte
     summary = await summarise(R4 / name)
     assert flagged(summary) == []
     (statement,) = [s for s in summary.statements() if s.text.startswith("Current medication")]
-    assert "in-progress" in statement.text
+    # current by the clinical picture: the in-progress source is evidence on the case date
+    assert statement.claim is not None and statement.claim.concept == "medication"
+    assert statement.claim.status == "current"
     assert statement.verdict.verdict == VerdictLabel.supported, statement.verdict.reason
 
 

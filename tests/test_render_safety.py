@@ -1,8 +1,8 @@
 """summary.md keeps untrusted text inert: real flows on the Jenny M bundle, edited to carry hostile text.
 
 Each payload is put where a hostile record, case file or model would put it (a patient name, a
-condition display, a report conclusion, a medication text, the board question, the case id, a
-model's answer, image file names). The produced Markdown is parsed with markdown-it-py (CommonMark
+condition display, a report conclusion, a medication text, a lab value, the board question, the
+case id, a model's answer, image file names). The produced Markdown is parsed with markdown-it-py (CommonMark
 + GFM tables and strikethrough) and checked structurally: no raw HTML but medboard's own ``<sub>``,
 no image but medboard's ``images/*.png``, no link at all from record text, no control or bidi
 character, the same headings as the clean run, and every payload reached the file as literal text.
@@ -155,8 +155,13 @@ def _hostile_case(tmp_path: Path, payloads: list[str]) -> tuple[Path, dict[str, 
             concept = resource["valueCodeableConcept"]
             concept["text"] = concept["coding"][0]["display"] = carry("ERVALUE")
         elif rid.endswith("anastrozole-jenny-m"):
+            # A medication is stated by its ingredient (the clinical picture's name, normalised from
+            # this text), not quoted: hostile text here is checked for inertness only.
             concept = resource["medicationCodeableConcept"]
-            concept["text"] = concept["coding"][0]["display"] = carry("MEDICATION")
+            concept["text"] = concept["coding"][0]["display"] = f"anastrozole {payloads[0]}"
+        elif rid == "us-core-observation-lab-tumor-margins-jenny-m":
+            concept = resource["valueCodeableConcept"]
+            concept["text"] = concept["coding"][0]["display"] = carry("LABVALUE")
         elif rid == "cancer-related-surgical-procedure-jenny-m":
             resource["code"]["text"] = resource["code"]["coding"][0]["display"] = carry("PROCEDURE")
     report = {

@@ -1,31 +1,61 @@
-"""The EHR/lab parser's deterministic core: record facts → findings, no model involved.
+"""The EHR/lab parser's deterministic core: the record and its clinical picture → findings, no model.
 
 What can be computed exactly is computed here (abnormal flags, latest values, current
-medications); the model layer in `ehr.py` only reads what needs reading (free-text notes and
-report conclusions). Every finding cites the fact's own evidence, so the verifier can re-check it.
+medications); the model layer (`reader.py`) only reads what needs reading (free-text notes and
+report conclusions). Every finding cites its evidence, so the verifier can re-check it.
+
+What is true of the *patient* comes from the clinical picture (`medboard.tools.reconcile`), not
+from one resource at a time: vital status, cancers and their stages, biomarkers with every
+result, medications with their status at the case date, and data quality (`picture.py`,
+`biomarkers.py`). What the picture keeps out — implausible values, facts dated after the death or
+the case date — is never stated as a fact (`screen.py`); it is listed as an open question. The
+rest (labs, vitals, performance status, problems, procedures, reports) is worded from the
+record's facts, screened the same way. Findings about one concept carry its structured claim.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from typing import Literal
 
-from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind, iso_day
-from medboard.models.fact_kinds import (
-    ConditionDetails,
-    GenomicDetails,
-    PatientDetails,
-    ProcedureDetails,
-    ReportDetails,
+from medboard.agents.ehr.biomarkers import cancer_results, loinc, unowned_results
+from medboard.agents.ehr.picture import (
+    cancer_diagnoses,
+    data_quality,
+    index_facts,
+    medications,
+    staged_references,
+    stages,
+    vital_status,
 )
-from medboard.tools.fhir.medication_status import ON_THE_LIST
+from medboard.agents.ehr.screen import Screen
+from medboard.agents.ehr.wording import (
+    AGENT,
+    claimed_result,
+    display_number,
+    finding,
+    flag_text,
+    format_value,
+    scalar,
+    site_text,
+    when,
+)
+from medboard.models import EvidenceRef, Fact, FactKind, Finding, FindingCategory, SectionKind, iso_day
+from medboard.models.claims import ResultClaim
+from medboard.models.fact_kinds import PatientDetails, ProcedureDetails, ReportDetails
+from medboard.models.picture import ClinicalPicture
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.fhir.selection import latest_per_code
+from medboard.tools.reconcile import picture_of
 
-AGENT = "ehr"
+__all__ = ["AGENT", "display_number", "ehr_findings", "format_value"]
 
 ACTIVE_STATUSES = {"active", "recurrence", "relapse"}
-CURRENT_MEDICATION_STATUSES = ON_THE_LIST
+#: A condition the record itself voids is nobody's problem list.
+VOID_VERIFICATION = {"refuted", "entered-in-error"}
+#: A condition not yet confirmed is listed with its verification status, so that a suspected
+#: cancer the picture does not count as one never reads as a diagnosis.
+UNCONFIRMED = {"unconfirmed", "provisional", "differential"}
 CRITICAL_FLAGS = {"HH", "LL", "AA", "HU", "LU"}
 KEY_PROCEDURE = re.compile(
     r"biops|ectomy|resection|excision|chemotherap|radiation|radiotherap|transplant|lumpectomy|"
@@ -36,192 +66,133 @@ MAX_LAB_FINDINGS = 40
 MAX_PROCEDURE_FINDINGS = 20
 
 
-def display_number(value: float | int) -> str:
-    """Round for display only (4 significant digits); the finding keeps the exact value."""
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
-        return str(int(value))
-    text = f"{value:.4g}"
-    return f"{value:.1f}" if "e" in text else text
-
-
-def format_value(fact: Fact) -> str:
-    """Display a fact's value with its unit."""
-    if fact.value is None:
-        return ""
-    value = fact.value
-    shown = (
-        display_number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-    )
-    text = f"{fact.comparator or ''}{shown}"
-    return f"{text} {fact.unit}" if fact.unit else text
-
-
-def site_text(fact: Fact) -> str:
-    """`left breast` from laterality + body site, without repeating a side the site already names."""
-    if not fact.body_site:
-        return ""
-    if fact.laterality and fact.laterality not in fact.body_site.lower():
-        return f"{fact.laterality} {fact.body_site}"
-    return fact.body_site
-
-
-def _when(fact: Fact) -> str:
-    return f" on {iso_day(fact.date)}" if fact.date else ""
-
-
-def _finding(
-    fact: Fact, category: FindingCategory, text: str, *, tags: Iterable[str] = (), **fields: object
-) -> Finding:
-    return Finding.create(
-        agent=AGENT,
-        category=category,
-        text=text,
-        evidence=[fact.evidence],
-        date=fact.date,
-        tags=list(tags),
-        **fields,
+def _result_claim(fact: Fact, kind: Literal["lab", "vital", "performance_status"]) -> ResultClaim:
+    code = loinc(fact) or next((c.code for c in fact.codes if c.code), None)
+    return ResultClaim(
+        kind=kind,
+        name=fact.label,
+        code=code,
+        results=[claimed_result(fact)],
+        facts=[fact.reference],
     )
 
 
 def demographics(record: PatientRecord) -> list[Finding]:
+    """Name, gender, birth date. Vital status is the picture's (`picture.vital_status`)."""
     findings = []
     for fact in record.facts_of(FactKind.patient):
         details = fact.details if isinstance(fact.details, PatientDetails) else PatientDetails()
         bits = [str(details.gender or "gender not recorded")]
         if details.birth_date:
             bits.append(f"born {details.birth_date}")
-        if details.deceased:
-            deceased = details.deceased
-            bits.append("deceased" if deceased is True else f"deceased {iso_day(str(deceased))}")
         findings.append(
-            _finding(fact, FindingCategory.demographics, f"Patient {fact.label}: {', '.join(bits)}.")
+            finding(fact, FindingCategory.demographics, f"Patient {fact.label}: {', '.join(bits)}.")
         )
     return findings
 
 
-def conditions(record: PatientRecord) -> list[Finding]:
+def problems(record: PatientRecord, picture: ClinicalPicture, screen: Screen) -> list[Finding]:
+    """Active conditions that are not one of the picture's cancers (those are `cancer_diagnoses`).
+
+    A cancer-coded condition the picture does not read as a cancer (suspected, history of) is
+    stated by its own name as a problem, never as a cancer diagnosis; a refuted one not at all.
+    """
+    cancers = {ref for cancer in picture.cancers for ref in (cancer.condition, *cancer.conditions)}
     findings = []
-    for fact in record.facts_of(FactKind.condition):
-        cancer = fact.details.cancer if isinstance(fact.details, ConditionDetails) else None
+    for fact in screen.keep(record.facts_of(FactKind.condition)):
+        verification = (fact.verification_status or "").lower()
+        if fact.reference in cancers or verification in VOID_VERIFICATION:
+            continue
         status = (fact.status or "").lower()
-        if not cancer and status and status not in ACTIVE_STATUSES:
-            continue  # resolved non-cancer history is context, not case content
+        if status and status not in ACTIVE_STATUSES:
+            continue  # resolved history is context, not case content
         site = f" of the {site_text(fact)}" if fact.body_site else ""
         onset = f", onset {iso_day(fact.date)}" if fact.date else ""
-        status_text = f" ({status})" if status else ""
-        if cancer:
-            # The primary/secondary call is the loader's (profile or code); the sentence keeps to the
-            # source's own wording so the verifier can check every word against it.
-            text = f"Cancer diagnosis: {fact.label}{site}{onset}{status_text}."
-            tags = ["cancer", cancer]
-            section = SectionKind.oncologic_history
-            category = FindingCategory.diagnosis
-        else:
-            text = f"Active problem: {fact.label}{site}{onset}."
-            tags = ["current"]
-            section = SectionKind.current_status
-            category = FindingCategory.diagnosis
+        unsure = f" ({verification})" if verification in UNCONFIRMED else ""
         findings.append(
-            _finding(fact, category, text, tags=tags, section=section, laterality=fact.laterality)
-        )
-    return findings
-
-
-def staging(record: PatientRecord) -> list[Finding]:
-    findings = []
-    for fact in record.facts_of(FactKind.staging):
-        text = f"{fact.label}: {format_value(fact)}{_when(fact)}."
-        findings.append(_finding(fact, FindingCategory.staging, text, value=_scalar(fact), tags=["cancer"]))
-    return findings
-
-
-def biomarkers(record: PatientRecord) -> list[Finding]:
-    findings = []
-    for fact in latest_per_code(record.facts_of(FactKind.tumor_marker)):
-        flag = _flag_text(fact)
-        text = f"{fact.label}: {format_value(fact)}{flag}{_when(fact)}."
-        findings.append(
-            _finding(
-                fact, FindingCategory.biomarker, text, value=_scalar(fact), unit=fact.unit, tags=["cancer"]
+            finding(
+                fact,
+                FindingCategory.diagnosis,
+                f"Active problem: {fact.label}{site}{onset}{unsure}.",
+                tags=["current"],
+                section=SectionKind.current_status,
+                laterality=fact.laterality,
             )
         )
-    for fact in record.facts_of(FactKind.genomic):
-        variant = fact.details if isinstance(fact.details, GenomicDetails) else GenomicDetails()
-        detail = ", ".join(
-            str(v) for v in (variant.gene, variant.hgvs_c, variant.hgvs_p, variant.interpretation) if v
-        )
-        value = format_value(fact)
-        text = f"{fact.label}: {value}{' (' + detail + ')' if detail else ''}{_when(fact)}."
-        findings.append(_finding(fact, FindingCategory.genomics, text, tags=["cancer"]))
     return findings
 
 
-def performance_status(record: PatientRecord) -> list[Finding]:
-    latest = latest_per_code(record.facts_of(FactKind.performance_status))
+def unowned_staging(record: PatientRecord, picture: ClinicalPicture, screen: Screen) -> list[Finding]:
+    """Staging facts no cancer of the picture took (e.g. two cancers, no link): stated as recorded."""
+    taken = staged_references(picture)
     return [
-        _finding(
-            f,
-            FindingCategory.performance_status,
-            f"{f.label}: {format_value(f)}{_when(f)}.",
-            value=_scalar(f),
+        finding(
+            fact,
+            FindingCategory.staging,
+            f"{fact.label}: {format_value(fact)}{when(fact)}.",
+            value=scalar(fact),
+            tags=["cancer"],
         )
-        for f in latest
+        for fact in screen.keep(record.facts_of(FactKind.staging))
+        if fact.reference not in taken
     ]
 
 
-def labs(record: PatientRecord) -> list[Finding]:
-    """Latest value per analyte, abnormal ones first; critical flags tagged."""
-    latest = latest_per_code(record.facts_of(FactKind.lab))
+def performance_status(record: PatientRecord, screen: Screen) -> list[Finding]:
+    return [
+        finding(
+            f,
+            FindingCategory.performance_status,
+            f"{f.label}: {format_value(f)}{when(f)}.",
+            value=scalar(f),
+            claim=_result_claim(f, "performance_status"),
+        )
+        for f in latest_per_code(screen.keep(record.facts_of(FactKind.performance_status)))
+    ]
+
+
+def labs(record: PatientRecord, screen: Screen) -> list[Finding]:
+    """Latest admissible value per analyte, abnormal ones first; critical flags tagged."""
+    latest = latest_per_code(screen.keep(record.facts_of(FactKind.lab)))
     latest.sort(key=lambda f: (not f.abnormal, f.label))
     findings = []
     for fact in latest[:MAX_LAB_FINDINGS]:
-        flag = _flag_text(fact)
         tags = ["critical"] if (fact.interpretation or "").upper() in CRITICAL_FLAGS else []
         if fact.abnormal:
             tags.append("abnormal")
-        text = f"{fact.label}: {format_value(fact)}{flag}{_when(fact)}."
         findings.append(
-            _finding(fact, FindingCategory.lab, text, value=_scalar(fact), unit=fact.unit, tags=tags)
+            finding(
+                fact,
+                FindingCategory.lab,
+                f"{fact.label}: {format_value(fact)}{flag_text(fact)}{when(fact)}.",
+                value=scalar(fact),
+                unit=fact.unit,
+                tags=tags,
+                claim=_result_claim(fact, "lab"),
+            )
         )
     return findings
 
 
-def vitals(record: PatientRecord) -> list[Finding]:
+def vitals(record: PatientRecord, screen: Screen) -> list[Finding]:
     return [
-        _finding(
+        finding(
             f,
             FindingCategory.vital,
-            f"{f.label}: {format_value(f)}{_when(f)}.",
-            value=_scalar(f),
+            f"{f.label}: {format_value(f)}{when(f)}.",
+            value=scalar(f),
             unit=f.unit,
+            claim=_result_claim(f, "vital"),
         )
-        for f in latest_per_code(record.facts_of(FactKind.vital))
+        for f in latest_per_code(screen.keep(record.facts_of(FactKind.vital)))
         if f.value is not None
     ]
 
 
-def medications(record: PatientRecord) -> list[Finding]:
-    """Current medications only; the treatment history is the longitudinal comparer's timeline."""
-    findings = []
-    for fact in record.facts_of(FactKind.medication):
-        status = (fact.status or "").lower()
-        if status not in CURRENT_MEDICATION_STATUSES or fact.end_date:
-            continue
-        since = f" since {iso_day(fact.date)}" if fact.date else ""
-        # On hold or only intended is on the medication list, but not being taken: say so.
-        heading = {"on-hold": "Medication on hold", "intended": "Intended medication"}.get(
-            status, "Current medication"
-        )
-        text = f"{heading}: {fact.label.strip()}{since} (status {status})."
-        section = SectionKind.medications
-        findings.append(_finding(fact, FindingCategory.medication, text, tags=["current"], section=section))
-    return findings
-
-
-def procedures(record: PatientRecord) -> list[Finding]:
+def procedures(record: PatientRecord, screen: Screen) -> list[Finding]:
     key = [
         f
-        for f in record.facts_of(FactKind.procedure)
+        for f in screen.keep(record.facts_of(FactKind.procedure))
         if (isinstance(f.details, ProcedureDetails) and (f.details.surgery or f.details.radiotherapy))
         or KEY_PROCEDURE.search(f.label)
     ]
@@ -229,22 +200,27 @@ def procedures(record: PatientRecord) -> list[Finding]:
     findings = []
     for fact in key[:MAX_PROCEDURE_FINDINGS]:
         site = f" ({site_text(fact)})" if fact.body_site else ""
-        text = f"Procedure: {fact.label}{site}{_when(fact)}."
         findings.append(
-            _finding(fact, FindingCategory.procedure, text, tags=["cancer"], laterality=fact.laterality)
+            finding(
+                fact,
+                FindingCategory.procedure,
+                f"Procedure: {fact.label}{site}{when(fact)}.",
+                tags=["cancer"],
+                laterality=fact.laterality,
+            )
         )
     return findings
 
 
-def reports(record: PatientRecord) -> list[Finding]:
+def reports(record: PatientRecord, screen: Screen) -> list[Finding]:
     """Report conclusions, quoted verbatim (the conclusion is the evidence's own text)."""
     findings = []
-    for fact in record.facts_of(FactKind.report):
+    for fact in screen.keep(record.facts_of(FactKind.report)):
         conclusion = fact.details.conclusion if isinstance(fact.details, ReportDetails) else None
         if not conclusion:
             continue
         evidence = EvidenceRef(reference=fact.evidence.reference, path="conclusion", quote=conclusion)
-        text = f"{fact.label}{_when(fact)} concluded: {conclusion.strip()}"
+        text = f"{fact.label}{when(fact)} concluded: {conclusion.strip()}"
         findings.append(
             Finding.create(
                 agent=AGENT, category=FindingCategory.report, text=text, evidence=[evidence], date=fact.date
@@ -253,44 +229,41 @@ def reports(record: PatientRecord) -> list[Finding]:
     return findings
 
 
-def ehr_findings(record: PatientRecord) -> list[Finding]:
-    """All deterministic findings of the EHR/lab parser, in a stable order."""
-    out: list[Finding] = []
-    for extractor in (
-        demographics,
-        conditions,
-        staging,
-        biomarkers,
-        performance_status,
-        labs,
-        vitals,
-        medications,
-        procedures,
-        reports,
-    ):
-        out.extend(extractor(record))
+def ehr_findings(record: PatientRecord, picture: ClinicalPicture | None = None) -> list[Finding]:
+    """All deterministic findings of the EHR/lab parser, in a stable order.
+
+    `picture` is the case's clinical picture (the specialist passes `CaseContext.picture`, built at
+    the case date); without one, the picture at the record's latest date (`picture_of`).
+    """
+    picture = picture if picture is not None else picture_of(record)
+    facts = index_facts(record)
+    screen = Screen.of(picture)
+    results, owned = cancer_results(picture, facts, screen)
+    out = [
+        *demographics(record),
+        *vital_status(picture, facts),
+        *cancer_diagnoses(picture, facts),
+        *problems(record, picture, screen),
+        *stages(picture, facts),
+        *unowned_staging(record, picture, screen),
+        *results,
+        *unowned_results(record, owned, screen),
+        *performance_status(record, screen),
+        *labs(record, screen),
+        *vitals(record, screen),
+        *medications(picture, facts),
+        *procedures(record, screen),
+        *reports(record, screen),
+        *data_quality(picture, facts),
+    ]
     return _dedupe(out)
-
-
-def _scalar(fact: Fact) -> float | int | str | None:
-    return (
-        fact.value if isinstance(fact.value, (int, float, str)) and not isinstance(fact.value, bool) else None
-    )
-
-
-def _flag_text(fact: Fact) -> str:
-    if fact.abnormal and fact.interpretation:
-        return f" [{fact.interpretation}]"
-    if fact.abnormal:
-        return " [abnormal]"
-    return ""
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     seen: set[str] = set()
     unique = []
-    for finding in findings:
-        if finding.id not in seen:
-            seen.add(finding.id)
-            unique.append(finding)
+    for item in findings:
+        if item.id not in seen:
+            seen.add(item.id)
+            unique.append(item)
     return unique

@@ -34,7 +34,7 @@ class EhrAgent(Specialist):
 
     async def analyse(self) -> SpecialistOutput:
         record = self.context.record
-        findings = ehr_findings(record)
+        findings = ehr_findings(record, self.context.picture)
         caller = self.context.caller
         if caller is None:
             return SpecialistOutput(findings=findings)

@@ -128,7 +128,11 @@ class SynthesizerAgent:
         declared = [spec for report in self._reports.values() for spec in report.sections]
         sections.extend(
             draft_sections(
-                self._findings, question=case.question, answered_by_model=answered, declared=declared
+                self._findings,
+                question=case.question,
+                answered_by_model=answered,
+                declared=declared,
+                picture=self.context.picture,
             )
         )
         self._mark_failed_specialists(sections)
@@ -200,7 +204,9 @@ class SynthesizerAgent:
         if draft.answer.strip() and cited_all:
             unique = list({f.id: f for f in cited_all}.values())[:8]
             statements.insert(0, statement_for(SectionKind.answer, unique, text=draft.answer.strip()))
-        gaps = [g.strip() for g in draft.not_in_record if g.strip()] or missing_information(self._findings)
+        gaps = [g.strip() for g in draft.not_in_record if g.strip()] or missing_information(
+            self._findings, self.context.picture
+        )
         return Section(
             kind=SectionKind.answer,
             title=SECTION_TITLES[SectionKind.answer],
