@@ -98,11 +98,13 @@ def test_patient_dead_by_the_case_date_has_no_current_medication(name: str) -> N
 
 @needs_shared
 def test_a_death_after_the_case_date_leaves_current_only_what_was_current() -> None:
-    """Loyd Connelly died 2012-06-16; at his record's last date (2012-06-14) he had IV furosemide
-    that day. A case date after the death leaves nothing current."""
+    """Loyd Connelly died 2012-06-16; on his last day of care (2012-06-14) he had IV furosemide.
+    At that case date it was current; the record's own 'now' counts the death, so by default —
+    and at any case date after the death — nothing is."""
     record = load_record(synthea("loyd_connelly"))
-    at_last_date = current(ehr_findings(record))
-    assert [f.text for f in at_last_date] == ["Current medication: furosemide (last evidence 2012-06-14)."]
+    before_death = current(ehr_findings(record, build_picture(record, case_date="2012-06-14")))
+    assert [f.text for f in before_death] == ["Current medication: furosemide (last evidence 2012-06-14)."]
+    assert current(ehr_findings(record)) == []
     assert current(ehr_findings(record, build_picture(record, case_date="2012-07-01"))) == []
 
 

@@ -8,7 +8,6 @@ references resolve with one dict lookup and quotes come from the source verbatim
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +87,14 @@ class PatientRecord:
         return [f for f in self.facts if f.evidence.reference == canonical]
 
     def latest_date(self) -> str | None:
-        """The most recent fact date: the record's 'now' when a case date is not given."""
-        dates: Iterable[str] = (d for f in self.facts for d in (f.date, f.end_date) if d)
+        """The most recent date in the record: the record's 'now' when a case date is not given.
+
+        A recorded date of death counts: a record that says the patient died is read after the
+        death, so nothing in it is "current" (Synthea records end days before the death).
+        """
+        dates: list[str] = [d for f in self.facts for d in (f.date, f.end_date) if d]
+        for fact in self.facts_of(FactKind.patient):
+            deceased = getattr(fact.details, "deceased", None)
+            if isinstance(deceased, str):
+                dates.append(deceased)
         return max(dates, default=None)
