@@ -229,9 +229,7 @@ def test_stage_group_and_tnm(jenny: PatientRecord) -> None:
 
 
 def test_receptor_status(jenny: PatientRecord) -> None:
-    markers = {
-        f.details.marker: f for f in jenny.facts_of(FactKind.tumor_marker) if f.details.marker
-    }
+    markers = {f.details.marker: f for f in jenny.facts_of(FactKind.tumor_marker) if f.details.marker}
     truth = {name: str(f.value).lower() for name, f in markers.items()}
     text = ", ".join(f"{name} {truth[name]}" for name in ("ER", "PR", "HER2"))
     facts = [markers[n] for n in ("ER", "PR", "HER2")]
