@@ -32,7 +32,8 @@ FLAGS: dict[str, str] = {
     "duplicate-key": r"duplicate|twice|more than once|repeated (json )?key",
     "future-date": r"future|after the case date|before birth|impossible|cannot be true",
     "before-birth": r"before (the patient's )?birth|impossible|cannot be true",
-    "case-date": r"case[_ ]date",
+    # The error names the field and says what is wrong with it (clean summaries say "the case date").
+    "case-date": r"case[_ ]date.{0,40}(not a valid|invalid|unparseable|cannot be read)",
     "image-date": r"(invalid|bad|not a valid|unparseable|cannot be read as a) (image )?date|"
     r"date.{0,40}(invalid|not valid|not a date|unparseable)",
     "bad-spacing": r"spacing.{0,80}(nan|inf|invalid|not finite)|"
