@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from medboard.agents.ehr.core import ehr_findings
 from medboard.agents.longitudinal.core import longitudinal_findings
 from medboard.models import Finding, FindingCategory
 from medboard.models.claims import LineClaim, ResultClaim
@@ -333,12 +334,12 @@ def test_therapy_no_cancer_owns_stays_visible_without_an_owner() -> None:
     unassigned = [q for q in picture.data_quality if q.kind == "unassigned_therapy"]
     assert unassigned
     findings = longitudinal_findings(record)
-    shown = [f for f in findings if "unassigned-therapy" in f.tags]
-    assert [f.text for f in shown] == [
-        f"Cancer therapy not assigned to any cancer of the record: {q.description}." for q in unassigned
-    ]
     orders = {ref for q in unassigned for ref in q.sources}
-    assert all({e.reference for e in f.evidence} <= orders and f.claim is None for f in shown)
+    # The EHR specialist states the picture's data quality, once; the comparer does not repeat it.
+    listed = [f for f in ehr_findings(record) if "unassigned_therapy" in f.tags]
+    assert len(listed) == len(unassigned)
+    assert all({e.reference for e in f.evidence} <= orders for f in listed)
+    assert not [f for f in findings if {e.reference for e in f.evidence} & orders]
     # no line of the prostate cancer holds, or ends at, the FOLFOX orders
     for line in _lines(findings):
         assert not {e.reference for e in line.evidence} & orders

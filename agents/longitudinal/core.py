@@ -32,7 +32,6 @@ from medboard.agents.longitudinal.lines import (
     line_findings,
     procedure_cancers,
     procedure_changes,
-    unassigned_therapy_findings,
 )
 from medboard.models import EvidenceRef, Fact, Finding, FindingCategory, SectionKind, iso_day
 from medboard.models.claims import ClaimedResult, ResultClaim
@@ -400,7 +399,6 @@ def longitudinal_findings(record: PatientRecord, picture: ClinicalPicture | None
             )
 
     findings += line_findings(picture, record, trends)
-    findings += unassigned_therapy_findings(picture, record)
     findings += procedure_findings(timeline)
     # every change once (a procedure of two cancers is listed under both), in date order
     everything = sorted(

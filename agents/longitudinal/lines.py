@@ -231,23 +231,6 @@ def line_findings(picture: ClinicalPicture, record: PatientRecord, trends: Trend
     return findings
 
 
-def unassigned_therapy_findings(picture: ClinicalPicture, record: PatientRecord) -> list[Finding]:
-    """Cancer therapy the picture could give to no cancer of the record: listed, never assigned."""
-    sources = LineEvidence(record)
-    return [
-        _finding(
-            FindingCategory.medication,
-            f"Cancer therapy not assigned to any cancer of the record: {item.description}.",
-            sources.evidence(item.sources),
-            notes=["the clinical picture could not assign it (its data quality lists it)"],
-            section=SectionKind.discrepancies_and_open_questions,
-            tags=["data-quality", "unassigned-therapy"],
-        )
-        for item in picture.data_quality
-        if item.kind == "unassigned_therapy" and item.sources
-    ]
-
-
 # --- treatment changes, per cancer ------------------------------------------------------------
 
 
@@ -314,5 +297,4 @@ __all__ = [
     "procedure_cancers",
     "procedure_changes",
     "status_words",
-    "unassigned_therapy_findings",
 ]
