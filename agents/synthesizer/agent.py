@@ -217,11 +217,17 @@ class SynthesizerAgent:
         )
 
     def _mark_failed_specialists(self, sections: list[Section]) -> None:
-        """A failed or degraded specialist shows in the summary: the sections it feeds say so."""
+        """A failed or degraded specialist shows in the summary: the sections it feeds say so.
+
+        A specialist files findings under topics (``patient``, ``labs_and_trends``, ...) the board
+        layout does not show as sections; its failure then marks the headline, which every reader
+        sees first.
+        """
+        laid_out = {section.kind for section in sections}
         for agent, report in self._reports.items():
             if report.status not in ("failed", "degraded"):
                 continue
-            fed = {spec.kind for spec in report.sections} or {SectionKind.current_status}
+            fed = {spec.kind for spec in report.sections} & laid_out or {SectionKind.headline}
             for section in sections:
                 if section.kind not in fed:
                     continue

@@ -19,9 +19,21 @@ SectionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
 class SectionKind(StrEnum):
-    """The built-in sections (their values are `SectionId`s)."""
+    """The built-in sections (their values are `SectionId`s).
 
+    The board layout (`BOARD_SECTIONS`) is what a summary shows: a headline, the answer, one
+    ``cancer`` section per cancer, key labs, medications, imaging, data quality, open questions and
+    an appendix. ``patient``, ``oncologic_history``, ``current_status`` and ``labs_and_trends`` are
+    *topics* a specialist files its findings under; the synthesizer places such findings in the
+    board sections, and what no board section takes goes to the appendix.
+    """
+
+    headline = "headline"
     answer = "answer"
+    cancer = "cancer"
+    key_labs = "key_labs"
+    data_quality = "data_quality"
+    appendix = "appendix"
     patient = "patient"
     oncologic_history = "oncologic_history"
     current_status = "current_status"
@@ -57,3 +69,19 @@ BUILTIN_SECTIONS: tuple[SectionSpec, ...] = (
 )
 
 BUILTIN_BY_KIND: dict[str, SectionSpec] = {spec.kind: spec for spec in BUILTIN_SECTIONS}
+
+#: The board-ready layout, in order. ``cancer`` is laid out once per cancer of the picture (titled
+#: by the cancer); a specialist's own sections sit among these by their `order`.
+BOARD_SECTIONS: tuple[SectionSpec, ...] = (
+    SectionSpec(kind=SectionKind.headline, title="Headline", order=0),
+    SectionSpec(kind=SectionKind.answer, title="Answer to the board question", order=5),
+    SectionSpec(kind=SectionKind.cancer, title="Cancer", order=10),
+    SectionSpec(kind=SectionKind.key_labs, title="Key labs", order=30),
+    SectionSpec(kind=SectionKind.medications, title="Current medications and fitness", order=40),
+    SectionSpec(kind=SectionKind.imaging, title="Imaging", order=50),
+    SectionSpec(kind=SectionKind.data_quality, title="Data quality", order=60),
+    SectionSpec(kind=SectionKind.discrepancies_and_open_questions, title="Open questions", order=70),
+    SectionSpec(kind=SectionKind.appendix, title="Appendix", order=1000),
+)
+
+BOARD_BY_KIND: dict[str, SectionSpec] = {spec.kind: spec for spec in BOARD_SECTIONS}

@@ -16,7 +16,10 @@ from medboard.models.sections import SectionId
 #: 1.1: `Section.kind` / `StruckStatement.section` accept a specialist's own section id (pattern,
 #: not only the built-in enum); `Finding.section` names the section a finding belongs in.
 #: 1.2: `Finding.claim` / `Statement.claim`: a templated statement's structured claim.
-SCHEMA_VERSION = "1.2"
+#: 1.3: the board layout (section kinds `headline`, `cancer`, `key_labs`, `data_quality`,
+#: `appendix`); `Section.subject` (the cancer a `cancer` section is about), `Section.columns` and
+#: `Statement.cells` (a table section's header and a statement's row).
+SCHEMA_VERSION = "1.3"
 
 DISCLAIMER = (
     "Not a diagnostic device. This summary was drafted by AI agents from the cited record and "
@@ -67,6 +70,11 @@ class Statement(BaseModel):
         description="What a templated statement asserts, as fields (its finding's claim); checked "
         "against the whole clinical picture. None for model-written statements (text is checked).",
     )
+    cells: list[str] | None = Field(
+        default=None,
+        description="The statement as a table row (its section's `columns`); the text says the same "
+        "in words and is what the verifier checks.",
+    )
     verdict: Verdict | None = None
 
 
@@ -75,6 +83,12 @@ class Section(BaseModel):
 
     kind: SectionId = Field(description="A built-in `SectionKind` value or a specialist's own section id.")
     title: str
+    subject: str | None = Field(
+        default=None, description="What the section is about, e.g. a `cancer` section's `Condition/id`."
+    )
+    columns: list[str] | None = Field(
+        default=None, description="A table section's header; its statements' `cells` are the rows."
+    )
     statements: list[Statement] = Field(default_factory=list)
     status: Literal["ok", "empty", "failed", "degraded"] = "ok"
     error: str | None = Field(default=None, description="Why the section failed or degraded.")
