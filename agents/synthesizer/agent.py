@@ -133,6 +133,7 @@ class SynthesizerAgent:
                 answered_by_model=answered,
                 declared=declared,
                 picture=self.context.picture,
+                record=self.context.record,
             )
         )
         self._mark_failed_specialists(sections)

@@ -15,6 +15,7 @@ from medboard.agents.synthesizer.gaps import missing_information, relevant_to_qu
 from medboard.models import Finding, Section, SectionSpec, Statement, default_section
 from medboard.models.picture import ClinicalPicture
 from medboard.models.sections import BOARD_SECTIONS, BUILTIN_SECTIONS
+from medboard.tools.fhir.record import PatientRecord
 
 #: Titles of the built-in sections (a specialist's own sections carry their title in their spec).
 SECTION_TITLES: dict[str, str] = {spec.kind: spec.title for spec in (*BUILTIN_SECTIONS, *BOARD_SECTIONS)}
@@ -40,11 +41,13 @@ def draft_sections(
     answered_by_model: bool = False,
     declared: Iterable[SectionSpec] = (),
     picture: ClinicalPicture,
+    record: PatientRecord | None = None,
 ) -> list[Section]:
     """The board layout (`medboard.agents.synthesizer.board`) from the picture and the findings."""
     board = Board(
         picture=picture,
         findings=list(findings),
+        record=record,
         question=question,
         answered_by_model=answered_by_model,
         declared=tuple(declared),

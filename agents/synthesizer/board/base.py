@@ -13,11 +13,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from medboard.models import EvidenceRef, Finding, Section, SectionSpec, Statement
 from medboard.models.claims import Claim
 from medboard.models.picture import ClinicalPicture
 from medboard.models.sections import BOARD_BY_KIND
+
+if TYPE_CHECKING:
+    from medboard.tools.fhir.record import PatientRecord
 
 
 @dataclass
@@ -26,6 +30,9 @@ class Board:
 
     picture: ClinicalPicture
     findings: list[Finding]
+    #: The record the picture was built from: for what the picture summarises away (a stop's
+    #: reason, how many administrations a line had). Read-only.
+    record: PatientRecord | None = None
     question: str | None = None
     #: The model answered the question (the answer block then writes nothing of its own).
     answered_by_model: bool = False
