@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
-from medboard.models import CaseSummary, EvidenceRef, Statement
+from medboard.models import CaseSummary, EvidenceRef, Section, Statement
 from medboard.report.escaping import MarkdownText, escape_markdown
 from medboard.textsafety import redact_url
 
@@ -55,6 +55,19 @@ def _image_link(name: str) -> MarkdownText:
     return MarkdownText(f"![{escape_markdown(name)}](images/{quote(name, safe='._-~')})")
 
 
+def _cell(value: object) -> MarkdownText:
+    """A table cell: escaped like any value (one line, ``|`` escaped: it cannot open a column);
+    a blank cell is a dash, not "(empty)" (a table's blank means "none", e.g. a line not stopped)."""
+    text = "" if value is None else str(value)
+    return MarkdownText("–") if not text.strip() else escape_markdown(text)
+
+
+def _table_rows(section: Section) -> list[Statement]:
+    """The statements that are rows of the section's table (their cells match its columns)."""
+    width = len(section.columns or [])
+    return [st for st in section.statements if st.cells is not None and len(st.cells) == width]
+
+
 def _endpoint(url: str | None) -> str:
     return redact_url(url) if url else "(no endpoint)"
 
@@ -77,12 +90,14 @@ def render_markdown(summary: CaseSummary, *, images: list[str] | None = None) ->
         lstrip_blocks=True,
     )
     env.filters["md"] = escape_markdown
+    env.filters["cell"] = _cell
     template = env.get_template("summary.md.j2")
     return template.render(
         s=summary,
         badge=_badge,
         cite=_cite,
         refs=_refs,
+        table_rows=_table_rows,
         image_link=_image_link,
         endpoint=_endpoint,
         images=images or [],
