@@ -251,7 +251,10 @@ def _detail_texts(details: FactDetails) -> list[object]:
         case StagingDetails():
             return [details.category]
         case PatientDetails():
-            return [details.name, details.gender]
+            # deceased[x] in words: "The patient died on ..." / "is alive" is what the Patient says
+            # (a death recorded elsewhere in the record is `record_global`'s to find)
+            vital = "deceased died death" if details.deceased else "alive living"
+            return [details.name, details.gender, vital]
         case ConditionDetails():
             return [details.histology]
         case MeasurementDetails():

@@ -23,6 +23,8 @@ when the text asserts what the picture denies:
 - **after death** — the text cites a resource of care dated after the recorded death (the
   reconciliation's `after_death` rule: records of the death itself and the same day are left out)
   and states it as plain fact.
+- **vital status** — the text calls the patient alive, citing the Patient, while the picture
+  records a death (on the Patient or in a cause- or date-of-death Observation).
 
 Quiet on purpose (the negative controls of `benchmarks/bench_record_global.py`): a statement that
 itself says the drug was stopped / completed / stale, or reports the conflict, the implausible
@@ -48,7 +50,7 @@ from medboard.models import CheckResult, EvidenceRef
 from medboard.models.picture import ClinicalPicture
 from medboard.tools.checks.evidence import CitedEvidence
 from medboard.tools.checks.extract import Claims, extract_claims
-from medboard.tools.checks.status import stated_polarity
+from medboard.tools.checks.status import fact_names, stated_polarity
 from medboard.tools.checks.text import concept_tokens, fold, negated_spans, overlap
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.reconcile import picture_of
@@ -82,6 +84,7 @@ _REPORTS_CONFLICT = re.compile(
 _FLAGS_IMPLAUSIBLE = re.compile(
     r"\b(?:implausible|impossible|not plausible|data quality|erroneous|error|outside the plausible)\b"
 )
+_SAYS_ALIVE = re.compile(r"\b(?:alive|living|still lives)\b")
 _FLAGS_POSTHUMOUS = re.compile(
     r"\b(?:after (?:the (?:recorded |patient's |patient s )?)?death|posthumous\w*|"
     r"after (?:the patient|she|he) died|data quality)\b"
@@ -130,13 +133,22 @@ def _mentions(text_tokens: set[str], *names: str) -> bool:
 
 
 def _currency(
-    folded: str, text_tokens: set[str], concepts: list[Concepts], index: PictureIndex
+    folded: str,
+    text_tokens: set[str],
+    concepts: list[Concepts],
+    index: PictureIndex,
+    names: dict[str, list[str]],
 ) -> list[_Judgement]:
+    """`names`: each cited reference's own names (a brand, "Lasix 40mg", names the ingredient)."""
     if not _asserts_current(folded) or _SAYS_NOT_CURRENT.search(folded):
         return []
     lines = {id(line): (cancer, line) for c in concepts for cancer, line in c.lines}
     if lines and _SAYS_LINE.search(folded):
-        named = [(cancer, line) for cancer, line in lines.values() if _mentions(text_tokens, *line.drugs)]
+        named = [
+            (cancer, line)
+            for cancer, line in lines.values()
+            if _mentions(text_tokens, *line.drugs, *(n for r in line.sources for n in names.get(r, ())))
+        ]
         if not named:
             return []
         if any(line.status == "current" for _, line in named):
@@ -155,7 +167,11 @@ def _currency(
             )
         return out
     medications = {m.ingredient: m for c in concepts for m in c.medications}
-    named_meds = [m for m in medications.values() if _mentions(text_tokens, m.ingredient)]
+    named_meds = [
+        m
+        for m in medications.values()
+        if _mentions(text_tokens, m.ingredient, *(n for r in m.sources for n in names.get(r, ())))
+    ]
     if not named_meds:
         return []
     if any(m.status == "current" for m in named_meds):
@@ -249,6 +265,29 @@ def _after_death(folded: str, concepts: list[Concepts], index: PictureIndex) -> 
     return out
 
 
+def _vital_status(
+    folded: str, refs: list[str], record: PatientRecord, picture: ClinicalPicture
+) -> list[_Judgement]:
+    patient = picture.patient
+    cites_patient = record.patient_ref in refs or bool(set(refs) & set(patient.sources))
+    if not cites_patient or not _SAYS_ALIVE.search(folded):
+        return []
+    negations = negated_spans(folded)
+    if all(negations.covers(m.start(), m.end(), slack=1) for m in _SAYS_ALIVE.finditer(folded)):
+        return []  # "no longer alive"
+    if not patient.deceased:
+        return [_Judgement("pass", "no death recorded")]
+    when = f" on {patient.deceased_date}" if patient.deceased_date else ""
+    sources = patient.sources or [record.patient_ref or ""]
+    return [
+        _Judgement(
+            "fail",
+            f"statement calls the patient alive; the record says died{when} ({', '.join(sources)})",
+            tuple(sources),
+        )
+    ]
+
+
 def check_record(
     statement_text: str,
     cited: Sequence[CitedEvidence],
@@ -267,11 +306,16 @@ def check_record(
     folded = fold(statement_text)
     claims = claims or extract_claims(statement_text, case_date)
     text_tokens = concept_tokens(statement_text)
+    names: dict[str, list[str]] = {}
+    for item in cited:
+        if item.reference:
+            names.setdefault(item.reference, []).extend(fact_names(*item.facts))
     judgements = [
-        *_currency(folded, text_tokens, concepts, index),
+        *_currency(folded, text_tokens, concepts, index, names),
         *_biomarkers(folded, set(refs), concepts),
         *_implausible(folded, claims, concepts),
         *_after_death(folded, concepts, index),
+        *_vital_status(folded, refs, record, picture),
     ]
     failed = [j for j in judgements if j.outcome == "fail"]
     if failed:

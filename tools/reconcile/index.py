@@ -163,7 +163,15 @@ class PictureIndex:
     def after_death(self, reference: str) -> Discrepancy | None:
         """The picture's `after_death` discrepancy citing `reference` (care dated after the death:
         the reconciliation's rule, which leaves out records of the death itself and the same day)."""
-        return next((d for d in self._discrepancies.get(reference, ()) if d.kind == "after_death"), None)
+        return next(
+            (
+                d
+                for d in self._discrepancies.get(reference, ())
+                if d.kind == "after_death"
+                and d.sources[0].reference != reference  # not the death's own record
+            ),
+            None,
+        )
 
     def medication_basis(self, medication: Medication) -> Basis:
         return medication_basis(medication, self.picture)
