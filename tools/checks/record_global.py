@@ -24,7 +24,8 @@ when the text asserts what the picture denies:
   reconciliation's `after_death` rule: records of the death itself and the same day are left out)
   and states it as plain fact.
 - **vital status** — the text calls the patient alive, citing the Patient, while the picture
-  records a death (on the Patient or in a cause- or date-of-death Observation).
+  records a death (on the Patient or in a cause- or date-of-death Observation); or says the
+  patient died while no record of the patient's death exists.
 
 Quiet on purpose (the negative controls of `benchmarks/bench_record_global.py`): a statement that
 itself says the drug was stopped / completed / stale, or reports the conflict, the implausible
@@ -84,7 +85,12 @@ _REPORTS_CONFLICT = re.compile(
 _FLAGS_IMPLAUSIBLE = re.compile(
     r"\b(?:implausible|impossible|not plausible|data quality|erroneous|error|outside the plausible)\b"
 )
-_SAYS_ALIVE = re.compile(r"\b(?:alive|living|still lives)\b")
+# Vital status said of the patient (not "her father died", not "living situation").
+_SUBJECT = (
+    r"(?:\bthe patient|\bpatient|\bshe|\bhe|^|vital status:?)\s*(?:is\s+|was\s+|has\s+|remains\s+|still\s+)*"
+)
+_SAYS_ALIVE = re.compile(_SUBJECT + r"(?:alive|living)\b")
+_SAYS_DIED = re.compile(_SUBJECT + r"(?:died|deceased|dead|passed away)\b|\bdate of death\b")
 _FLAGS_POSTHUMOUS = re.compile(
     r"\b(?:after (?:the (?:recorded |patient's |patient s )?)?death|posthumous\w*|"
     r"after (?:the patient|she|he) died|data quality)\b"
@@ -265,27 +271,31 @@ def _after_death(folded: str, concepts: list[Concepts], index: PictureIndex) -> 
     return out
 
 
+def _asserted(pattern: re.Pattern[str], folded: str) -> bool:
+    """`pattern` occurs in `folded` outside every negation ("no longer alive", "no death")."""
+    negations = negated_spans(folded)
+    return any(not negations.covers(m.start(), m.end(), slack=1) for m in pattern.finditer(folded))
+
+
 def _vital_status(
     folded: str, refs: list[str], record: PatientRecord, picture: ClinicalPicture
 ) -> list[_Judgement]:
     patient = picture.patient
-    cites_patient = record.patient_ref in refs or bool(set(refs) & set(patient.sources))
-    if not cites_patient or not _SAYS_ALIVE.search(folded):
+    if not (record.patient_ref in refs or set(refs) & set(patient.sources)):
         return []
-    negations = negated_spans(folded)
-    if all(negations.covers(m.start(), m.end(), slack=1) for m in _SAYS_ALIVE.finditer(folded)):
-        return []  # "no longer alive"
-    if not patient.deceased:
-        return [_Judgement("pass", "no death recorded")]
-    when = f" on {patient.deceased_date}" if patient.deceased_date else ""
-    sources = patient.sources or [record.patient_ref or ""]
-    return [
-        _Judgement(
-            "fail",
-            f"statement calls the patient alive; the record says died{when} ({', '.join(sources)})",
-            tuple(sources),
-        )
-    ]
+    alive, died = _asserted(_SAYS_ALIVE, folded), _asserted(_SAYS_DIED, folded)
+    if alive == died:
+        return []  # neither, or both ("alive at the last visit, died on ...")
+    sources = tuple(patient.sources or [record.patient_ref or ""])
+    if alive and patient.deceased:
+        when = f" on {patient.deceased_date}" if patient.deceased_date else ""
+        detail = f"statement calls the patient alive; the record says died{when} ({', '.join(sources)})"
+        return [_Judgement("fail", detail, sources)]
+    if died and not patient.deceased:
+        return [
+            _Judgement("fail", "statement says the patient died; no record of the patient's death", sources)
+        ]
+    return [_Judgement("pass", "vital status as recorded")]
 
 
 def check_record(
