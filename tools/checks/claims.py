@@ -74,7 +74,10 @@ class _Findings:
     agreed: list[str] = field(default_factory=list)
 
     def fail(self, detail: str, sources: Iterable[str] = ()) -> None:
-        self.problems.append((detail, tuple(dict.fromkeys(sources))))
+        """One disagreement; every source it rests on is named in its detail as in its evidence."""
+        refs = tuple(dict.fromkeys(s for s in sources if s))
+        unnamed = [s for s in refs if s not in detail]
+        self.problems.append((detail + (f" ({', '.join(unnamed)})" if unnamed else ""), refs))
 
     def ok(self, detail: str) -> None:
         self.agreed.append(detail)

@@ -10,7 +10,8 @@ data-quality items and discrepancies that name the resource, the patient's vital
 
 `PictureIndex(picture)` answers that by reference, read only from the picture's own ``sources`` /
 ``source`` fields (so it agrees with `medboard reconcile` by construction). `index_of(picture)`
-builds it once per picture. Deterministic, no record access, no model.
+builds it once per picture and forgets it with the picture (an index holds its picture weakly:
+keep the picture while using its index). Deterministic, no record access, no model.
 
 Two further questions the verifier asks are answered here, because the answers are properties of
 the picture rather than of any statement:
@@ -131,8 +132,8 @@ class PictureIndex:
     @property
     def picture(self) -> ClinicalPicture:
         picture = self._picture()
-        if picture is None:  # pragma: no cover - an index is only reachable through its picture
-            raise ReferenceError("the picture of this index is gone")
+        if picture is None:  # kept past its picture: the caller dropped what it indexes
+            raise ReferenceError("the picture of this index is gone (keep the picture, not only its index)")
         return picture
 
     def of(self, reference: str) -> Concepts:
