@@ -40,6 +40,7 @@ contradicts (`registry.py`); it accounts for no words (it is a gate, not a readi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -52,7 +53,7 @@ from medboard.models.picture import ClinicalPicture
 from medboard.tools.checks.evidence import CitedEvidence
 from medboard.tools.checks.extract import Claims, extract_claims
 from medboard.tools.checks.status import fact_names, stated_polarity
-from medboard.tools.checks.text import concept_tokens, fold, negated_spans, overlap
+from medboard.tools.checks.text import SpanList, concept_tokens, fold, negated_spans, overlap
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.reconcile import picture_of
 from medboard.tools.reconcile.index import (
@@ -127,10 +128,19 @@ def _result(outcome: str, detail: str, sources: Sequence[str] = ()) -> CheckResu
     return CheckResult(name=RECORD_AGREES, outcome=outcome, detail=detail[:900], evidence=evidence)  # type: ignore[arg-type]
 
 
-def _asserts_current(folded: str) -> bool:
-    """A currency word the statement asserts (not under a negation: "not currently on")."""
-    negations = negated_spans(folded)
-    return any(not negations.covers(m.start(), m.end(), slack=1) for m in _SAYS_CURRENT.finditer(folded))
+def _asserted(pattern: re.Pattern[str], folded: str) -> bool:
+    """`pattern` occurs in `folded` outside every negation ("not currently on", "no longer alive")."""
+    found = list(pattern.finditer(folded))
+    if not found:
+        return False
+    negations = _negations(folded)
+    return any(not negations.covers(m.start(), m.end(), slack=1) for m in found)
+
+
+@functools.lru_cache(maxsize=8)
+def _negations(folded: str) -> SpanList:
+    """The statement's negation scopes, found once per statement whichever rule asks."""
+    return negated_spans(folded)
 
 
 def _mentions(text_tokens: set[str], *names: str) -> bool:
@@ -146,7 +156,7 @@ def _currency(
     names: dict[str, list[str]],
 ) -> list[_Judgement]:
     """`names`: each cited reference's own names (a brand, "Lasix 40mg", names the ingredient)."""
-    if not _asserts_current(folded) or _SAYS_NOT_CURRENT.search(folded):
+    if not _asserted(_SAYS_CURRENT, folded) or _SAYS_NOT_CURRENT.search(folded):
         return []
     lines = {id(line): (cancer, line) for c in concepts for cancer, line in c.lines}
     if lines and _SAYS_LINE.search(folded):
@@ -269,12 +279,6 @@ def _after_death(folded: str, concepts: list[Concepts], index: PictureIndex) -> 
             )
         )
     return out
-
-
-def _asserted(pattern: re.Pattern[str], folded: str) -> bool:
-    """`pattern` occurs in `folded` outside every negation ("no longer alive", "no death")."""
-    negations = negated_spans(folded)
-    return any(not negations.covers(m.start(), m.end(), slack=1) for m in pattern.finditer(folded))
 
 
 def _vital_status(
