@@ -26,13 +26,14 @@ TILE_JPG = IMAGING / "he_carcinoma_tile.jpg"
 
 #: What an accepted-with-a-warning input must say (regex, case-insensitive). None of them may match
 #: the output of a clean run (tests/test_hostile_cli.py checks that), or a flag would prove nothing.
-#: "implausible" is no date flag: the clean Jenny record holds an implausible value (neutrophils
-#: 3000 10*3/uL) that the record-global verifier rightly names in every run's output.
+#: "implausible" is no date flag: the summary lists a real record's implausible lab values as data
+#: quality (Jenny M's own "Neutrophils 3000 10*3/uL"), so clean runs say it.
 FLAGS: dict[str, str] = {
     "duplicate-key": r"duplicate|twice|more than once|repeated (json )?key",
     "future-date": r"future|after the case date|before birth|impossible|cannot be true",
     "before-birth": r"before (the patient's )?birth|impossible|cannot be true",
-    "case-date": r"case[_ ]date",
+    # The error names the field and says what is wrong with it (clean summaries say "the case date").
+    "case-date": r"case[_ ]date.{0,40}(not a valid|invalid|unparseable|cannot be read)",
     "image-date": r"(invalid|bad|not a valid|unparseable|cannot be read as a) (image )?date|"
     r"date.{0,40}(invalid|not valid|not a date|unparseable)",
     "bad-spacing": r"spacing.{0,80}(nan|inf|invalid|not finite)|"
