@@ -89,7 +89,7 @@ from medboard.tools.checks.evidence import (
     to_date,
 )
 from medboard.tools.checks.extract import Claims, extract_claims
-from medboard.tools.checks.record_global import judged_against
+from medboard.tools.checks.picture import judged_against
 from medboard.tools.checks.registry import DEFAULT_CHECKS
 from medboard.tools.checks.subject import SUBJECT_MENTIONED, evidence_terms
 from medboard.tools.checks.text import concept_tokens, overlap

@@ -33,7 +33,7 @@ value or the posthumous date, is fine; a repeat test that agrees is not a confli
 numbers that change over time are a trend, never a discordance; clinical and pathologic stages are
 not compared here at all.
 
-The picture is the one the pipeline verifies against (`judged_against`), else
+The picture is the one the pipeline verifies against (`picture.py`), else
 ``picture_of(record, case_date=...)``: the same cached picture the specialists read. Its failure
 contradicts (`registry.py`); it accounts for no words (it is a gate, not a reading of the text).
 """
@@ -42,9 +42,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -52,10 +50,10 @@ from medboard.models import CheckResult, EvidenceRef
 from medboard.models.picture import ClinicalPicture
 from medboard.tools.checks.evidence import CitedEvidence
 from medboard.tools.checks.extract import Claims, extract_claims
+from medboard.tools.checks.picture import picture_for
 from medboard.tools.checks.status import fact_names, stated_polarity
 from medboard.tools.checks.text import SpanList, concept_tokens, fold, negated_spans, overlap
 from medboard.tools.fhir.record import PatientRecord
-from medboard.tools.reconcile import picture_of
 from medboard.tools.reconcile.index import (
     Concepts,
     PictureIndex,
@@ -65,8 +63,6 @@ from medboard.tools.reconcile.index import (
 )
 
 RECORD_AGREES = "record_agrees"
-
-_PICTURE: ContextVar[ClinicalPicture | None] = ContextVar("medboard_verifier_picture", default=None)
 
 # Words (on folded text) that call something current. "on <drug>" counts at a sentence's start or
 # after a subject ("she is on", "patient on"); "started on X" is a start, not a state.
@@ -96,24 +92,6 @@ _FLAGS_POSTHUMOUS = re.compile(
     r"\b(?:after (?:the (?:recorded |patient's |patient s )?)?death|posthumous\w*|"
     r"after (?:the patient|she|he) died|data quality)\b"
 )
-
-
-@contextmanager
-def judged_against(picture: ClinicalPicture | None) -> Iterator[None]:
-    """Within the block, record-global checks read `picture` (the pipeline's, built once)."""
-    token = _PICTURE.set(picture)
-    try:
-        yield
-    finally:
-        _PICTURE.reset(token)
-
-
-def picture_for(record: PatientRecord, case_date: date | None) -> ClinicalPicture:
-    """The picture being verified against: the pipeline's, else the cached one at `case_date`."""
-    pinned = _PICTURE.get()
-    if pinned is not None:
-        return pinned
-    return picture_of(record, case_date=case_date.isoformat() if case_date else None)
 
 
 @dataclass(frozen=True)
@@ -339,4 +317,4 @@ def check_record(
     return _result("skip", "nothing the picture holds a different view of")
 
 
-__all__ = ["RECORD_AGREES", "check_record", "judged_against", "picture_for"]
+__all__ = ["RECORD_AGREES", "check_record"]
