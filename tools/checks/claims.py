@@ -54,6 +54,7 @@ from medboard.models.picture import Cancer, ClinicalPicture, Line, Stage
 from medboard.tools.checks.evidence import parse_fhir_date, patient_of
 from medboard.tools.checks.extract import parse_stages
 from medboard.tools.checks.staging import compatible
+from medboard.tools.checks.text import concept_tokens
 from medboard.tools.checks.units import compare, loinc_of
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.reconcile import knowledge
@@ -514,4 +515,81 @@ def check_claim(claim: Claim, picture: ClinicalPicture, record: PatientRecord) -
     )
 
 
-__all__ = ["CLAIM_AGREES", "check_claim", "missing_facts"]
+# ------------------------------------------------------------------------------- vocabulary
+
+#: The words the template uses to say each concept's state. A claim that agrees with the picture
+#: has settled them (its status, its span): "stale: still ordered, last evidence ...", "ended when
+#: line 2 started; no stop recorded". A text that says another state than its claim does is
+#: still caught: the status and record-global checks read the same words against the picture.
+CONCEPT_WORDS: dict[str, str] = {
+    "medication": "current stopped completed stale unknown medication last evidence still ordered on hold",
+    "line": "line of therapy for current stopped completed stale unknown still ordered last evidence "
+    "ended when started no stop recorded",
+    "result": "result conflicting results",
+    "stage": "stage clinical pathologic post therapy unspecified",
+    "diagnosis": "cancer diagnosis primary secondary onset active remission resolved recurrence relapse "
+    "left right bilateral",
+    "vital_status": "deceased died alive cause of death on",
+}
+
+
+@dataclass(frozen=True)
+class ClaimWords:
+    """What an agreeing claim accounts for in its statement's text (`claim_vocabulary`)."""
+
+    #: Concept tokens (`text.concept_tokens`) of its field values, its cancer's name and its
+    #: concept's state words.
+    tokens: frozenset[str]
+    #: Whole phrases, lowercased, a check may leave open that carry no concept token ("left",
+    #: "stage I"): the claim's own values said as the template says them.
+    phrases: frozenset[str]
+    #: The claim asserts a status the picture confirmed: status/negation wording is settled.
+    status: bool
+
+    def settles(self, shown: str) -> bool:
+        """Whether a part some check left open is something this claim asserts."""
+        if shown == "status/negation":
+            return self.status
+        if " ".join(shown.lower().split()) in self.phrases:
+            return True
+        words = concept_tokens(shown)
+        return bool(words) and words <= self.tokens
+
+
+_REFERENCE_FIELDS = {"facts", "cancer", "condition", "concept", "kind", "type"}
+
+
+def claim_vocabulary(claim: Claim, picture: ClinicalPicture) -> ClaimWords:
+    """What a claim that agrees with the picture accounts for in its statement's text: its own
+    field values (drugs, ingredient, names), the name and side of the cancer it is about (a line's
+    orders do not name the cancer; the picture assigned them), and its concept's state words."""
+    values: list[str] = []
+    for value in claim.model_dump(exclude=_REFERENCE_FIELDS).values():
+        if isinstance(value, str):
+            values.append(value)
+        elif isinstance(value, list):
+            values.extend(str(v) for v in value if isinstance(v, (str, int, float)))
+    if isinstance(claim, StageClaim):
+        values += [f"stage {claim.group}", claim.type.replace("_", " ")]
+    cancer_ref = claim.condition if isinstance(claim, DiagnosisClaim) else getattr(claim, "cancer", None)
+    for cancer in picture.cancers:
+        if cancer_ref and cancer_ref in (cancer.condition, *cancer.conditions):
+            values.extend(
+                t for t in (cancer.name, cancer.histology, cancer.body_site, cancer.laterality) if t
+            )
+    texts = [CONCEPT_WORDS.get(claim.concept, ""), *values]
+    return ClaimWords(
+        tokens=frozenset(token for text in texts for token in concept_tokens(text)),
+        phrases=frozenset(" ".join(v.lower().split()) for v in values),
+        status=isinstance(claim, (MedicationClaim, LineClaim, DiagnosisClaim, VitalStatusClaim, StageClaim)),
+    )
+
+
+__all__ = [
+    "CLAIM_AGREES",
+    "CONCEPT_WORDS",
+    "ClaimWords",
+    "check_claim",
+    "claim_vocabulary",
+    "missing_facts",
+]

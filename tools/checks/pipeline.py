@@ -25,10 +25,14 @@ two, in this order:
    when a fact the claim rests on is not in this patient's record;
 2. contradicted when the claim check fails (its reason first: it names the contradicting source)
    or when a text check whose failure contradicts fails;
-3. otherwise the text's verdict: supported when the text checks account for every word,
-   unverifiable when they cannot (a claim that agrees never makes unverified words supported).
+3. otherwise the text's verdict: supported when every word is accounted for, unverifiable when
+   not. A claim that agrees accounts for the words it states (`claims.claim_vocabulary`: its own
+   field values, the name of the cancer the picture assigned it to, its concept's state words
+   such as "stale: still ordered"); every other word must still be the evidence's or a passed
+   check's.
 
-So a claim can only make a statement's verdict stricter, never looser than its text's.
+So a claim never excuses a failed text check: it can only settle the words it itself asserts and
+the picture confirmed.
 
 **The picture** is `picture_of(record, case_date=...)` — the cached one the specialists read — at
 the case date as given (None: the record's latest date), or the `picture=` passed in.
@@ -68,7 +72,13 @@ from medboard.models import (
 )
 from medboard.models.picture import ClinicalPicture
 from medboard.tools.checks.base import Check, contradicting
-from medboard.tools.checks.claims import CLAIM_AGREES, check_claim, missing_facts
+from medboard.tools.checks.claims import (
+    CLAIM_AGREES,
+    ClaimWords,
+    check_claim,
+    claim_vocabulary,
+    missing_facts,
+)
 from medboard.tools.checks.confusables import skeleton, was_folded
 from medboard.tools.checks.discrepancies import find_discrepancies
 from medboard.tools.checks.entailment import (
@@ -185,23 +195,29 @@ def _uncovered(
     results: Mapping[str, CheckResult],
     cited: Sequence[CitedEvidence],
     checks: Sequence[Check],
+    claimed: ClaimWords | None = None,
 ) -> list[str]:
     """Parts of the statement no passed check and no evidence word accounts for.
 
     Each check declares the parts it answers for (`Check.accounts`); a part is open unless a
     check that answers for it passed. Declared spans are cut out either way, and what remains
-    must be words of the cited evidence, or words a passed check settles (`Check.words`).
+    must be words of the cited evidence, or words a passed check settles (`Check.words`), or —
+    for a statement whose structured claim agrees with the picture — words the claim settles
+    (`claims.claim_vocabulary`: its fields, its cancer's name, its concept's state words).
     """
     passed = {name for name, c in results.items() if c.outcome == "pass"}
     left: list[str] = []
     spans: list[tuple[int, int]] = []
-    settled: set[str] = set()
+    settled: set[str] = set(claimed.tokens) if claimed is not None else set()
     for check in checks:
         for part in check.accounts(text, claims, cited):
             if part.span is not None:
                 spans.append(part.span)
-            if not passed & ({check.name} if part.by is None else part.by):
-                left.append(part.shown)
+            if passed & ({check.name} if part.by is None else part.by):
+                continue
+            if claimed is not None and claimed.settles(part.shown):
+                continue
+            left.append(part.shown)
         if check.name in passed:
             settled |= check.words
     rest, cursor = [], 0
@@ -327,7 +343,10 @@ def _verify_statement(
         return verdict(VerdictLabel.contradicted, "; ".join(c.detail for c in failed)), cited
     if not usable:
         return verdict(VerdictLabel.unverifiable, "image evidence only: the rules cannot read images"), cited
-    left = _uncovered(text, claims, by_name, usable, ran)
+    claimed = None
+    if statement.claim is not None and by_name[CLAIM_AGREES].outcome == "pass":
+        claimed = claim_vocabulary(statement.claim, picture)
+    left = _uncovered(text, claims, by_name, usable, ran, claimed)
     if left:
         shown = ", ".join(dict.fromkeys(left))
         return verdict(VerdictLabel.unverifiable, f"rules cannot decide: {shown[:200]}"), cited
