@@ -245,3 +245,30 @@ def test_facts_not_in_the_record(jenny: tuple[PatientRecord, ClinicalPicture]) -
     assert missing_facts(claim, record) == ["MedicationRequest/elsewhere"]
     result = check_claim(claim, picture, record)
     assert result.outcome == "fail" and "not in this patient's record" in result.detail
+
+
+def test_an_agreeing_claim_settles_only_its_own_words() -> None:
+    """The template's line statement is supported through its claim (the orders do not name the
+    cancer, its side or "current"); the same claim under a hand-edited text is not: a claim
+    settles the words it asserts, never a side, status or date it does not."""
+    from medboard.agents.longitudinal.core import longitudinal_findings
+    from medboard.models import Statement, VerdictLabel
+    from medboard.tools.checks.pipeline import verify_statement
+
+    record = load_record(JENNY)
+    picture = picture_of(record)
+    line = next(
+        f
+        for f in longitudinal_findings(record, picture)
+        if isinstance(f.claim, LineClaim) and "current" in f.text
+    )
+
+    def verdict(text: str) -> VerdictLabel:
+        statement = Statement(id="s", text=text, evidence=line.evidence, claim=line.claim)
+        return verify_statement(statement, [], record, picture.case_date, picture=picture).verdict
+
+    assert verdict(line.text) == VerdictLabel.supported
+    assert verdict(line.text.replace("left", "right")) != VerdictLabel.supported
+    assert verdict(line.text.replace("current", "stopped")) != VerdictLabel.supported
+    assert verdict(line.text.replace("2018-09-30", "2017-09-30")) == VerdictLabel.contradicted
+    assert verdict(line.text.replace("anastrozole", "letrozole")) != VerdictLabel.supported
