@@ -183,6 +183,28 @@ def test_stopped_statement_before_an_active_request() -> None:
     assert {stopped, ref(request)} <= cited(found)
 
 
+def test_a_stop_coded_as_the_ingredient_still_meets_the_product_order() -> None:
+    """The statement names the ingredient (its own RxNorm code and text), the order a product: one
+    ingredient to the picture, so one concept to this rule too."""
+    bundle = bundle_of(JENNY)
+    request = _chemo_request(bundle)
+    statement = _statement(request, "stmt-ingredient", "2017-10-01", "2018-03-01")
+    name = (
+        request["medicationCodeableConcept"].get("text")
+        or request["medicationCodeableConcept"]["coding"][0]["display"]
+    )
+    ingredient = name.split()[0].lower()
+    statement["medicationCodeableConcept"] = {
+        "coding": [
+            {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "999999", "display": ingredient}
+        ],
+        "text": ingredient,
+    }
+    stopped = add(bundle, statement)
+    [found] = conflicts(bundle, "medication_status_across_types")
+    assert {stopped, ref(request)} <= cited(found)
+
+
 def test_administration_after_a_stop_and_dose_before_it() -> None:
     bundle = bundle_of(JENNY)
     request = _chemo_request(bundle)

@@ -36,7 +36,9 @@ def interrupted_run(sig: signal.Signals, out: Path, cwd: Path) -> tuple[int, str
     with FakeOpenAIServer(hang, models=["fake-model"]) as server:
         model = ["--model", server.base_url, "--model-name", "fake-model"]
         run = subprocess.Popen(
-            [sys.executable, "-m", "medboard", "run", str(JENNY), *model, "--out", str(out)],
+            # The embedded default case: its board question is always put to the model (a bundle
+            # alone may need no model call at all once every statement is supported by the rules).
+            [sys.executable, "-m", "medboard", "run", *model, "--out", str(out)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

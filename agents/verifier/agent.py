@@ -1,8 +1,9 @@
 """The verifier node of the case flow.
 
-It checks every statement of the synthesizer's draft against the whole record
-(`medboard.tools.checks`), asks for one revision when model-written statements failed, and on the
-last round strikes what is still unsupported, listing it with the reason. The checks themselves
+It checks every statement of the synthesizer's draft against its cited sources and the whole
+clinical picture the specialists read (`medboard.tools.checks`; structured claims directly), asks
+for one revision when model-written statements failed, and on the last round strikes what is
+still unsupported, listing it with the reason. The checks themselves
 live in `tools/checks/`; what this node adds is the model entailment for what the rules cannot
 decide (`medboard.agents.verifier.entailment`) and the revise-or-publish decision.
 """
@@ -28,7 +29,7 @@ AGENT = "verifier"
 
 class VerifierAgent:
     name = AGENT
-    description = "Checks every statement against its cited sources."
+    description = "Checks every statement against its cited sources and the whole clinical picture."
     output_type: ClassVar[type[BaseModel]] = VerificationResult
 
     def __init__(self, context: CaseContext) -> None:
@@ -46,6 +47,8 @@ class VerifierAgent:
             draft.summary,
             self.context.record,
             case_date=self.context.case.effective_date,
+            # The picture the specialists read: statements are judged against the same patient.
+            picture=self.context.picture,
             # The series the imaging reader loaded (ids as cited in `image:<series>#frame=i`).
             images=list(self.context.image_series.values()),
             entailment=model_entailment(caller) if caller and self.context.model_entailment else None,

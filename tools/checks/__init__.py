@@ -12,6 +12,10 @@ accounts for — `base.py` says how; adding a check is its module plus one line 
 - `status.py`     negation and status (conditions, medications, qualitative results, metastasis)
 - `staging.py`    T/N/M, stage groups, ER/PR/HER2, variants
 - `subject.py`    the cited evidence mentions what the statement is about
+- `record_global.py` what the whole record says of the patient: "current" on a stopped / stale
+                  drug or line, a biomarker value beside a discordant result, an implausible
+                  value, care after death, "alive" after a recorded death (the clinical picture)
+- `claims.py`     a statement's structured claim (`medboard.models.claims`) against the picture
 - `discrepancies.py` cross-source disagreements in the record (and between specialists)
 - `registry.py`   `DEFAULT_CHECKS`, in the order they run; `base.py` the `Check` and `Part` types
 - `pipeline.py`   `verify_statement`, `verify_summary` (async), `apply_verdicts`, `VerifyReport`
@@ -44,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "EntailmentJudgement": "medboard.tools.checks.entailment",
     "EvidenceQuote": "medboard.tools.checks.entailment",
     "find_discrepancies": "medboard.tools.checks.discrepancies",
+    "check_claim": "medboard.tools.checks.claims",
     "CitedEvidence": "medboard.tools.checks.evidence",
     "resolve_citations": "medboard.tools.checks.evidence",
 }

@@ -251,7 +251,10 @@ def _detail_texts(details: FactDetails) -> list[object]:
         case StagingDetails():
             return [details.category]
         case PatientDetails():
-            return [details.name, details.gender]
+            # A Patient is what says whether the patient is alive (deceased[x]): "The patient died
+            # on ..." / "is alive" is about it; which one is true is `record_global`'s to judge,
+            # against every record of a death.
+            return [details.name, details.gender, "vital status alive living deceased died death"]
         case ConditionDetails():
             return [details.histology]
         case MeasurementDetails():

@@ -1,7 +1,9 @@
 """The verifier core: every statement checked against its cited sources, rules first.
 
 `verify_statement` runs the deterministic checks (`medboard.tools.checks.registry.DEFAULT_CHECKS`,
-or the `checks` given) on one statement and decides:
+or the `checks` given) on one statement — against its cited sources *and* against the whole
+clinical picture (`record_global.py`: a statement true of its citation but false of the patient is
+contradicted) — and decides:
 - **unsupported** — it cites nothing, cites a finding the summary does not have, cites evidence
   missing from the record or belonging to another patient, or cites evidence that does not
   mention its subject;
@@ -13,8 +15,38 @@ or the `checks` given) on one statement and decides:
   (qualitative wording, image-only evidence). `verify_summary` hands these to the entailment
   callback when one is given.
 
+**Structured claims.** A statement with a `claim` (the template's) is also judged on the claim:
+`claims.check_claim` compares its fields with the picture (`claim_agrees`). Its text still runs
+through every text check above, as the guard that the words say what the evidence says (a
+hand-edited sentence under a valid claim must still be caught). They combine as the worse of the
+two, in this order:
+
+1. unsupported, as for any statement (citations missing or foreign, nothing checkable said), and
+   when a fact the claim rests on is not in this patient's record;
+2. contradicted when the claim check fails (its reason first: it names the contradicting source)
+   or when a text check whose failure contradicts fails;
+3. otherwise the text's verdict: supported when every word is accounted for, unverifiable when
+   not. A claim that agrees accounts for the words it states (`claims.claim_vocabulary`: its own
+   field values, the name of the cancer the picture assigned it to, its concept's state words
+   such as "stale: still ordered"); every other word must still be the evidence's or a passed
+   check's.
+
+So a claim never excuses a failed text check: it can only settle the words it itself asserts and
+the picture confirmed.
+
+**The picture** is `picture_of(record, case_date=...)` — the cached one the specialists read — at
+the case date as given (None: the record's latest date), or the `picture=` passed in.
+
 `verify_summary` (async; `verify_summary_sync` wraps it) also collects cross-source
-discrepancies, and `apply_verdicts` writes verdicts into a summary and strikes what failed.
+discrepancies — the verifier's own rules (`discrepancies.py`) and the picture's
+(`medboard.tools.reconcile.conflicts`), merged so that one kind citing one set of sources is listed
+once (`merge_discrepancies`) — and `apply_verdicts` writes verdicts into a summary and strikes
+what failed. Both rule sets remain because they cover different kinds (each module lists its own;
+`tests/test_verifier_record_global.py` proves the kinds disjoint): the verifier's compare a
+Condition's stage summary with its observations, active orders with their administrations, same-day
+numeric labs, two specialists' readings and imaging against reports; the picture's compare
+biomarker results, medication resource types, sides, stages within a type, care after death and
+disease after resolution.
 """
 
 from __future__ import annotations
@@ -38,7 +70,15 @@ from medboard.models import (
     Verdict,
     VerdictLabel,
 )
+from medboard.models.picture import ClinicalPicture
 from medboard.tools.checks.base import Check, contradicting
+from medboard.tools.checks.claims import (
+    CLAIM_AGREES,
+    ClaimWords,
+    check_claim,
+    claim_vocabulary,
+    missing_facts,
+)
 from medboard.tools.checks.confusables import skeleton, was_folded
 from medboard.tools.checks.discrepancies import find_discrepancies
 from medboard.tools.checks.entailment import (
@@ -59,10 +99,12 @@ from medboard.tools.checks.evidence import (
     to_date,
 )
 from medboard.tools.checks.extract import Claims, extract_claims
+from medboard.tools.checks.picture import judged_against
 from medboard.tools.checks.registry import DEFAULT_CHECKS
 from medboard.tools.checks.subject import SUBJECT_MENTIONED, evidence_terms
 from medboard.tools.checks.text import concept_tokens, overlap
 from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.reconcile import picture_of
 
 __all__ = [  # the entailment contract is re-exported: callers import it from here
     "CONTRADICTING",
@@ -75,6 +117,8 @@ __all__ = [  # the entailment contract is re-exported: callers import it from he
     "apply_verdicts",
     "claims_present",
     "evidence_quotes",
+    "merge_discrepancies",
+    "picture_day",
     "revision_feedback",
     "statement_evidence",
     "untrusted_text",
@@ -151,23 +195,29 @@ def _uncovered(
     results: Mapping[str, CheckResult],
     cited: Sequence[CitedEvidence],
     checks: Sequence[Check],
+    claimed: ClaimWords | None = None,
 ) -> list[str]:
     """Parts of the statement no passed check and no evidence word accounts for.
 
     Each check declares the parts it answers for (`Check.accounts`); a part is open unless a
     check that answers for it passed. Declared spans are cut out either way, and what remains
-    must be words of the cited evidence, or words a passed check settles (`Check.words`).
+    must be words of the cited evidence, or words a passed check settles (`Check.words`), or —
+    for a statement whose structured claim agrees with the picture — words the claim settles
+    (`claims.claim_vocabulary`: its fields, its cancer's name, its concept's state words).
     """
     passed = {name for name, c in results.items() if c.outcome == "pass"}
     left: list[str] = []
     spans: list[tuple[int, int]] = []
-    settled: set[str] = set()
+    settled: set[str] = set(claimed.tokens) if claimed is not None else set()
     for check in checks:
         for part in check.accounts(text, claims, cited):
             if part.span is not None:
                 spans.append(part.span)
-            if not passed & ({check.name} if part.by is None else part.by):
-                left.append(part.shown)
+            if passed & ({check.name} if part.by is None else part.by):
+                continue
+            if claimed is not None and claimed.settles(part.shown):
+                continue
+            left.append(part.shown)
         if check.name in passed:
             settled |= check.words
     rest, cursor = [], 0
@@ -190,15 +240,32 @@ def verify_statement(
     *,
     image_series: set[str] | None = None,
     checks: Sequence[Check] = DEFAULT_CHECKS,
+    picture: ClinicalPicture | None = None,
 ) -> Verdict:
     """Rules-only verdict on one statement (see the module docstring for the decision).
 
-    `checks` is the registry to run (`medboard.tools.checks.registry.DEFAULT_CHECKS`).
+    `checks` is the registry to run (`medboard.tools.checks.registry.DEFAULT_CHECKS`); `picture`
+    the clinical picture to judge against (default: `picture_of(record, case_date=...)`).
     """
+    if picture is None:
+        picture = picture_of(record, case_date=picture_day(case_date))
     verdict, _ = _verify_statement(
-        statement, _finding_map(summary_findings), record, to_date(case_date), image_series, checks
+        statement, _finding_map(summary_findings), record, to_date(case_date), image_series, checks, picture
     )
     return verdict
+
+
+def picture_day(case_date: str | date | datetime | None) -> str | None:
+    """The case date as `picture_of` keys it: a FHIR date string as given (so the verifier reads the
+    very picture the specialists built from the case's date), a date as its ISO day, else None
+    (the record's latest date)."""
+    if isinstance(case_date, datetime):
+        return case_date.date().isoformat()
+    if isinstance(case_date, date):
+        return case_date.isoformat()
+    if isinstance(case_date, str) and to_date(case_date) is not None:
+        return case_date.strip()
+    return None
 
 
 def _finding_map(findings: Iterable[Finding] | Mapping[str, Finding]) -> Mapping[str, Finding]:
@@ -214,7 +281,10 @@ def _verify_statement(
     case_date: date | None,
     image_series: set[str] | None,
     registry: Sequence[Check] = DEFAULT_CHECKS,
+    picture: ClinicalPicture | None = None,
 ) -> tuple[Verdict, list[CitedEvidence]]:
+    if picture is None:
+        picture = picture_of(record, case_date=case_date.isoformat() if case_date else None)
     # Every textual check reads the Unicode skeleton: look-alike letters cannot dodge a check.
     text = skeleton(statement.text)
     checks: list[CheckResult] = [_findings_check(statement, findings)]
@@ -233,11 +303,15 @@ def _verify_statement(
     claims = extract_claims(text, case_date, mask=mask)
     usable = [c for c in cited if c.exists]
     if usable:
-        for check in registry:
-            result = check.run(text, usable, record, case_date=case_date, claims=claims)
-            if result.name != check.name:  # the registry's declarations would not apply to it
-                raise ValueError(f"check {check.name!r} returned a result named {result.name!r}")
-            checks.append(result)
+        with judged_against(picture):  # record-global checks read this picture
+            for check in registry:
+                result = check.run(text, usable, record, case_date=case_date, claims=claims)
+                if result.name != check.name:  # the registry's declarations would not apply to it
+                    raise ValueError(f"check {check.name!r} returned a result named {result.name!r}")
+                checks.append(result)
+    missing = missing_facts(statement.claim, record) if statement.claim is not None else []
+    if statement.claim is not None:
+        checks.append(check_claim(statement.claim, picture, record))
     by_name = {c.name: c for c in checks}
     ran = list(registry) if usable else []
 
@@ -250,6 +324,8 @@ def _verify_statement(
         return verdict(VerdictLabel.unsupported, "the statement cites no evidence"), cited
     if by_name["evidence_exists"].outcome == "fail":
         return verdict(VerdictLabel.unsupported, by_name["evidence_exists"].detail), cited
+    if missing:
+        return verdict(VerdictLabel.unsupported, by_name[CLAIM_AGREES].detail), cited
     # A check whose failure unsupports (the evidence is not about the statement) decides first.
     failed = [by_name[c.name] for c in ran if c.on_fail == VerdictLabel.unsupported]
     failed = [c for c in failed if c.outcome == "fail"]
@@ -261,11 +337,16 @@ def _verify_statement(
         # "a", "yes", "see above": citations dressed on a sentence that claims nothing.
         return verdict(VerdictLabel.unsupported, "the statement says nothing that can be checked"), cited
     failed = [by_name[c.name] for c in ran if c.contradicts and by_name[c.name].outcome == "fail"]
+    if CLAIM_AGREES in by_name and by_name[CLAIM_AGREES].outcome == "fail":
+        failed.insert(0, by_name[CLAIM_AGREES])  # the claim's reason names the contradicting source
     if failed:
         return verdict(VerdictLabel.contradicted, "; ".join(c.detail for c in failed)), cited
     if not usable:
         return verdict(VerdictLabel.unverifiable, "image evidence only: the rules cannot read images"), cited
-    left = _uncovered(text, claims, by_name, usable, ran)
+    claimed = None
+    if statement.claim is not None and by_name[CLAIM_AGREES].outcome == "pass":
+        claimed = claim_vocabulary(statement.claim, picture)
+    left = _uncovered(text, claims, by_name, usable, ran, claimed)
     if left:
         shown = ", ".join(dict.fromkeys(left))
         return verdict(VerdictLabel.unverifiable, f"rules cannot decide: {shown[:200]}"), cited
@@ -309,21 +390,26 @@ async def verify_summary(
     neutral_verdict: VerdictLabel = VerdictLabel.unverifiable,
     max_concurrency: int = 4,
     checks: Sequence[Check] = DEFAULT_CHECKS,
+    picture: ClinicalPicture | None = None,
 ) -> VerifyReport:
     """Verify every statement of `summary` (one verdict each, in order) and find discrepancies.
 
     `case_date` is the case's "now" for relative dates (default: the record's latest date).
     Statements the rules leave `unverifiable` go to `entailment` when given (an
     `EntailmentCallback`; `medboard.agents.verifier.model_entailment(caller)` builds the model's);
-    `neutral_verdict` is what a "neutral" judgement becomes; `checks` is the rules' registry.
+    `neutral_verdict` is what a "neutral" judgement becomes; `checks` is the rules' registry;
+    `picture` the clinical picture to judge against (default: `picture_of` at the case date — the
+    verifier node passes the case's own, so specialists and verifier read one picture).
     """
     day = to_date(case_date) or to_date(record.latest_date())
+    if picture is None:
+        picture = picture_of(record, case_date=picture_day(case_date))
     findings = _finding_map(summary.findings)
     series = _image_series(images)
     verdicts: list[Verdict] = []
     pending: list[tuple[int, EntailmentRequest]] = []
     for statement in summary.statements():
-        verdict, cited = _verify_statement(statement, findings, record, day, series, checks)
+        verdict, cited = _verify_statement(statement, findings, record, day, series, checks, picture)
         verdicts.append(verdict)
         if verdict.verdict == VerdictLabel.unverifiable and entailment is not None:
             quotes = evidence_quotes(cited)
@@ -351,8 +437,19 @@ async def verify_summary(
         )
         for (index, _), verdict in zip(pending, judged, strict=True):
             verdicts[index] = verdict
-    discrepancies = find_discrepancies(record, summary.findings)
+    discrepancies = merge_discrepancies(find_discrepancies(record, summary.findings), picture.discrepancies)
     return VerifyReport(verdicts=verdicts, discrepancies=discrepancies)
+
+
+def merge_discrepancies(*groups: Iterable[Discrepancy]) -> list[Discrepancy]:
+    """One list, in order: a discrepancy of the same kind citing the same set of references as an
+    earlier one is the same discrepancy (whatever its wording, element paths or id)."""
+    seen: dict[tuple[str, frozenset[str]], Discrepancy] = {}
+    for group in groups:
+        for discrepancy in group:
+            key = (discrepancy.kind, frozenset(s.reference for s in discrepancy.sources))
+            seen.setdefault(key, discrepancy)
+    return list(seen.values())
 
 
 def verify_summary_sync(summary: CaseSummary, record: PatientRecord, **kwargs: Any) -> VerifyReport:

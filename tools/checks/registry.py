@@ -26,6 +26,7 @@ from medboard.tools.checks.dates import AGE_AGREES, DATES_AGREE, age_parts, chec
 from medboard.tools.checks.demographics import SEX_AGREES, check_sex
 from medboard.tools.checks.laterality import LATERALITY_AGREES, check_laterality, side_parts
 from medboard.tools.checks.numbers import NUMBERS_AGREE, check_numbers, number_parts
+from medboard.tools.checks.record_global import RECORD_AGREES, check_record
 from medboard.tools.checks.staging import STAGING_AGREES, check_staging, staging_parts
 from medboard.tools.checks.status import STATUS_AGREES, check_status, status_parts
 from medboard.tools.checks.subject import SUBJECT_MENTIONED, check_subject
@@ -46,4 +47,6 @@ DEFAULT_CHECKS: tuple[Check, ...] = (
     Check(STATUS_AGREES, check_status, CONTRADICTS, status_parts),
     Check(STAGING_AGREES, check_staging, CONTRADICTS, staging_parts),
     Check(SEX_AGREES, check_sex, CONTRADICTS),
+    # Last: what the cited evidence says must also be what the whole record says of the patient.
+    Check(RECORD_AGREES, check_record, CONTRADICTS),
 )

@@ -4,7 +4,9 @@ Compared with the record's codes, not its prose:
 - a Condition's clinicalStatus (active/recurrence/relapse vs inactive/remission/resolved, or an
   abatement date) and verificationStatus (refuted);
 - a MedicationRequest/Statement's status (active vs stopped/completed/cancelled, or an end date
-  before the case date); an administration that was not done;
+  before the case date); an administration that was not done. A status word the order's own
+  status disputes still holds when the clinical picture gives its line or ingredient that status
+  and the source that decided it is cited too (`_reconciled`);
 - a qualitative result (Present/Absent, Detected/Not detected, Positive/Negative);
 - record-wide: "no metastasis" while an active secondary cancer Condition exists anywhere in the
   record, cited or not (an omission the summary must not paper over).
@@ -202,13 +204,49 @@ def _check_conditions(text: str, facts: list[Fact], case_date: date | None) -> l
     return _settle(hard, word_fails, word_passes)
 
 
-def _check_medications(text: str, facts: list[Fact], case_date: date | None) -> list[CheckResult]:
+_LINE_WORDS = re.compile(r"\b(?:line|regimen)s?\b", re.I)
+
+
+def _reconciled(
+    fact: Fact, text: str, cited: set[str], record: PatientRecord, case_date: date | None
+) -> tuple[str, str] | None:
+    """(status, reason) the clinical picture gives what `fact` belongs to — its line when the
+    statement speaks of a line, else its ingredient — when the source that decided that status is
+    among the statement's citations (None otherwise).
+
+    One order's own status is one source; the picture weighs them all. An order still marked
+    "active" whose line the picture has *completed* from the administrations the statement also
+    cites is not evidence against "completed": the cited evidence, read together, says it.
+    """
+    # here, not at the top: medboard.tools.reconcile uses this module (its conflict rules)
+    from medboard.tools.checks.picture import picture_for
+    from medboard.tools.reconcile.index import index_of
+
+    index = index_of(picture_for(record, case_date))
+    concepts = index.of(fact.reference)
+    if concepts.lines and _LINE_WORDS.search(text):
+        for _, line in concepts.lines:
+            basis = index.line_basis(line)
+            if cited & set(basis.sources):
+                return line.status, basis.reason
+        return None
+    for medication in concepts.medications:
+        basis = index.medication_basis(medication)
+        if cited & set(basis.sources):
+            return medication.status, basis.reason
+    return None
+
+
+def _check_medications(
+    text: str, facts: list[Fact], case_date: date | None, record: PatientRecord | None = None
+) -> list[CheckResult]:
     hard: list[CheckResult] = []
     word_fails: list[CheckResult] = []
     word_passes: list[CheckResult] = []
     says_stopped = bool(_MED_STOPPED.search(text))
     says_current = bool(_MED_CURRENT.search(text)) and not says_stopped
     says_given = bool(_MED_GIVEN.search(text))
+    cited = {f.reference for f in facts}
     for fact in facts:
         mentioned, _ = negated_concepts(text, _subject(fact), fact_names(fact))
         if not mentioned:
@@ -216,7 +254,18 @@ def _check_medications(text: str, facts: list[Fact], case_date: date | None) -> 
         state = medication_state(fact, case_date)
         evidence = [fact.evidence]
         label = fact.label
-        if says_current and state == "not_current":
+        disagrees = (says_current and state == "not_current") or (says_stopped and state == "current")
+        reconciled = _reconciled(fact, text, cited, record, case_date) if disagrees and record else None
+        picture_agrees = reconciled is not None and (
+            (says_current and reconciled[0] == "current")
+            or (says_stopped and reconciled[0] in {"stopped", "completed"})
+        )
+        if reconciled is not None and picture_agrees:
+            status, reason = reconciled
+            word_passes.append(
+                _result("pass", f"{label!r}: the picture has it {status} ({reason})", evidence)
+            )
+        elif says_current and state == "not_current":
             end = f", ended {fact.end_date}" if fact.end_date else ""
             detail = f"statement calls {label!r} current; its status is {fact.status}{end}"
             word_fails.append(_result("fail", detail, evidence))
@@ -346,7 +395,7 @@ def check_status(
         results.append(metastasis)
     results += _check_conditions(statement_text, [f for f in own if f.kind == FactKind.condition], case_date)
     results += _check_medications(
-        statement_text, [f for f in own if f.kind == FactKind.medication], case_date
+        statement_text, [f for f in own if f.kind == FactKind.medication], case_date, record
     )
     qualitative = [f for f in facts if f.kind != FactKind.staging]
     results += _check_qualitative(statement_text, qualitative, markers_named=bool(claims.markers))

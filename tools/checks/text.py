@@ -48,7 +48,14 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"body height|\bheight\b|\bht\b", " bodyheight "),
     (r"oxygen saturation|\bspo2\b|\bsao2\b", " oxygensaturation "),
     (r"body temperature|\btemperature\b|\btemp\b", " bodytemperature "),
-    (r"glomerular filtration rate|\begfr\b(?!\s+(?:mutation|variant|exon|gene))", " gfr "),
+    (
+        r"glomerular filtration rate|"
+        r"\begfr\b(?![\s:]*(?:[+-]|mutation|mutant|variant|exon|gene|positive|negative|status|amplif|"
+        r"express|conflict|discordan))",
+        " gfr ",
+    ),
+    # The gene / receptor (a biomarker), after the kidney's eGFR above took its own spellings.
+    (r"epidermal growth factor receptors?", " egfr "),
     (r"low density lipoprotein|\bldl\b", " ldl "),
     (r"high density lipoprotein|\bhdl\b", " hdl "),
     (r"urea nitrogen|\bbun\b", " urea "),

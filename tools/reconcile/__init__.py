@@ -5,6 +5,8 @@ vital status (`patient.py`), each cancer with its stages, biomarkers, lines and 
 (`cancers.py`), each medication ingredient with its status at the case date (`medications.py`,
 `currency.py`), each lab series in one comparable unit (`labs.py`) — and lists the conflicts
 (`conflicts.py`) and data-quality problems it finds. Deterministic; no model, no agent.
+`index.py` answers the verifier's question about a built picture: which concept(s) a record
+reference belongs to, and which source decided a concept's status.
 """
 
 from __future__ import annotations

@@ -334,18 +334,20 @@ def _biomarker_sites(fact: Fact) -> frozenset[str] | None:
     return knowledge.BIOMARKER_SITES.get(_biomarker_name(fact).lower())
 
 
-def _polarity(fact: Fact) -> str | None:
+def result_polarity(fact: Fact) -> str | None:
+    """``positive`` / ``negative`` for a qualitative result (codes first, then its words)."""
     text = fact.value if isinstance(fact.value, str) else None
     display = next((c.display for c in fact.value_codes if c.display), None)
     return knowledge.polarity([c.code for c in fact.value_codes if c.code], text or display)
 
 
-def _result_key(fact: Fact) -> str | None:
+def result_key(fact: Fact) -> str | None:
     """What a result says, for agreement: positive / negative, else its coded value, else its text.
 
-    None for numbers (a score that changes is a trend, not a discordance).
+    None for numbers (a score that changes is a trend, not a discordance). Public: the verifier
+    (`medboard.tools.checks.claims`, `record_global`) judges discordance by the same key.
     """
-    said = _polarity(fact)
+    said = result_polarity(fact)
     if said is not None:
         return said
     if fact.value_codes:
@@ -374,14 +376,14 @@ def _biomarkers(facts: list[Fact]) -> list[Biomarker]:
     biomarkers = []
     for (code, name), members in groups.items():
         members.sort(key=lambda f: f.date or "")
-        said = {k for k in (_result_key(f) for f in members) if k is not None}
+        said = {k for k in (result_key(f) for f in members) if k is not None}
         biomarkers.append(
             Biomarker(name=name, code=code, results=[_result(f) for f in members], conflict=len(said) > 1)
         )
     # one biomarker under two codes (HER2 by IHC and by ISH): opposite readings are a conflict too
     by_name: dict[str, set[str]] = defaultdict(set)
     for (_, name), members in groups.items():
-        by_name[name.lower()] |= {p for p in (_polarity(f) for f in members) if p}
+        by_name[name.lower()] |= {p for p in (result_polarity(f) for f in members) if p}
     for biomarker in biomarkers:
         if len(by_name[biomarker.name.lower()]) > 1:
             biomarker.conflict = True

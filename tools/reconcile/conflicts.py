@@ -58,6 +58,7 @@ from medboard.tools.checks.staging import compatible
 from medboard.tools.checks.text import sides_in
 from medboard.tools.fhir import medication_status
 from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.reconcile.medications import ingredient_of
 from medboard.tools.reconcile.patient import DEATH_DOCUMENTATION
 
 Rule = Callable[[PatientRecord, ClinicalPicture], list[Discrepancy]]
@@ -217,14 +218,6 @@ def _med_type(fact: Fact) -> str:
     return (fact.details.resource_type or "") if isinstance(fact.details, MedicationDetails) else ""
 
 
-def _ingredient(fact: Fact) -> str:
-    rx = next((c.code for c in fact.codes if c.code and "rxnorm" in (c.system or "").lower()), None)
-    if rx:
-        return f"rx:{rx}"
-    words = re.findall(r"[a-z]+", fact.label.lower())
-    return f"name:{words[0]}" if words else ""
-
-
 def _stop_day(record: PatientRecord, fact: Fact) -> date | None:
     """When a stopped / completed source says the drug ended: its end date, else (a statement)
     the day it was asserted. A stopped order with only its authored date has no known stop day."""
@@ -239,7 +232,7 @@ def medication_status_across_types(record: PatientRecord, picture: ClinicalPictu
     del picture
     by_ingredient: dict[str, list[Fact]] = defaultdict(list)
     for fact in record.facts_of(FactKind.medication):
-        key = _ingredient(fact)
+        key = ingredient_of(record, fact)  # the picture's grouping: one ingredient, any product code
         if key and _med_type(fact):
             by_ingredient[key].append(fact)
     out: list[Discrepancy] = []
