@@ -285,6 +285,13 @@ def is_metastatic(cancer: Cancer) -> bool:
     )
 
 
+def _sources(cancer: Cancer) -> set[str]:
+    """The results a cancer owns (its biomarkers' and markers')."""
+    return {r.source for b in cancer.biomarkers for r in b.results} | {
+        r.source for m in cancer.markers for r in m.results
+    }
+
+
 def _symbols(fact: Fact) -> list[str]:
     """The gene or marker a result is about, as the loader read it."""
     symbols = []
@@ -311,19 +318,13 @@ def missing_tests(cancer: Cancer, facts: Iterable[Fact], others: Sequence[Cancer
     expectation = expectation_for(cancer)
     if expectation is None:
         return None
-    foreign = {
-        r.source
-        for other in others
-        if other.condition != cancer.condition
-        for b in (*other.biomarkers, *other.markers)
-        for r in b.results
-    }
-    own = {r.source for b in (*cancer.biomarkers, *cancer.markers) for r in b.results}
+    foreign = {ref for other in others if other.condition != cancer.condition for ref in _sources(other)}
+    own = _sources(cancer)
     results = [
         f for f in facts if f.kind in RESULT_KINDS and (f.reference in own or f.reference not in foreign)
     ]
     names = [n for f in results for n in (f.label, *(c.display or "" for c in f.codes))]
-    symbols = [b.name for b in (*cancer.biomarkers, *cancer.markers)]
+    symbols = [b.name for b in cancer.biomarkers] + [m.name for m in cancer.markers]
     symbols += [s for f in results for s in _symbols(f)]
     metastatic = is_metastatic(cancer)
     absent = tuple(

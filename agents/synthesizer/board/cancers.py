@@ -48,7 +48,8 @@ def _stated_by_picture(picture: ClinicalPicture) -> set[str]:
     """Record items the picture states per cancer (biomarker, marker, stage and line sources)."""
     refs: set[str] = set()
     for cancer in picture.cancers:
-        refs |= {r.source for b in (*cancer.biomarkers, *cancer.markers) for r in b.results}
+        refs |= {r.source for b in cancer.biomarkers for r in b.results}
+        refs |= {r.source for m in cancer.markers for r in m.results}
         refs |= {s for stage in cancer.stages for s in stage.sources}
         refs |= {s for line in cancer.lines for s in line.sources}
     return refs

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from medboard.agents.synthesizer.board.draft import CancerDraft, fhir_refs
 from medboard.agents.synthesizer.board.scope import Items, is_tumour_result
+from medboard.models import Finding
+from medboard.tools.reconcile.expected_tests import expectation_for
 
 
 def pathology(draft: CancerDraft, items: Items) -> None:
@@ -42,5 +44,13 @@ def biomarkers(draft: CancerDraft) -> None:
             and not (fhir_refs(f) and fhir_refs(f) <= markers)
         )
     )
-    for finding in found:
+    expectation = expectation_for(draft.scope.cancer)
+    expected = [t.pattern for t in expectation.tests] if expectation else []
+
+    def rank(finding: Finding) -> int:
+        """The guideline's tests first, in its order (ER, PR, HER2 ...), then the others."""
+        name = getattr(finding.claim, "name", "")
+        return next((i for i, p in enumerate(expected) if p.search(name)), len(expected))
+
+    for finding in sorted(found, key=rank):
         draft.verbatim(finding)

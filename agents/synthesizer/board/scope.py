@@ -257,7 +257,7 @@ def scopes(picture: ClinicalPicture, record: PatientRecord | None) -> list[Cance
         linked = [by_ref[r] for r in related if r in by_ref]
         origin = _origin(cancer)
         by_site = [p for p in primaries if origin and origin in cancer_sites(p, record)]
-        parent = (linked or by_site or (primaries if len(primaries) == 1 else []) or [None])[0]
+        parent = next(iter(linked or by_site or (primaries if len(primaries) == 1 else [])), None)
         if parent is None:
             alone.append(CancerScope(cancer))
         else:

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date
+from functools import partial
+from typing import Any
 
 from medboard.agents.synthesizer.board.draft import CancerDraft, short, when
 from medboard.agents.synthesizer.board.scope import Items, day, role_of
@@ -29,7 +31,8 @@ from medboard.models import Fact, Finding, iso_day
 from medboard.models.claims import LineClaim
 from medboard.models.fact_kinds import ProcedureDetails
 from medboard.models.picture import Line
-from medboard.tools.longitudinal.timeline import EPISODE_GAP_DAYS
+from medboard.tools.fhir.record import PatientRecord
+from medboard.tools.longitudinal.timeline import EPISODE_GAP_DAYS, drug_name
 
 COLUMNS = ["Line", "Regimen", "Start", "Stop", "Administrations", "Status / reason stopped"]
 
@@ -50,7 +53,7 @@ def _plural(count: int, noun: str, nouns: str) -> str:
     return f"{count} {noun if count == 1 else nouns}"
 
 
-def status_reason(resource: dict | None) -> str | None:  # type: ignore[type-arg]
+def status_reason(resource: dict[str, Any] | None) -> str | None:
     """The record's own reason a therapy stopped (``statusReason``, a CodeableConcept or a list)."""
     value = (resource or {}).get("statusReason")
     concepts = value if isinstance(value, list) else [value] if value else []
@@ -71,10 +74,10 @@ def therapy(draft: CancerDraft, items: Items) -> None:
     rows: list[tuple[str, int, Callable[[], None]]] = []
     lines = draft.scope.cancer.lines
     for number, line in enumerate(lines, start=1):
-        rows.append((line.start or "", 1, lambda n=number, ln=line: _line_row(draft, n, ln, len(lines))))
+        rows.append((line.start or "", 1, partial(_line_row, draft, number, line, len(lines))))
     for course in _courses([f for f in items.procedures if role_of(f) == "treatment"]):
         order = 0 if _kind(course[0]) == "surgery" else 2
-        rows.append((iso_day(course[0].date or ""), order, lambda c=course: _procedure_row(draft, c)))
+        rows.append((iso_day(course[0].date or ""), order, partial(_procedure_row, draft, course)))
     for _, _, write in sorted(rows, key=lambda r: (r[0], r[1])):
         write()
 
@@ -147,18 +150,38 @@ def _first_each(facts: Sequence[Fact]) -> list[Fact]:
     return out
 
 
-def _line_status(line: Line, last: date | None, inferred: bool, number: int, sources, record) -> str:  # type: ignore[no-untyped-def]
+def _stops(sources: Sequence[Fact], record: PatientRecord | None) -> list[tuple[Fact, str]]:
+    """The line's records that say why they stopped (``statusReason``), latest first."""
+    if record is None:
+        return []
+    found = [(f, status_reason(record.get(f.reference))) for f in sources]
+    return [(f, r) for f, r in sorted(found, key=lambda p: p[0].date or "", reverse=True) if r]
+
+
+def _line_status(
+    line: Line,
+    last: date | None,
+    inferred: bool,
+    number: int,
+    sources: Sequence[Fact],
+    record: PatientRecord | None,
+) -> str:
+    """The row's status: the picture's, with the record's reason for a stop; a drug stopped for a
+    reason within a line that goes on is named with its reason."""
+    stops = _stops(sources, record)
     if inferred:
         return f"last record {last.isoformat() if last else 'not dated'}, then line {number + 1}"
     if line.status == "stopped":
-        reasons = [status_reason(record.get(f.reference)) for f in sources] if record else []
-        reason = next((r for r in reversed(reasons) if r), None)
-        return f"stopped: {reason}" if reason else "stopped"
+        return f"stopped: {stops[0][1]}" if stops else "stopped"
     if line.status == "stale":
-        return f"not current (no record after {last.isoformat()})" if last else "not current"
-    if line.status == "unknown":
-        return "status not recorded"
-    return line.status
+        status = f"not current (no record after {last.isoformat()})" if last else "not current"
+    elif line.status == "unknown":
+        status = "status not recorded"
+    else:
+        status = line.status
+    for fact, reason in stops:
+        status += f"; {drug_name(fact)} stopped on {when(fact)}: {reason}"
+    return status
 
 
 # --- procedures -------------------------------------------------------------------------------
