@@ -69,6 +69,10 @@ class ExpectedTest:
     when: When = "always"
     symbol: re.Pattern[str] | None = None
 
+    def names(self, name: str) -> bool:
+        """Whether a biomarker's name (as the picture or a claim gives it) is this test."""
+        return bool(self.pattern.search(name) or (self.symbol and self.symbol.search(name.strip())))
+
     def metastatic(self) -> ExpectedTest:
         """The same test, asked only in metastatic disease."""
         return ExpectedTest(self.name, self.pattern, "metastatic", self.symbol)

@@ -45,12 +45,12 @@ def biomarkers(draft: CancerDraft) -> None:
         )
     )
     expectation = expectation_for(draft.scope.cancer)
-    expected = [t.pattern for t in expectation.tests] if expectation else []
+    expected = list(expectation.tests) if expectation else []
 
     def rank(finding: Finding) -> int:
         """The guideline's tests first, in its order (ER, PR, HER2 ...), then the others."""
         name = getattr(finding.claim, "name", "")
-        return next((i for i, p in enumerate(expected) if p.search(name)), len(expected))
+        return next((i for i, test in enumerate(expected) if test.names(name)), len(expected))
 
     for finding in sorted(found, key=rank):
         draft.verbatim(finding)

@@ -31,6 +31,7 @@ from medboard.models import Fact, Finding, iso_day
 from medboard.models.claims import LineClaim
 from medboard.models.fact_kinds import ProcedureDetails
 from medboard.models.picture import Line
+from medboard.tools.fhir.medication_status import TAKING
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.longitudinal.timeline import EPISODE_GAP_DAYS, drug_name
 
@@ -171,6 +172,10 @@ def _line_status(
     stops = _stops(sources, record)
     if inferred:
         return f"last record {last.isoformat() if last else 'not dated'}, then line {number + 1}"
+    if line.status in ("stopped", "completed") and any((f.status or "").lower() in TAKING for f in sources):
+        # the reconciliation ended the line (its administrations are over) while some of its
+        # orders still read active: the row says what the records show, its claim the status
+        return f"last record {last.isoformat()}" if last else "status not recorded"
     if line.status == "stopped":
         return f"stopped: {stops[0][1]}" if stops else "stopped"
     if line.status == "stale":
