@@ -19,19 +19,16 @@ from __future__ import annotations
 
 from medboard.agents.synthesizer.board import diagnosis as dx
 from medboard.agents.synthesizer.board.base import Board, section
-from medboard.agents.synthesizer.board.draft import CancerDraft, claim_cancer, fhir_refs
+from medboard.agents.synthesizer.board.draft import CancerDraft, claim_cancer
 from medboard.agents.synthesizer.board.markers import markers
 from medboard.agents.synthesizer.board.pathology import biomarkers, pathology
 from medboard.agents.synthesizer.board.scope import Items, Owner, collect, role_of, scopes
 from medboard.agents.synthesizer.board.therapy import COLUMNS, therapy
-from medboard.models import Finding, FindingCategory, Section, SectionKind
+from medboard.models import Finding, Section, SectionKind
 from medboard.models.picture import Cancer, ClinicalPicture
 from medboard.tools.reconcile.expected_tests import missing_tests
 
 NO_TISSUE_DIAGNOSIS = "No biopsy, cytology or pathology report is recorded for this diagnosis."
-
-# Findings about the record's items that a section states when every item they cite is its own.
-_ITEM_CATEGORIES = frozenset({FindingCategory.procedure, FindingCategory.imaging, FindingCategory.report})
 
 
 def cancer_of(finding: Finding) -> str | None:
@@ -90,10 +87,7 @@ def _write(draft: CancerDraft, items: Items) -> None:
     # whatever else names this cancer, or rests only on what the section cites
     for finding in draft.board.where(draft.mine):
         draft.verbatim(finding)
-    for finding in draft.board.where(
-        lambda f: f.category in _ITEM_CATEGORIES and bool(fhir_refs(f)) and fhir_refs(f) <= draft.refs
-    ):
-        draft.verbatim(finding)
+    draft.restate(draft.refs)
     _questions(draft, items)
 
 

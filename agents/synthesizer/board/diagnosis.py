@@ -10,12 +10,11 @@ follow-up.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 
 from medboard.agents.synthesizer.board.draft import CancerDraft, item, short, when
 from medboard.agents.synthesizer.board.scope import WORKUP_AFTER, Items, day, is_tumour_result, role_of
-from medboard.models import EvidenceRef, Fact
-from medboard.models.claims import StageClaim
+from medboard.models import Fact, Finding
+from medboard.models.claims import DiagnosisClaim, StageClaim
 from medboard.models.fact_kinds import ConditionDetails
 
 
@@ -23,11 +22,14 @@ def diagnosis(draft: CancerDraft, items: Items) -> None:
     """The diagnosis findings (the primary first, then its metastases), histology, disease status."""
     scope = draft.scope
     order = [scope.cancer.condition, *(s.condition for s in scope.secondaries)]
-    found = draft.board.where(
-        lambda f: f.claim is not None and f.claim.concept == "diagnosis" and draft.mine(f)
-    )
-    found.sort(key=lambda f: order.index(f.claim.condition) if f.claim and f.claim.condition in order else 99)  # type: ignore[union-attr]
-    for finding in found:
+
+    def rank(finding: Finding) -> int:
+        claim = finding.claim
+        condition = claim.condition if isinstance(claim, DiagnosisClaim) else None
+        return order.index(condition) if condition in order else len(order)
+
+    found = draft.board.where(lambda f: isinstance(f.claim, DiagnosisClaim) and draft.mine(f))
+    for finding in sorted(found, key=rank):
         draft.verbatim(finding)
     cancer = scope.cancer
     record = draft.owner.record
@@ -35,7 +37,7 @@ def diagnosis(draft: CancerDraft, items: Items) -> None:
         said = [
             f
             for ref in scope.conditions
-            for f in record.facts_citing(ref)
+            for f in draft.owner.facts(ref)
             if isinstance(f.details, ConditionDetails) and f.details.histology == cancer.histology
         ]
         if said:
@@ -77,16 +79,7 @@ def stages(draft: CancerDraft) -> None:
         claim = StageClaim(
             cancer=draft.scope.cancer.condition, type=stage.type, group=stage.group, facts=stage.sources
         )
-        draft.add(text, evidence=_refs(draft, stage.sources), claim=claim)
-
-
-def _refs(draft: CancerDraft, sources: Sequence[str]) -> list[EvidenceRef]:
-    record = draft.owner.record
-    out = []
-    for ref in sources:
-        facts = record.facts_citing(ref) if record else []
-        out.append(facts[0].evidence if facts else EvidenceRef(reference=ref))
-    return out
+        draft.add(text, evidence=[draft.evidence(s) for s in stage.sources], claim=claim)
 
 
 def _test_pool(draft: CancerDraft, items: Items) -> tuple[list[Fact], list[Fact]]:
@@ -128,7 +121,9 @@ def _listed(draft: CancerDraft, title: str, facts: list[Fact]) -> None:
     singles = [g[0] for g in groups.values() if len(g) == 1]
     if singles:
         draft.add(f"{title}: " + "; ".join(item(f) for f in singles) + ".", facts=singles)
+        draft.restate({f.reference for f in singles})
     for label, group in groups.items():
         if len(group) > 1:
             first, last = when(group[0]), when(group[-1])
             draft.add(f"{title}: {label}, {len(group)} records, {first} – {last}.", facts=group)
+            draft.restate({f.reference for f in group})

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from medboard.agents.synthesizer.board.base import Board, state
 from medboard.agents.synthesizer.board.scope import CancerScope, Owner
-from medboard.models import EvidenceRef, Fact, Finding, SectionKind, Statement, iso_day
+from medboard.models import EvidenceRef, Fact, Finding, FindingCategory, SectionKind, Statement, iso_day
 from medboard.models.claims import Claim
 
 # SNOMED CT semantic tags ("(procedure)", "(disorder)"): the concept's hierarchy, not its name.
@@ -25,6 +25,10 @@ _SEMANTIC_TAG = re.compile(
     r"observable entity|morphologic abnormality|event)\)",
     re.IGNORECASE,
 )
+
+
+#: Findings that read a report or an image: stated in their own words after the items they read.
+READINGS = frozenset({FindingCategory.imaging, FindingCategory.report})
 
 
 def short(text: str) -> str:
@@ -89,19 +93,33 @@ class CancerDraft:
         return owner is not None and owner not in self.scope.conditions
 
     def covered(self, refs: set[str], exclude: Sequence[Finding] = ()) -> list[Finding]:
-        """Unstated findings that rest only on `refs` and that a statement citing `refs` restates:
-        record items and results. A diagnosis, stage or line is a statement of its own (its claim
-        is the section's structure), however few records it rests on."""
+        """Unstated findings resting only on `refs` whose content a statement citing `refs` says:
+        a procedure ("Procedure: X on D", "Surgery on D: X") or a result (a value, a trend). A
+        diagnosis, stage or line is a statement of its own (its claim is the section's structure),
+        and a report's or an image's reading says more than its date: `restate` them."""
         skip = {f.id for f in exclude}
         return self.board.where(
             lambda f: (
                 f.id not in skip
-                and (f.claim is None or f.claim.concept == "result")
+                and (
+                    (f.claim is None and f.category == FindingCategory.procedure)
+                    or (f.claim is not None and f.claim.concept == "result")
+                )
                 and bool(fhir_refs(f))
                 and fhir_refs(f) <= refs
                 and not self.foreign(f)
             )
         )
+
+    def restate(self, refs: set[str]) -> None:
+        """State, as their specialists wrote them, the unstated readings (reports, images) that
+        rest only on `refs` — the items a statement just listed."""
+        for finding in self.board.where(
+            lambda f: (
+                f.category in READINGS and bool(fhir_refs(f)) and fhir_refs(f) <= refs and not self.foreign(f)
+            )
+        ):
+            self.verbatim(finding)
 
     def add(
         self,
@@ -125,6 +143,11 @@ class CancerDraft:
         self.statements.append(statement)
         self.refs |= refs
         return statement
+
+    def evidence(self, reference: str) -> EvidenceRef:
+        """How the record's fact cites a resource (with its path and quote), else the bare reference."""
+        facts = self.owner.facts(reference)
+        return facts[0].evidence if facts else EvidenceRef(reference=reference)
 
     def verbatim(self, finding: Finding) -> Statement:
         """Restate one finding as it is, with its claim."""

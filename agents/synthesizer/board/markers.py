@@ -11,7 +11,7 @@ is stated after it, as its specialist wrote it; an undefined one is left to the 
 from __future__ import annotations
 
 from medboard.agents.synthesizer.board.draft import CancerDraft, fhir_refs
-from medboard.models import EvidenceRef, FindingCategory
+from medboard.models import FindingCategory
 from medboard.models.claims import ClaimedResult, ResultClaim
 from medboard.models.picture import Marker, Result
 from medboard.tools.checks.text import concept_tokens
@@ -39,8 +39,7 @@ def _numeric(result: Result) -> float | None:
 def _name(draft: CancerDraft, marker: Marker) -> str:
     """The marker's short name when the record's own label says it (PSA ↔ "Prostate specific Ag"),
     else the label of its first result."""
-    record = draft.owner.record
-    facts = record.facts_citing(marker.results[0].source) if record and marker.results else []
+    facts = draft.owner.facts(marker.results[0].source) if marker.results else []
     label = facts[0].label if facts else marker.name
     return marker.name if concept_tokens(marker.name) <= concept_tokens(label) else label
 
@@ -73,14 +72,8 @@ def markers(draft: CancerDraft) -> None:
             facts=list(dict.fromkeys(r.source for r in stated)),
         )
         sources = list(dict.fromkeys(r.source for r in results))
-        draft.add(text, evidence=[_evidence(draft, s) for s in sources], claim=claim)
+        draft.add(text, evidence=[draft.evidence(s) for s in sources], claim=claim)
         _kinetics(draft, set(sources))
-
-
-def _evidence(draft: CancerDraft, ref: str) -> EvidenceRef:
-    record = draft.owner.record
-    facts = record.facts_citing(ref) if record else []
-    return facts[0].evidence if facts else EvidenceRef(reference=ref)
 
 
 def _kinetics(draft: CancerDraft, sources: set[str]) -> None:

@@ -28,6 +28,7 @@ weeks, and staging imaging follows within weeks, before treatment starts.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -202,10 +203,19 @@ class CancerScope:
         return bool(when and onset and when >= onset - WORKUP_BEFORE)
 
 
-def _condition_facts(record: PatientRecord | None, refs: Iterable[str]) -> list[Fact]:
-    if record is None:
-        return []
-    return [f for ref in refs for f in record.facts_citing(ref) if f.kind == FactKind.condition]
+Index = dict[str, list[Fact]]
+
+
+def index_of(record: PatientRecord | None) -> Index:
+    """The record's facts by the resource they cite (`PatientRecord.facts_citing`, in one pass)."""
+    index: Index = defaultdict(list)
+    for fact in record.facts if record else []:
+        index[fact.evidence.reference].append(fact)
+    return index
+
+
+def _condition_facts(index: Index, refs: Iterable[str]) -> list[Fact]:
+    return [f for ref in refs for f in index.get(ref, []) if f.kind == FactKind.condition]
 
 
 def _site_of_condition(fact: Fact) -> str | None:
@@ -216,16 +226,13 @@ def _site_of_condition(fact: Fact) -> str | None:
     return knowledge.site_of_text(fact.label, *(c.display for c in fact.codes), fact.body_site, histology)
 
 
-def cancer_sites(cancer: Cancer, record: PatientRecord | None) -> set[str]:
+def cancer_sites(cancer: Cancer, index: Index) -> set[str]:
     """Where a cancer is: its site of origin, and for a secondary the site it is found in."""
     sites = {
         s
         for s in (
             knowledge.site_of_text(cancer.name, cancer.histology, cancer.body_site),
-            *(
-                _site_of_condition(f)
-                for f in _condition_facts(record, [cancer.condition, *cancer.conditions])
-            ),
+            *(_site_of_condition(f) for f in _condition_facts(index, [cancer.condition, *cancer.conditions])),
             *(knowledge.site_of_text(m) for m in cancer.metastatic_sites),
         )
         if s and s != "secondary"
@@ -246,6 +253,7 @@ def scopes(picture: ClinicalPicture, record: PatientRecord | None) -> list[Cance
     one primary — the reconciliation's own rule, which already made its body site one of the
     primary's metastatic sites.
     """
+    index = index_of(record)
     primaries = [c for c in picture.cancers if c.kind != "secondary"]
     by_ref = {ref: p for p in primaries for ref in (p.condition, *p.conditions)}
     out = {p.condition: CancerScope(p) for p in primaries}
@@ -253,10 +261,10 @@ def scopes(picture: ClinicalPicture, record: PatientRecord | None) -> list[Cance
     for cancer in picture.cancers:
         if cancer.kind != "secondary":
             continue
-        related = {r for f in _condition_facts(record, [cancer.condition]) for r in f.related}
+        related = {r for f in _condition_facts(index, [cancer.condition]) for r in f.related}
         linked = [by_ref[r] for r in related if r in by_ref]
         origin = _origin(cancer)
-        by_site = [p for p in primaries if origin and origin in cancer_sites(p, record)]
+        by_site = [p for p in primaries if origin and origin in cancer_sites(p, index)]
         parent = next(iter(linked or by_site or (primaries if len(primaries) == 1 else [])), None)
         if parent is None:
             alone.append(CancerScope(cancer))
@@ -264,9 +272,9 @@ def scopes(picture: ClinicalPicture, record: PatientRecord | None) -> list[Cance
             out[parent.condition].secondaries.append(cancer)
     ordered = [*out.values(), *alone]
     for scope in ordered:
-        sites = cancer_sites(scope.cancer, record)
+        sites = cancer_sites(scope.cancer, index)
         for secondary in scope.secondaries:
-            sites |= cancer_sites(secondary, record)
+            sites |= cancer_sites(secondary, index)
         scope.sites = frozenset(sites)
     return sorted(ordered, key=lambda s: picture.cancers.index(s.cancer))
 
@@ -303,6 +311,15 @@ class Owner:
 
     scopes: Sequence[CancerScope]
     record: PatientRecord | None
+    index: Index = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.index:
+            self.index = index_of(self.record)
+
+    def facts(self, reference: str) -> list[Fact]:
+        """The facts citing one resource."""
+        return self.index.get(reference, [])
 
     def _canonical(self, ref: str) -> str:
         return (self.record.canonical(ref) if self.record else None) or ref
@@ -316,7 +333,7 @@ class Owner:
             for scope in self.scopes:
                 if ref in scope.conditions:
                     return scope
-        for fact in _condition_facts(self.record, refs):
+        for fact in _condition_facts(self.index, refs):
             site = _site_of_condition(fact)
             fits = [s for s in self.scopes if site in s.sites and s.in_window(when)]
             if len(fits) == 1:

@@ -101,7 +101,7 @@ def _line_finding(draft: CancerDraft, line: Line) -> Finding | None:
 
 def _line_row(draft: CancerDraft, number: int, line: Line, count: int) -> None:
     record = draft.owner.record
-    sources = [f for ref in line.sources for f in (record.facts_citing(ref) if record else [])]
+    sources = [f for ref in line.sources for f in draft.owner.facts(ref)]
     finding = _line_finding(draft, line)
     claim = finding.claim if finding is not None and isinstance(finding.claim, LineClaim) else None
     if claim is None:
