@@ -4,14 +4,14 @@ A marker's course is its values over time; the board wants the first value, the 
 latest, not the arithmetic between them ("0.679 − 3.29 = -2.61 ng/mL (-79.4 %)"). One statement
 per marker lists every value when there are few (`LIST_ALL`), else the first, nadir, peak and
 latest with the count, citing every value, and cites the specialists' findings it restates (the
-latest value, the trend). A computed doubling time or velocity (a kinetics finding with a value)
-is stated after it, as its specialist wrote it; an undefined one is left to the appendix.
+latest value, the trend). Kinetics (doubling time, velocity) stay with their specialist's finding
+in the appendix: their text is a worked calculation, which the board layout does not restate as
+prose, and they carry no structured claim to render compactly.
 """
 
 from __future__ import annotations
 
-from medboard.agents.synthesizer.board.draft import CancerDraft, fhir_refs
-from medboard.models import FindingCategory
+from medboard.agents.synthesizer.board.draft import CancerDraft
 from medboard.models.claims import ClaimedResult, ResultClaim
 from medboard.models.picture import Marker, Result
 from medboard.tools.checks.text import concept_tokens
@@ -73,20 +73,3 @@ def markers(draft: CancerDraft) -> None:
         )
         sources = list(dict.fromkeys(r.source for r in results))
         draft.add(text, evidence=[draft.evidence(s) for s in sources], claim=claim)
-        _kinetics(draft, set(sources))
-
-
-def _kinetics(draft: CancerDraft, sources: set[str]) -> None:
-    """Computed kinetics of this marker (a trend finding with a value, resting on its values and
-    on what the section already cites, e.g. the surgery that starts the window)."""
-    found = draft.board.where(
-        lambda f: (
-            f.category == FindingCategory.trend
-            and f.claim is None
-            and f.value is not None
-            and bool(fhir_refs(f) & sources)
-            and fhir_refs(f) <= sources | draft.refs
-        )
-    )
-    for finding in found:
-        draft.verbatim(finding)
