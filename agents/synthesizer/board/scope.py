@@ -10,10 +10,13 @@ in the order they are tried, the first that decides wins:
    observation's ``focus``, a report's result) makes it the cancer's; a reference to another
    cancer's makes it not. A link to a condition that is not a cancer of the picture ("Suspected lung
    cancer", "Polyp of colon") counts when that condition names the cancer's site and the item falls
-   in the cancer's workup window: the workup of a suspicion is how the cancer was found.
+   in the cancer's workup window: the workup of a suspicion is how the cancer was found. A link
+   to a condition of another site makes it not the cancer's; one to a condition that names no
+   site (a symptom) leaves it to the rules below.
 2. **Sites.** A reason code, body site, specimen or the item's own name naming the cancer's site
    (`knowledge.site_of_text`, the knowledge tables' coarse sites) makes it the cancer's from the
-   start of its workup window on; naming another site makes it not.
+   start of its workup window on (its laterality telling two cancers of one site apart); naming
+   another site makes it not.
 3. **Dates.** A diagnostic item (imaging, biopsy, endoscopy, pathology) with no link and no site is
    the cancer's when it falls in the cancer's workup window and in no other cancer's.
 
@@ -325,26 +328,29 @@ class Owner:
         return (self.record.canonical(ref) if self.record else None) or ref
 
     def _linked(self, refs: Iterable[str], when: date | None) -> CancerScope | Literal[False] | None:
-        """The scope a link names; False when the links name something else; None when no link."""
-        refs = [self._canonical(r) for r in refs if r.startswith("Condition/") or "Condition/" in r]
-        if not refs:
-            return None
+        """The scope a link names; False when the links name something else; None when no link
+        decides (none, or only to conditions that name no site: a symptom, a finding)."""
+        refs = [self._canonical(r) for r in refs if "Condition/" in r]
         for ref in refs:
             for scope in self.scopes:
                 if ref in scope.conditions:
                     return scope
-        for fact in _condition_facts(self.index, refs):
-            site = _site_of_condition(fact)
-            fits = [s for s in self.scopes if site in s.sites and s.in_window(when)]
-            if len(fits) == 1:
-                return fits[0]
-        return False
+        sites = {_site_of_condition(f) for f in _condition_facts(self.index, refs)} - {None, "secondary"}
+        if not sites:
+            return None
+        fits = [s for s in self.scopes if s.sites & sites and s.in_window(when)]
+        return fits[0] if len(fits) == 1 else False
 
-    def by_site(self, texts: Iterable[str | None], when: date | None) -> CancerScope | Literal[False] | None:
+    def by_site(
+        self, texts: Iterable[str | None], when: date | None, side: str | None = None
+    ) -> CancerScope | Literal[False] | None:
+        """The one scope whose site the texts name (a laterality telling two of a site apart)."""
         sites = {knowledge.site_of_text(t) for t in texts if t} - {None, "secondary"}
         if not sites:
             return None
         fits = [s for s in self.scopes if s.sites & sites and s.from_workup(when)]
+        if len(fits) > 1 and side:
+            fits = [s for s in fits if s.cancer.laterality == side]
         return fits[0] if len(fits) == 1 else False
 
     def _by_date(self, when: date | None) -> CancerScope | None:
@@ -352,12 +358,19 @@ class Owner:
         return fits[0] if len(fits) == 1 else None
 
     def decide(
-        self, links: Iterable[str], texts: Iterable[str | None], when: date | None, dated: bool
+        self,
+        links: Iterable[str],
+        texts: Iterable[str | None],
+        when: date | None,
+        *,
+        dated: bool,
+        side: str | None = None,
     ) -> CancerScope | None:
+        """Links, then sites, then (for a diagnostic item, `dated`) the workup window."""
         linked = self._linked(links, when)
         if linked is not None:
             return linked or None
-        sited = self.by_site(texts, when)
+        sited = self.by_site(texts, when, side)
         if sited is not None:
             return sited or None
         return self._by_date(when) if dated else None
@@ -372,6 +385,7 @@ class Owner:
             [*reasons, fact.body_site, fact.label, *(c.display for c in fact.codes)],
             day(fact.date),
             dated=role in ("biopsy", "imaging", "endoscopy"),
+            side=fact.laterality,
         )
 
     def of_report(self, fact: Fact, results: Sequence[Fact]) -> CancerScope | None:
@@ -394,7 +408,9 @@ class Owner:
         resource = self.record.get(fact.reference) if self.record else None
         specimens = [self.record.get(r) for r in _raw_refs(resource, "specimen")] if self.record else []
         texts = [t for s in specimens if s for t in _texts(s.get("type")) + _texts(s.get("collection"))]
-        return self.decide(_raw_refs(resource, "focus"), texts, day(fact.date), dated=False)
+        return self.decide(
+            _raw_refs(resource, "focus"), texts, day(fact.date), dated=False, side=fact.laterality
+        )
 
 
 def is_tumour_result(fact: Fact, record: PatientRecord | None) -> bool:
@@ -456,7 +472,7 @@ def collect(owner: Owner, taken: set[str]) -> dict[str, Items]:
         scope = in_reports.get(fact.reference) if is_tumour_result(fact, record) else None
         scope = scope or owner.of_observation(fact)
         if scope is None and is_tumour_result(fact, record):
-            sited = owner.by_site([fact.label], day(fact.date))
+            sited = owner.by_site([fact.label], day(fact.date), fact.laterality)
             scope = sited or None
         if scope is not None:
             items[scope.cancer.condition].results.append(fact)
