@@ -363,3 +363,32 @@ def test_a_diagnosis_with_no_tissue_is_an_open_question() -> None:
     [section] = layout.cancers
     assert not [f for f in layout.record.facts_of(FactKind.procedure) if role_of(f) == "biopsy"]
     assert [q for q in section.open_questions if q.startswith("No biopsy")]
+
+
+def test_laterality_tells_two_cancers_of_one_site_apart(tmp_path: Path) -> None:
+    """A right breast cancer planted beside Jenny's left one, and her biopsy's link removed: the
+    biopsy's body site (left breast) still makes it the left cancer's, and only the left's."""
+    bundle = json.loads(JENNY.read_text())
+    resources = [e["resource"] for e in bundle["entry"]]
+    left = next(r for r in resources if r["id"] == "primary-cancer-condition-jenny-m")
+    right = json.loads(json.dumps(left))
+    right["id"] = "primary-cancer-condition-right-breast"
+    right["code"] = {
+        "coding": [
+            {
+                "system": "http://snomed.info/sct",
+                "code": "372064008",
+                "display": "Malignant neoplasm of female right breast (disorder)",
+            }
+        ]
+    }
+    right.pop("extension", None)
+    biopsy = next(r for r in resources if r["id"] == "us-core-procedure-biopsy-jenny-m")
+    biopsy.pop("reasonReference")
+    layout = Board(bundle_of([*resources, right], tmp_path / "two-breasts.json"))
+    sides = {c.laterality: c.condition for c in layout.picture.cancers}
+    assert set(sides) == {"left", "right"}
+    by_subject = {s.subject: s for s in layout.cancers}
+    biopsy_ref = f"Procedure/{biopsy['id']}"
+    assert citing(by_subject[sides["left"]], biopsy_ref)
+    assert not citing(by_subject[sides["right"]], biopsy_ref)
