@@ -16,7 +16,8 @@ taken, so the appendix does not repeat it — with:
 - **Age**: days / months / years before the case date, worded so the verifier checks it.
 - **Lowest on treatment**: the lowest of the series' points during the most recent line that holds
   any (`treatment.TreatmentSpan.holds`: after the start day, up to the end), citing every such point
-  and the line's sources (its start date).
+  and the sources that date the line's start; a tumour marker only against the lines of the cancer
+  that owns it (a PSA says nothing about a lung regimen).
 
 A tumour marker whose latest value a cancer section already states (its finding taken) gets no
 row: the marker is read with its cancer. Key analytes with no plausible value at all are listed as
@@ -101,16 +102,20 @@ def _row(
             evidence += [EvidenceRef(reference=r) for r in current.sources]
     lowest_cell = "—"
     results = [_claimed(latest, series)]
+    if analyte.group == "marker":  # a marker is read against its own cancer's lines only
+        spans = [s for s in spans if series.code in {m.code for m in s.cancer.markers}]
     on_treatment = _on_treatment(series, spans)
     if on_treatment is not None:
         span, points = on_treatment
         low = min(points, key=lambda p: p.value)
-        word = "Lowest on treatment" if len(points) > 1 else "On treatment"
         low_day = to_day(low.date)
         low_shown = low_day.isoformat() if low_day else low.date
+        # "lowest" right before its number: the verifier settles it as the minimum of the cited
+        # points (the on-treatment ones and the latest).
+        word = "lowest " if len(points) > 1 else ""
         text += (
-            f". {word} (line of {_drugs(span)} from {span.start.isoformat()}): "
-            f"{quantity(low.value, series.unit)} on {low_shown}"
+            f". On treatment (line of {_drugs(span)} from {span.start.isoformat()}): "
+            f"{word}{quantity(low.value, series.unit)} on {low_shown}"
         )
         lowest_cell = f"{quantity(low.value, series.unit)} on {low_shown} (line {span.number})"
         evidence += [EvidenceRef(reference=p.source) for p in points]

@@ -44,7 +44,8 @@ class TreatmentSpan:
     end: date
     #: The end is a date a source (this line's or the next line's start) states.
     end_stated: bool
-    #: References whose dates state the start (and the end, when `end_stated`).
+    #: The line's (and the next line's) sources whose dates state its start (and its end, when
+    #: `end_stated`): what a statement about the span cites.
     sources: tuple[str, ...]
 
     def holds(self, when: str | None) -> bool:
@@ -86,7 +87,12 @@ def treatment_spans(picture: ClinicalPicture, record: PatientRecord | None) -> l
             if start is None or start > today:
                 continue
             end, stated, sources = _end(line, cancer, start, today, picture, record)
-            spans.append(TreatmentSpan(cancer, line, number, start, max(end, start), stated, tuple(sources)))
+            dated = {start, end} if stated else {start}
+            spans.append(
+                TreatmentSpan(
+                    cancer, line, number, start, max(end, start), stated, _dating(sources, dated, record)
+                )
+            )
     spans.sort(key=lambda s: s.start, reverse=True)
     return spans
 
@@ -131,6 +137,13 @@ def _end(
         )
     window = max((WINDOW_DAYS[knowledge.drug_kind(d)] for d in line.drugs), default=WINDOW_DAYS["default"])
     return min(today, max(last, start) + timedelta(days=window)), False, sources
+
+
+def _dating(sources: list[str], days: set[date], record: PatientRecord | None) -> tuple[str, ...]:
+    """The sources whose dates state `days` (a line of 96 orders is cited by the ones that date it);
+    all of them when the record cannot tell."""
+    picked = [s for s in sources if _source_days([s], record) & days]
+    return tuple(picked or sources)
 
 
 def _source_days(sources: list[str], record: PatientRecord | None) -> set[date]:
