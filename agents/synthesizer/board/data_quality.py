@@ -10,7 +10,8 @@ once, grouped, short and cited (every resource it rests on), from the clinical p
    orders still given, ...), every side cited;
 3. **events after the case date**, per resource type, every such resource cited;
 4. **stopped-but-active orders** — medications still marked active that are not current;
-5. **unit-mixed series** — one analyte recorded in units that do not convert, kept apart;
+5. **unit-mixed series** — one analyte (LOINC code) recorded in units that do not convert, which the
+   picture keeps as separate series: each series' first and last values with their units;
 6. **implausible values**, per analyte: count, dates, example values, every source cited;
 7. **cancer therapy no cancer owns**, grouped;
 8. any other item of the picture (a kind this block does not know) as the picture words it.
@@ -28,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from medboard.agents.synthesizer.board.base import Board, section, state
-from medboard.agents.synthesizer.board.figures import number
+from medboard.agents.synthesizer.board.figures import cite, number, quantity
 from medboard.agents.synthesizer.board.treatment import (
     TreatmentSpan,
     case_day,
@@ -37,7 +38,7 @@ from medboard.agents.synthesizer.board.treatment import (
 )
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, Section, SectionKind, Statement
 from medboard.models.dates import FhirDate
-from medboard.models.picture import ClinicalPicture, DataQuality
+from medboard.models.picture import ClinicalPicture, DataQuality, LabSeries
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.longitudinal.plausibility import implausibility
 from medboard.tools.longitudinal.trends import loinc_code
@@ -50,6 +51,9 @@ MAX_EXAMPLES = 3
 
 _KNOWN = {"implausible_value", "after_death", "after_case_date", "unassigned_therapy"}
 _GROUP_NOUNS = {"blood_count": "blood count", "renal": "creatinine or eGFR"}
+#: What a count of one resource type is called, in the words the verifier counts by type (any
+#: other type, or a mix, is "records").
+_NOUNS = {"Observation": "observation", "DiagnosticReport": "report"}
 
 
 def data_quality(board: Board) -> list[Section]:
@@ -58,8 +62,8 @@ def data_quality(board: Board) -> list[Section]:
     covered: set[str] = set()
     statements = [
         *_monitoring_gaps(board),
-        *_conflicts(board, findings, covered),
-        *_after_case_date(board, findings, covered),
+        *_conflicts(board),
+        *_dated_after_events(board, findings, covered),
         *_stale_orders(board, findings, covered),
         *_mixed_units(board),
         *_implausible(board, findings, covered),
@@ -97,6 +101,11 @@ def _day_text(text: str | None) -> str:
     return parsed.iso_day if parsed is not None else (text or "undated")
 
 
+def _on_or_before(first: str | None, second: str | None) -> bool:
+    a, b = (FhirDate.try_parse(t) if t else None for t in (first, second))
+    return a is not None and b is not None and not b.surely_before(a)
+
+
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -118,7 +127,7 @@ def _monitoring_gaps(board: Board) -> list[Statement]:
             continue
         what = " and no ".join(_GROUP_NOUNS[g] for g in missing)
         out.append(
-            state(
+            cite(
                 SectionKind.data_quality,
                 f"No {what} result during the line of {' + '.join(span.line.drugs)} {_when(span)}.",
                 evidence=_refs(span.sources),
@@ -149,75 +158,94 @@ def _when(span: TreatmentSpan) -> str:
 _REFERENCE = re.compile(r"\b([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}")
 
 
-def _conflicts(board: Board, findings: list[Finding], covered: set[str]) -> list[Statement]:
-    """The picture's discrepancies, critical first, every side cited."""
+def _conflicts(board: Board) -> list[Statement]:
+    """The picture's discrepancies (but events after death, `_dated_after_events`), critical first."""
     order = {"critical": 0, "warning": 1, "info": 2}
     out = []
     for item in sorted(board.picture.discrepancies, key=lambda d: order.get(d.severity, 3)):
-        refs = [e.reference for e in item.sources]
         if item.kind == "after_death":
-            text = _after_death_text(board, item.sources)
-            cited = _covering(findings, refs, "after_death", covered)
-        else:
-            # The description names its sides by reference; the citations carry them, the words
-            # keep their resource type.
-            text = _REFERENCE.sub(r"\1", item.description).rstrip(".") + "."
-            cited = []
-        out.append(state(SectionKind.data_quality, text, cited, evidence=item.sources))
+            continue
+        # The description names its sides by reference; the citations carry them, the words keep
+        # their resource type.
+        text = _REFERENCE.sub(r"\1", item.description).rstrip(".") + "."
+        out.append(cite(SectionKind.data_quality, text, evidence=item.sources))
     return out
 
 
-def _after_death_text(board: Board, sources: list[EvidenceRef]) -> str:
-    death = board.picture.patient.deceased_date
-    patient = set(board.picture.patient.sources) | ({board.record.patient_ref} if board.record else set())
-    care = [e for e in sources if e.reference not in patient and not e.reference.startswith("Patient/")]
-    kinds = sorted({e.reference.split("/", 1)[0] for e in care})
-    days = [_day_text(e.quote) for e in care if e.quote]
-    noun = "resource" if len(care) == 1 else "resources"
-    when = f" ({_span(days)})" if days else ""
-    return f"{len(care)} {'/'.join(kinds)} {noun} dated after the recorded death on {_day_text(death)}{when}."
+# --- 3. dated after the death or the case date ----------------------------------------------------
 
 
-# --- 3. dated after the case date (or the death, when no conflict states it) -------------------
+def _dated_after_events(board: Board, findings: list[Finding], covered: set[str]) -> list[Statement]:
+    """Records dated after the death, and after the case date: one statement each, every one cited.
 
-
-def _after_case_date(board: Board, findings: list[Finding], covered: set[str]) -> list[Statement]:
-    """Resources dated after the case date (or the death), per resource type, every one cited.
-
-    The picture's items quote only the first few references of a group; the group is read again
-    from the record here (by the same rule: surely after, records of the death itself excepted)
-    so that the count stated is the count cited. An after-death group the conflicts already state
-    (`_conflicts`, which cites every resource and the death) is not stated twice.
+    After the death: the picture's ``after_death`` conflicts, which cite every such resource and
+    the death (its date is then in the evidence). The picture's data-quality items quote only the
+    first few references of a group, so a group they alone report is read again from the record
+    by the same rule (surely after; records of the death itself excepted) and the count stated is
+    the count cited. A few of the records' own names say what they are.
     """
-    stated = {
-        e.reference.split("/", 1)[0]
-        for d in board.picture.discrepancies
-        if d.kind == "after_death"
-        for e in d.sources
-    }
-    death = board.picture.patient.deceased_date
     out = []
-    for item in board.picture.data_quality:
-        if item.kind not in {"after_case_date", "after_death"}:
-            continue
-        types = {s.split("/", 1)[0] for s in item.sources}
-        if item.kind == "after_death" and types <= stated:
-            _covering(findings, item.sources, item.kind, covered)
-            continue
-        limit = board.picture.case_date if item.kind == "after_case_date" else death
-        facts = _dated_after(board.record, limit, types)
-        refs = list(dict.fromkeys(f.reference for f in facts)) or list(item.sources)
-        days = [_day_text(f.date) for f in facts]
-        event = (
-            "the case date" if item.kind == "after_case_date" else f"the recorded death on {_day_text(death)}"
+    picture, record = board.picture, board.record
+    death = picture.patient.deceased_date
+    died = [e for d in picture.discrepancies if d.kind == "after_death" for e in d.sources]
+    items = {k: [i for i in picture.data_quality if i.kind == k] for k in ("after_death", "after_case_date")}
+    if died:
+        patient = {*picture.patient.sources, *([record.patient_ref] if record and record.patient_ref else [])}
+        care = list({e.reference: e for e in died if e.reference not in patient}.values())
+        days = [_day_text(e.quote) for e in care if e.quote]
+        refs = [e.reference for e in care]
+        event = f"the patient is deceased ({_day_text(death)})"
+        cited = _covering(findings, refs, "after_death", covered)
+        out.append(
+            cite(SectionKind.data_quality, _records_text(record, refs, days, event), cited, evidence=died)
         )
-        noun = "resource" if len(refs) == 1 else "resources"
-        text = f"{len(refs)} {'/'.join(sorted(types))} {noun} dated after {event}"
-        text += f" ({_span(days)})." if days else "."
-        evidence = _refs(refs + (list(board.picture.patient.sources) if item.kind == "after_death" else []))
-        cited = _covering(findings, refs, item.kind, covered)
-        out.append(state(SectionKind.data_quality, text, cited, evidence=evidence))
+    elif items["after_death"]:
+        event = f"the patient is deceased ({_day_text(death)})"
+        out += _regrouped(board, items["after_death"], death, event, findings, covered)
+    if items["after_case_date"]:
+        out += _regrouped(
+            board, items["after_case_date"], picture.case_date, "the case date", findings, covered
+        )
     return out
+
+
+def _regrouped(
+    board: Board,
+    items: list[DataQuality],
+    limit: str | None,
+    event: str,
+    findings: list[Finding],
+    covered: set[str],
+) -> list[Statement]:
+    types = {s.split("/", 1)[0] for i in items for s in i.sources}
+    facts = _dated_after(board.record, limit, types)
+    refs = list(dict.fromkeys(f.reference for f in facts)) or [s for i in items for s in i.sources]
+    days = [_day_text(f.date) for f in facts]
+    kind = items[0].kind
+    evidence = _refs(refs + (list(board.picture.patient.sources) if kind == "after_death" else []))
+    cited = _covering(findings, refs, kind, covered)
+    return [
+        cite(
+            SectionKind.data_quality, _records_text(board.record, refs, days, event), cited, evidence=evidence
+        )
+    ]
+
+
+def _records_text(record: PatientRecord | None, refs: list[str], days: list[str], event: str) -> str:
+    """ "N records dated after <event>: <dates>, e.g. <names>": the names are the records' own
+    (one per resource type first), so the statement says what they are in the record's words."""
+    names: list[str] = []
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for ref in refs:
+        for fact in record.facts_citing(ref) if record else []:
+            by_type[ref.split("/", 1)[0]].append(fact.label)
+    for labels in by_type.values():
+        names += [n for n in labels[:1] if n not in names]
+    names += [n for labels in by_type.values() for n in labels if n not in names]
+    noun = _NOUNS.get(next(iter(by_type)) if len(by_type) == 1 else "", "record")
+    text = f"{len(refs)} {noun}{'' if len(refs) == 1 else 's'} dated after {event}"
+    text += f": {_span(days)}" if days else ""
+    return text + (f", e.g. {', '.join(names[:MAX_EXAMPLES])}." if names else ".")
 
 
 def _dated_after(record: PatientRecord | None, limit: str | None, types: set[str]) -> list[Fact]:
@@ -250,17 +278,18 @@ def _stale_orders(board: Board, findings: list[Finding], covered: set[str]) -> l
     patient = board.picture.patient
     # Worded with what the cited records say ("active", "deceased" and the dates) so the verifier
     # checks it; "still marked active" would be the same claim in words no record carries.
-    if patient.deceased and patient.deceased_date:
+    died_by_case = _on_or_before(patient.deceased_date, board.picture.case_date)
+    if patient.deceased and patient.deceased_date and died_by_case:
         died = _day_text(patient.deceased_date)
         text = f"Active medication records after the patient is deceased ({died}): {listed}."
         refs += patient.sources
-    elif patient.deceased:
+    elif patient.deceased and not patient.deceased_date:
         text = f"Active medication records of a deceased patient: {listed}."
         refs += patient.sources
     else:
         text = f"Active medication records without recent evidence: {listed}."
     return [
-        state(
+        cite(
             SectionKind.data_quality, text, _covering(findings, refs, "stale", covered), evidence=_refs(refs)
         )
     ]
@@ -271,7 +300,7 @@ def _stale_orders(board: Board, findings: list[Finding], covered: set[str]) -> l
 
 def _mixed_units(board: Board) -> list[Statement]:
     """One analyte (LOINC code) in more than one series: its units do not convert into each other."""
-    by_code: dict[str, list] = defaultdict(list)
+    by_code: dict[str, list[LabSeries]] = defaultdict(list)
     for series in board.picture.labs:
         if series.code and series.points:
             by_code[series.code].append(series)
@@ -279,15 +308,24 @@ def _mixed_units(board: Board) -> list[Statement]:
     for group in by_code.values():
         if len(group) < 2:
             continue
-        parts = [f"in {s.unit or 'no unit'} ({_span([_day_text(p.date) for p in s.points])})" for s in group]
+        # The values themselves, each with its unit: the verifier checks every one of them.
+        parts = [_series_span(s) for s in group]
         out.append(
-            state(
+            cite(
                 SectionKind.data_quality,
-                f"{group[0].name} is recorded {_and(parts)}, kept as separate series.",
+                f"{group[0].name}: {'; then '.join(parts)}.",
                 evidence=_refs(p.source for s in group for p in s.points),
             )
         )
     return out
+
+
+def _series_span(series: LabSeries) -> str:
+    first, last = series.points[0], series.points[-1]
+    text = f"{quantity(first.value, series.unit)} on {_day_text(first.date)}"
+    if last is not first:
+        text += f" to {quantity(last.value, series.unit)} on {_day_text(last.date)}"
+    return text
 
 
 # --- 6. implausible values -------------------------------------------------------------------
@@ -337,7 +375,7 @@ def _implausible(board: Board, findings: list[Finding], covered: set[str]) -> li
         cited = _covering(findings, refs, "implausible_value", covered)
         if len(facts) != len(group):  # a value the record no longer explains: the picture's words
             out += [
-                state(
+                cite(
                     SectionKind.data_quality,
                     f"Implausible value: {i.description}",
                     cited,
@@ -354,7 +392,7 @@ def _implausible(board: Board, findings: list[Finding], covered: set[str]) -> li
         when = _span([_day_text(f.date) for f in facts])
         eg = "" if n <= len(examples) else "e.g. "
         text = f"{facts[0].label}: {n} {noun}, {when} ({eg}{shown})."
-        out.append(state(SectionKind.data_quality, text, cited, evidence=_refs(refs)))
+        out.append(cite(SectionKind.data_quality, text, cited, evidence=_refs(refs)))
     return out
 
 
@@ -379,7 +417,7 @@ def _unassigned(board: Board, findings: list[Finding], covered: set[str]) -> lis
     verb = "is" if len(drugs) == 1 else "are"
     text = f"{_and(drugs).capitalize()}{when} {verb} on no line of a recorded cancer."
     return [
-        state(
+        cite(
             SectionKind.data_quality,
             text,
             _covering(findings, refs, "unassigned_therapy", covered),
@@ -398,7 +436,7 @@ def _other_items(board: Board, findings: list[Finding], covered: set[str]) -> li
             continue
         text = _REFERENCE.sub(r"\1", item.description).rstrip(".") + "."
         out.append(
-            state(
+            cite(
                 SectionKind.data_quality,
                 text,
                 _covering(findings, item.sources, item.kind, covered),
