@@ -111,10 +111,7 @@ def test_the_finding_of_the_latest_value_is_taken_so_the_appendix_does_not_repea
 def test_on_treatment_value_comes_from_the_lines_span_and_is_cited(loyd: Case) -> None:
     row = next(r for r in loyd.section("key_labs").statements if r.cells and r.cells[0] == "Platelets")
     # docetaxel + leuprolide from 2004-05-28: the value that day is the baseline, 2004-08-26 is on it
-    assert (
-        "On treatment (line of docetaxel + leuprolide from 2004-05-28): 260.3 10*3/uL on 2004-08-26"
-        in row.text
-    )
+    assert "; on docetaxel + leuprolide from 2004-05-28, 260.3 10*3/uL on 2004-08-26." in row.text
     series = next(s for s in loyd.picture.labs if s.code == "777-3")
     on_treatment = next(p for p in series.points if p.date.startswith("2004-08-26"))
     baseline = next(p for p in series.points if p.date.startswith("2004-05-28"))
@@ -181,7 +178,7 @@ def test_a_marker_its_cancer_section_states_gets_no_row(loyd: Case) -> None:
 def test_a_marker_no_cancer_owns_is_a_row_without_a_treatment_window() -> None:
     case = Case(shared_synthea("austin_franecki"))  # lung cancer on cisplatin; a PSA on file
     row = next(r for r in case.section("key_labs").statements if r.cells and r.cells[0] == "PSA")
-    assert "On treatment" not in row.text and row.cells[5] == "—"
+    assert " on cisplatin" not in row.text and row.cells[5] == "—"
 
 
 def test_the_concept_table_is_by_loinc_and_covers_both_egfr_units() -> None:
@@ -218,3 +215,18 @@ def test_key_labs_are_a_small_share_of_the_board() -> None:
     case = Case(load_record(LOYD))
     total = sum(len(s.statements) for s in case.sections if s.kind != "appendix")
     assert len(case.section("key_labs").statements) <= 12 < total
+
+
+def test_no_latest_value_finding_of_a_row_is_left_for_the_appendix(loyd: Case) -> None:
+    # Creatinine has two results on 2012-06-14; the specialist's finding cites the other one.
+    rows = loyd.section("key_labs").statements
+    codes = {r.claim.code for r in rows if isinstance(r.claim, ResultClaim)}
+    cited = {fid for r in rows for fid in r.finding_ids}
+    latest_findings = [
+        f
+        for f in loyd.findings
+        if f.category == "lab" and isinstance(f.claim, ResultClaim) and f.claim.code in codes
+    ]
+    assert len(latest_findings) == len(codes)
+    assert {f.id for f in latest_findings} <= cited
+    assert not any(t.startswith("Creatinine: ") for t in loyd.texts("appendix"))

@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from medboard.agents.synthesizer.board.base import Board, section, state
-from medboard.agents.synthesizer.board.figures import cite, number, quantity
+from medboard.agents.synthesizer.board.figures import cite, label, number, quantity
 from medboard.agents.synthesizer.board.treatment import (
     TreatmentSpan,
     case_day,
@@ -238,7 +238,7 @@ def _records_text(record: PatientRecord | None, refs: list[str], days: list[str]
     by_type: dict[str, list[str]] = defaultdict(list)
     for ref in refs:
         for fact in record.facts_citing(ref) if record else []:
-            by_type[ref.split("/", 1)[0]].append(fact.label)
+            by_type[ref.split("/", 1)[0]].append(label(fact.label))
     for labels in by_type.values():
         names += [n for n in labels[:1] if n not in names]
     names += [n for labels in by_type.values() for n in labels if n not in names]
@@ -313,7 +313,7 @@ def _mixed_units(board: Board) -> list[Statement]:
         out.append(
             cite(
                 SectionKind.data_quality,
-                f"{group[0].name}: {'; then '.join(parts)}.",
+                f"{label(group[0].name)}: {'; then '.join(parts)}.",
                 evidence=_refs(p.source for s in group for p in s.points),
             )
         )
@@ -391,7 +391,7 @@ def _implausible(board: Board, findings: list[Finding], covered: set[str]) -> li
         noun = "implausible value" if n == 1 else "implausible values"
         when = _span([_day_text(f.date) for f in facts])
         eg = "" if n <= len(examples) else "e.g. "
-        text = f"{facts[0].label}: {n} {noun}, {when} ({eg}{shown})."
+        text = f"{label(facts[0].label)}: {n} {noun}, {when} ({eg}{shown})."
         out.append(cite(SectionKind.data_quality, text, cited, evidence=_refs(refs)))
     return out
 

@@ -9,6 +9,7 @@ give or take half a year), so it is checked, not merely printed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from medboard.agents.synthesizer.board.base import state
@@ -17,6 +18,14 @@ from medboard.models.claims import Claim
 from medboard.models.picture import LabSeries
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.longitudinal.trends import loinc_code
+
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+
+
+def label(text: str) -> str:
+    """A record's display without invisible characters (Synthea writes "Mass/\u200bvolume"): they
+    carry nothing for a reader and survive Markdown escaping as visible noise."""
+    return _INVISIBLE.sub("", text)
 
 
 def number(value: float | int) -> str:

@@ -53,7 +53,9 @@ def key_labs(board: Board) -> list[Section]:
         latest = series.points[-1]
         if analyte.group == "marker" and _stated_elsewhere(board, series, latest):
             continue
-        restating = board.where(lambda f, s=series, p=latest: _restates(f, s, p))
+        # the specialist's "latest value" finding may cite another result of the same day
+        same_day = {p.source for p in series.points if p.date[:10] == latest.date[:10]}
+        restating = board.where(lambda f, s=series, refs=same_day: _restates(f, s, refs))
         board.take(restating)
         statement = _row(board, analyte, series, latest, restating, spans)
         rows.append((rank(analyte), series.name.lower(), series.unit or "", statement))
@@ -114,7 +116,7 @@ def _row(
         # points (the on-treatment ones and the latest).
         word = "lowest " if len(points) > 1 else ""
         text += (
-            f". On treatment (line of {_drugs(span)} from {span.start.isoformat()}): "
+            f"; on {_drugs(span)} from {span.start.isoformat()}, "
             f"{word}{quantity(low.value, series.unit)} on {low_shown}"
         )
         lowest_cell = f"{quantity(low.value, series.unit)} on {low_shown} (line {span.number})"
@@ -152,19 +154,20 @@ def _claimed(point: LabPoint, series: LabSeries) -> ClaimedResult:
     return ClaimedResult(value=point.value, unit=series.unit, date=point.date, source=point.source)
 
 
-def _restates(finding: Finding, series: LabSeries, point: LabPoint) -> bool:
-    """A lab/vital/marker finding of this analyte that cites the point's resource."""
+def _restates(finding: Finding, series: LabSeries, sources: set[str]) -> bool:
+    """A lab/vital/marker finding of this analyte that cites one of these results."""
     claim = finding.claim
     if not isinstance(claim, ResultClaim) or finding.category.value == "trend":
         return False
     same_code = claim.code == series.code if series.code else claim.name == series.name
-    return same_code and any(ref.reference == point.source for ref in finding.evidence)
+    return same_code and any(ref.reference in sources for ref in finding.evidence)
 
 
 def _stated_elsewhere(board: Board, series: LabSeries, point: LabPoint) -> bool:
     """A block before this one (a cancer section) already stated the marker's latest value."""
     return any(
-        f.id in board.used for f in board.where(lambda f: _restates(f, series, point), unused_only=False)
+        f.id in board.used
+        for f in board.where(lambda f: _restates(f, series, {point.source}), unused_only=False)
     )
 
 

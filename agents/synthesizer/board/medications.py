@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import date
 
 from medboard.agents.synthesizer.board.base import Board, section, state
-from medboard.agents.synthesizer.board.figures import point_fact, quantity
+from medboard.agents.synthesizer.board.figures import label, point_fact, quantity
 from medboard.agents.synthesizer.board.treatment import case_day, to_day
 from medboard.models import (
     EvidenceRef,
@@ -149,7 +149,7 @@ def _ejection_fraction(board: Board) -> list[Statement]:
         facts=[point.source],
     )
     evidence = [fact.evidence] if fact is not None else [EvidenceRef(reference=point.source)]
-    text = f"{latest_series.name}: {value} on {_day(point.date)}."
+    text = f"{label(latest_series.name)}: {value} on {_day(point.date)}."
     return [state(SectionKind.medications, text, evidence=evidence, claim=claim, cells=cells)]
 
 
