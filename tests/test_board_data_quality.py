@@ -7,6 +7,8 @@ blood count or renal value during it, an implausible neutrophil count.
 
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from medboard.agents.synthesizer.board.data_quality import DATA_QUALITY_TAGS
 from medboard.models import SectionKind
 
 EGFR = "33914-3"
+SNOMED = "http://snomed.info/sct"
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +148,43 @@ def test_records_after_the_case_date_are_one_statement_counting_what_it_cites() 
     assert verdict.verdict == "unverifiable" and verdict.reason == "rules cannot decide: case"
     # the death after the case date is not "after the death" at the case date
     assert not any("deceased (2012-06-16)" in t for t in case.texts("data_quality"))
+
+
+def test_a_conflict_no_finding_states_is_stated_with_both_sides_cited(tmp_path: Path) -> None:
+    data = bundle(JENNY)
+    surgery = next(
+        e["resource"]
+        for e in data["entry"]
+        if e["resource"]["resourceType"] == "Procedure" and "Left breast" in json.dumps(e["resource"])
+    )
+    surgery["bodySite"] = [
+        {"coding": [{"system": SNOMED, "code": "73056007", "display": "Right breast structure"}]}
+    ]
+    case = Case(planted(data, tmp_path))
+    [conflict] = [s for s in case.section("data_quality").statements if "says" in s.text]
+    assert conflict.text == "Breast: Condition says left; Procedure says right."
+    assert {e.reference for e in conflict.evidence} == {
+        "Condition/primary-cancer-condition-jenny-m",
+        "Procedure/cancer-related-surgical-procedure-jenny-m",
+    }
+    assert not [c for c in case.verdict(conflict).checks if c.outcome == "fail"]
+
+
+def test_a_conflict_a_finding_states_with_every_side_is_not_repeated(tmp_path: Path) -> None:
+    data = bundle(JENNY)
+    her2 = next(
+        e["resource"] for e in data["entry"] if e["resource"]["id"] == "tumor-marker-test-her2-jenny-m"
+    )
+    second = {**copy.deepcopy(her2), "id": "her2-second"}
+    second.pop("text", None)
+    second["valueCodeableConcept"] = {
+        "coding": [{"system": "http://loinc.org", "code": "LA6576-8", "display": "Positive"}]
+    }
+    data["entry"].append({"fullUrl": "urn:uuid:her2-second", "resource": second})
+    case = Case(planted(data, tmp_path))
+    assert [d.kind for d in case.picture.discrepancies] == ["discordant_biomarker"]
+    assert not any("HER2" in t for t in case.texts("data_quality"))
+    assert any("HER2: conflicting results" in t for t in case.stated_elsewhere(SectionKind.data_quality))
 
 
 @pytest.mark.parametrize("path", ALL_RECORDS, ids=lambda p: p.stem)

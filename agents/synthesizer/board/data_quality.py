@@ -6,8 +6,9 @@ once, grouped, short and cited (every resource it rests on), from the clinical p
 
 1. **monitoring gaps** — a current or recent line (`treatment.recent`) that needs monitoring with
    no blood count, or no creatinine/eGFR, during it (computed here from the picture's series);
-2. **conflicts** — the picture's discrepancies (events after death, discordant results, stopped
-   orders still given, ...), every side cited;
+2. **conflicts** — the picture's discrepancies (discordant results, stopped orders still given,
+   conflicting sides or stages, ...), every side cited; not one a specialist's finding already
+   states with all its sides (a discordant HER2 is read in its cancer's section);
 3. **events after the case date**, per resource type, every such resource cited;
 4. **stopped-but-active orders** — medications still marked active that are not current;
 5. **unit-mixed series** — one analyte (LOINC code) recorded in units that do not convert, which the
@@ -37,6 +38,7 @@ from medboard.agents.synthesizer.board.treatment import (
     treatment_spans,
 )
 from medboard.models import EvidenceRef, Fact, FactKind, Finding, Section, SectionKind, Statement
+from medboard.models.claims import ResultClaim
 from medboard.models.dates import FhirDate
 from medboard.models.picture import ClinicalPicture, DataQuality, LabSeries
 from medboard.tools.fhir.record import PatientRecord
@@ -159,16 +161,20 @@ _REFERENCE = re.compile(r"\b([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}")
 
 
 def _conflicts(board: Board) -> list[Statement]:
-    """The picture's discrepancies (but events after death, `_dated_after_events`), critical first."""
+    """The picture's discrepancies, critical first — but events after death (`_dated_after_events`)
+    and a conflict a specialist's finding already states with every side (its claim's results
+    name each source: "HER2: conflicting results — Negative …, Positive …", read with its cancer)."""
     order = {"critical": 0, "warning": 1, "info": 2}
+    stated = [{r.source for r in f.claim.results} for f in board.findings if isinstance(f.claim, ResultClaim)]
     out = []
     for item in sorted(board.picture.discrepancies, key=lambda d: order.get(d.severity, 3)):
-        if item.kind == "after_death":
+        sides = {e.reference for e in item.sources}
+        if item.kind == "after_death" or any(sides <= results for results in stated):
             continue
         # The description names its sides by reference; the citations carry them, the words keep
         # their resource type.
         text = _REFERENCE.sub(r"\1", item.description).rstrip(".") + "."
-        out.append(cite(SectionKind.data_quality, text, evidence=item.sources))
+        out.append(cite(SectionKind.data_quality, text[:1].upper() + text[1:], evidence=item.sources))
     return out
 
 
