@@ -124,3 +124,16 @@ def test_the_tables_name_concepts_by_code() -> None:
     assert drug_class("warfarin sodium") == "anticoagulant"
     assert drug_class("clopidogrel") == "antiplatelet"
     assert drug_class("anastrozole") is None
+
+
+def test_a_diagnosis_recorded_twice_is_one_row_citing_both(tmp_path: Path) -> None:
+    data = bundle(LOYD)
+    again = add(
+        data, condition("planted-hf-again", SNOMED, "88805009", "Chronic congestive heart failure (disorder)")
+    )
+    case = Case(planted(data, tmp_path))
+    rows = [r for r in case.section("medications").statements if r.cells and r.cells[0] == "Heart failure"]
+    assert len(rows) == 1
+    assert rows[0].text == "Active problem: Chronic congestive heart failure (disorder), onset 2009-06-09."
+    assert again in {e.reference for e in rows[0].evidence}
+    assert case.verdict(rows[0]).verdict == "supported"

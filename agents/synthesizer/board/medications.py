@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import date
 
 from medboard.agents.synthesizer.board.base import Board, section, state
-from medboard.agents.synthesizer.board.figures import label, point_fact, quantity
+from medboard.agents.synthesizer.board.figures import cite, label, point_fact, quantity
 from medboard.agents.synthesizer.board.treatment import case_day, to_day
 from medboard.models import (
     EvidenceRef,
@@ -36,7 +36,7 @@ from medboard.models import (
 )
 from medboard.models.claims import ClaimedResult, MedicationClaim, ResultClaim
 from medboard.models.fact_kinds import ConditionDetails
-from medboard.tools.reconcile.fitness import COMORBIDITIES, LVEF_CODES, comorbidity, drug_class
+from medboard.tools.reconcile.fitness import COMORBIDITIES, LVEF_CODES, Comorbidity, comorbidity, drug_class
 
 COLUMNS = ["Kind", "Item", "Status / value", "Date"]
 
@@ -87,34 +87,46 @@ def _current_medications(board: Board) -> list[Statement]:
 
 
 def _comorbidities(board: Board) -> list[Statement]:
-    """Active fitness conditions of the record, in the comorbidity table's order."""
+    """Active fitness conditions of the record, in the comorbidity table's order.
+
+    One row per condition (the same diagnosis recorded again at a later encounter is one row,
+    citing every record of it), worded by the specialist's finding when there is one.
+    """
     if board.record is None:
         return []
     today = case_day(board.picture)
     order = {c.key: i for i, c in enumerate(COMORBIDITIES)}
-    rows = []
-    seen: set[str] = set()
+    groups: dict[tuple[str, str], list[Fact]] = {}
+    concepts: dict[tuple[str, str], Comorbidity] = {}
     for fact in board.record.facts_of(FactKind.condition):
         concept = comorbidity(fact.codes)
-        if concept is None or fact.reference in seen or not _active(fact, today):
+        if concept is None or not _active(fact, today):
             continue
         if isinstance(fact.details, ConditionDetails) and fact.details.cancer:
             continue
-        seen.add(fact.reference)
-        naming = board.where(lambda f, ref=fact.reference: _names_condition(f, ref))
+        key = (concept.key, label(fact.label).lower())
+        groups.setdefault(key, []).append(fact)
+        concepts[key] = concept
+    rows = []
+    for key, facts in groups.items():
+        facts.sort(key=lambda f: _day(f.date))
+        first, refs = facts[0], {f.reference for f in facts}
+        naming = board.where(lambda f, r=refs: _names_condition(f, r))
         board.take(naming)
-        cells = [concept.label, fact.label, fact.status or "", _day(fact.date)]
+        cells = [concepts[key].label, label(first.label), first.status or "", _day(first.date)]
         if naming:
-            statement = state(SectionKind.medications, naming[0].text, naming, cells=cells)
+            evidence = [f.evidence for f in facts]  # every record of the diagnosis
+            statement = cite(SectionKind.medications, naming[0].text, naming, evidence=evidence, cells=cells)
         else:
-            onset = f", onset {_day(fact.date)}" if fact.date else ""
-            statement = state(
+            onset = f", onset {_day(first.date)}" if first.date else ""
+            heading = "Active problem" if first.status else "Problem"
+            statement = cite(
                 SectionKind.medications,
-                f"Active problem: {fact.label}{onset}.",
-                evidence=[fact.evidence],
+                f"{heading}: {label(first.label)}{onset}.",
+                evidence=[f.evidence for f in facts],
                 cells=cells,
             )
-        rows.append(((order[concept.key], _day(fact.date)), statement))
+        rows.append(((order[concepts[key].key], _day(first.date)), statement))
     return [statement for _, statement in sorted(rows, key=lambda r: r[0])]
 
 
@@ -164,11 +176,10 @@ def _active(fact: Fact, today: date | None) -> bool:
     return ended is None or today is None or ended > today
 
 
-def _names_condition(finding: Finding, reference: str) -> bool:
-    """A diagnosis finding about this Condition alone ("Active problem: …")."""
-    return finding.category == FindingCategory.diagnosis and {e.reference for e in finding.evidence} == {
-        reference
-    }
+def _names_condition(finding: Finding, references: set[str]) -> bool:
+    """A diagnosis finding about these Conditions only ("Active problem: …")."""
+    cited = {e.reference for e in finding.evidence}
+    return finding.category == FindingCategory.diagnosis and bool(cited) and cited <= references
 
 
 def _first_words(text: str) -> str:
