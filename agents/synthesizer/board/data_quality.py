@@ -9,7 +9,8 @@ once, grouped, short and cited (every resource it rests on), from the clinical p
 2. **conflicts** — the picture's discrepancies (discordant results, stopped orders still given,
    conflicting sides or stages, ...), every side cited; not one a specialist's finding already
    states with all its sides (a discordant HER2 is read in its cancer's section);
-3. **events after the case date**, per resource type, every such resource cited;
+3. **records dated after the death, or after the case date** — one counted statement each (with a
+   few of the records' own names), every such record cited;
 4. **stopped-but-active orders** — medications still marked active that are not current;
 5. **unit-mixed series** — one analyte (LOINC code) recorded in units that do not convert, which the
    picture keeps as separate series: each series' first and last values with their units;

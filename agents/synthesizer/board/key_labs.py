@@ -7,8 +7,8 @@ them drowned those numbers (labs were 57–78 % of all statements). Analytes are
 appendix, where the specialists' own lab and trend findings stay whole.
 
 One row per series of the clinical picture (one analyte in one comparable unit, implausible values
-already out), built from its latest point — the finding that restates that point (same source) is
-taken, so the appendix does not repeat it — with:
+already out), built from its latest point — the specialist's finding of that analyte citing a result
+of that day is taken (cited, and so not repeated in the appendix) — with:
 
 - **Flag**: the record's own interpretation or reference-range flag; ``old`` when the value is more
   than `STALE_DAYS` before the case date; ``before current line`` when a current line that needs
@@ -30,7 +30,7 @@ from medboard.agents.synthesizer.board.base import Board, section
 from medboard.agents.synthesizer.board.data_quality import implausible_groups
 from medboard.agents.synthesizer.board.figures import age_cell, age_words, cite, flag, point_fact, quantity
 from medboard.agents.synthesizer.board.treatment import TreatmentSpan, case_day, to_day, treatment_spans
-from medboard.models import EvidenceRef, Finding, Section, SectionKind, Statement
+from medboard.models import EvidenceRef, Finding, FindingCategory, Section, SectionKind, Statement
 from medboard.models.claims import ClaimedResult, ResultClaim
 from medboard.models.picture import LabPoint, LabSeries
 from medboard.tools.reconcile.key_analytes import KEY_ANALYTES, KeyAnalyte, key_analyte, rank
@@ -157,7 +157,7 @@ def _claimed(point: LabPoint, series: LabSeries) -> ClaimedResult:
 def _restates(finding: Finding, series: LabSeries, sources: set[str]) -> bool:
     """A lab/vital/marker finding of this analyte that cites one of these results."""
     claim = finding.claim
-    if not isinstance(claim, ResultClaim) or finding.category.value == "trend":
+    if not isinstance(claim, ResultClaim) or finding.category == FindingCategory.trend:
         return False
     same_code = claim.code == series.code if series.code else claim.name == series.name
     return same_code and any(ref.reference in sources for ref in finding.evidence)
