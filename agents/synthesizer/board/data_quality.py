@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from medboard.agents.synthesizer.board.base import Board, section, state
-from medboard.agents.synthesizer.board.figures import cite, label, number, quantity
+from medboard.agents.synthesizer.board.figures import cite, facts_citing, label, number, quantity
 from medboard.agents.synthesizer.board.treatment import (
     TreatmentSpan,
     case_day,
@@ -244,7 +244,7 @@ def _records_text(record: PatientRecord | None, refs: list[str], days: list[str]
     names: list[str] = []
     by_type: dict[str, list[str]] = defaultdict(list)
     for ref in refs:
-        for fact in record.facts_citing(ref) if record else []:
+        for fact in facts_citing(record, ref) if record else []:
             by_type[ref.split("/", 1)[0]].append(label(fact.label))
     for labels in by_type.values():
         names += [n for n in labels[:1] if n not in names]
@@ -356,7 +356,7 @@ def _implausible_fact(record: PatientRecord | None, source: str) -> Fact | None:
     """The fact of `source` whose value the plausibility table rejects (one per resource component)."""
     if record is None:
         return None
-    facts = record.facts_citing(source)
+    facts = facts_citing(record, source)
     for fact in facts:
         value = _number(fact.value)
         if value is not None and implausibility(value, fact.unit_code or fact.unit, loinc_code(fact)):
@@ -417,7 +417,7 @@ def _unassigned(board: Board, findings: list[Finding], covered: set[str]) -> lis
     days = [
         _day_text(f.date)
         for r in refs
-        for f in (board.record.facts_citing(r) if board.record else [])
+        for f in (facts_citing(board.record, r) if board.record else [])
         if f.date
     ]
     when = f" ({_span(days)})" if days else ""

@@ -10,6 +10,8 @@ give or take half a year), so it is checked, not merely printed.
 from __future__ import annotations
 
 import re
+import weakref
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from medboard.agents.synthesizer.board.base import state
@@ -58,11 +60,29 @@ def age_cell(days: int) -> str:
     return f"{months} mo" if months < 24 else f"{round(days / 365.25)} y"
 
 
+#: id(record) -> its facts by resource reference; an entry goes with its record (as
+#: `tools.reconcile.picture_of` keeps pictures: records compare by value and are not hashable).
+_BY_REFERENCE: dict[int, dict[str, list[Fact]]] = {}
+
+
+def facts_citing(record: PatientRecord, reference: str) -> list[Fact]:
+    """`PatientRecord.facts_citing`, indexed once per record: the blocks look up hundreds of
+    resources (a line of 96 orders, every record after a death) and a scan each is quadratic."""
+    key = id(record)
+    if key not in _BY_REFERENCE:
+        index: dict[str, list[Fact]] = defaultdict(list)
+        for fact in record.facts:
+            index[fact.evidence.reference].append(fact)
+        _BY_REFERENCE[key] = index
+        weakref.finalize(record, _BY_REFERENCE.pop, key, None)
+    return list(_BY_REFERENCE[key].get(record.canonical(reference) or reference, []))
+
+
 def point_fact(record: PatientRecord | None, source: str, series: LabSeries) -> Fact | None:
     """The fact of `source` that is this series' point (a panel resource yields one per component)."""
     if record is None:
         return None
-    facts = record.facts_citing(source)
+    facts = facts_citing(record, source)
     for fact in facts:
         if series.code is not None and loinc_code(fact) == series.code:
             return fact

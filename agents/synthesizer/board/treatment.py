@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from medboard.agents.synthesizer.board.figures import facts_citing
 from medboard.models.dates import FhirDate
 from medboard.models.picture import Cancer, ClinicalPicture, Line
 from medboard.tools.fhir.record import PatientRecord
@@ -152,7 +153,7 @@ def _source_days(sources: list[str], record: PatientRecord | None) -> set[date]:
         return set()
     days: set[date] = set()
     for reference in sources:
-        for fact in record.facts_citing(reference):
+        for fact in facts_citing(record, reference):
             for text in (fact.date, fact.end_date):
                 day = to_day(text)
                 if day is not None:
