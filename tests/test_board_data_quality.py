@@ -53,7 +53,7 @@ def test_every_data_quality_finding_is_taken_and_none_is_restated_one_by_one(loy
 
 def test_active_orders_after_death_are_one_supported_statement(loyd: Case) -> None:
     stale = [
-        s for s in loyd.section("data_quality").statements if s.text.startswith("Active medication records")
+        s for s in loyd.section("data_quality").statements if s.text.startswith("Stale medication records")
     ]
     assert len(stale) == 1
     statement = stale[0]
@@ -65,7 +65,7 @@ def test_active_orders_after_death_are_one_supported_statement(loyd: Case) -> No
 
 def test_therapy_no_cancer_owns_is_one_statement(loyd: Case) -> None:
     texts = [t for t in loyd.texts("data_quality") if "no line of a recorded cancer" in t]
-    assert texts == ["Leucovorin and oxaliplatin (1983-07-13) are on no line of a recorded cancer."]
+    assert texts == ["Leucovorin and oxaliplatin (1983-07-13) belong to no line of a recorded cancer."]
 
 
 def test_a_chemotherapy_line_without_blood_count_or_renal_value_is_a_monitoring_gap() -> None:

@@ -284,17 +284,18 @@ def _stale_orders(board: Board, findings: list[Finding], covered: set[str]) -> l
     refs = [s for m in stale for s in m.sources]
     patient = board.picture.patient
     # Worded with what the cited records say ("active", "deceased" and the dates) so the verifier
-    # checks it; "still marked active" would be the same claim in words no record carries.
+    # checks it, and saying outright that they are stale: "active" alone would call the drugs
+    # current, which the record-global check rightly contradicts.
     died_by_case = _on_or_before(patient.deceased_date, board.picture.case_date)
     if patient.deceased and patient.deceased_date and died_by_case:
         died = _day_text(patient.deceased_date)
-        text = f"Active medication records after the patient is deceased ({died}): {listed}."
+        text = f"Stale medication records, active after the patient is deceased ({died}): {listed}."
         refs += patient.sources
     elif patient.deceased and not patient.deceased_date:
-        text = f"Active medication records of a deceased patient: {listed}."
+        text = f"Stale medication records, active for a deceased patient: {listed}."
         refs += patient.sources
     else:
-        text = f"Active medication records without recent evidence: {listed}."
+        text = f"Stale medication records, active without recent evidence: {listed}."
     return [
         cite(
             SectionKind.data_quality, text, _covering(findings, refs, "stale", covered), evidence=_refs(refs)
@@ -421,8 +422,8 @@ def _unassigned(board: Board, findings: list[Finding], covered: set[str]) -> lis
         if f.date
     ]
     when = f" ({_span(days)})" if days else ""
-    verb = "is" if len(drugs) == 1 else "are"
-    text = f"{_and(drugs).capitalize()}{when} {verb} on no line of a recorded cancer."
+    verb = "belongs" if len(drugs) == 1 else "belong"
+    text = f"{_and(drugs).capitalize()}{when} {verb} to no line of a recorded cancer."
     return [
         cite(
             SectionKind.data_quality,
