@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from medboard.agents.synthesizer.board.base import Board
 from medboard.agents.synthesizer.board.cancers import belongs
 from medboard.models import FactKind, Finding, FindingCategory, iso_day
-from medboard.models.claims import ResultClaim
+from medboard.models.claims import LineClaim, ResultClaim
 from medboard.models.fact_kinds import PatientDetails
 from medboard.models.picture import Cancer, Stage
 from medboard.tools.longitudinal.trends import fmt
@@ -174,8 +174,11 @@ def stages_text(cancer: Cancer) -> str | None:
 def result_phrase(claim: ResultClaim, name: str | None = None) -> str | None:
     """``ER Positive``; a conflict shows every side with its date."""
     label = name or claim.name
-    shown = [(value_text(r.value, r.unit), day(r.date)) for r in claim.results]
-    shown = [(v, d) for v, d in shown if v is not None]
+    shown: list[tuple[str, str | None]] = []
+    for r in claim.results:
+        value = value_text(r.value, r.unit)
+        if value is not None:
+            shown.append((value, day(r.date)))
     if not shown:
         return None
     values = list(dict.fromkeys(v for v, _ in shown))
@@ -183,6 +186,31 @@ def result_phrase(claim: ResultClaim, name: str | None = None) -> str | None:
         return f"{label} {values[0]}"
     sides = "; ".join(f"{v} {d}" if d else v for v, d in shown)
     return f"{label} conflicting ({sides})"
+
+
+def last_evidence(board: Board, drugs: Iterable[str]) -> str | None:
+    """The latest evidence date of any of these ingredients (the picture's medication reconciliation)."""
+    wanted = set(drugs)
+    dates = [day(m.last_evidence_date) for m in board.picture.medications if m.ingredient in wanted]
+    known = [d for d in dates if d]
+    return max(known) if known else None
+
+
+def line_period(board: Board, line: LineClaim) -> str:
+    """When a line ran, in the record's dates: ``2018-04-12 – 2018-09-30``, ``since 2018-09-30``,
+    or, for a line still ordered without recent evidence, ``since 2004-05-28, last evidence ...``.
+
+    No status word for an ended line: the picture may have inferred the end (the next line started)
+    while the orders still read "active", and the dates say what is known.
+    """
+    start, end = day(line.start), day(line.end)
+    if end:
+        return f"{start} – {end}" if start else f"until {end}"
+    since = f"since {start}" if start else "start not recorded"
+    if line.status == "current":
+        return since
+    last = last_evidence(board, line.drugs)
+    return f"{since}, last evidence {last}" if last else f"{since}, status unknown"
 
 
 def latest(findings: Iterable[Finding]) -> Finding | None:
@@ -195,7 +223,9 @@ __all__ = [
     "Person",
     "age_at",
     "day",
+    "last_evidence",
     "latest",
+    "line_period",
     "of_cancer",
     "ordered_cancers",
     "patient_findings",

@@ -28,6 +28,7 @@ from medboard.agents.synthesizer.board.casefacts import (
     age_at,
     day,
     latest,
+    line_period,
     of_cancer,
     ordered_cancers,
     patient_findings,
@@ -253,23 +254,15 @@ def therapy_clauses(board: Board, cancers: Sequence[Cancer]) -> list[Clause]:
             cited = [f for f, _ in current]
         else:
             last_finding, last = max(claims, key=lambda fc: (fc[1].start or "", fc[1].end or ""))
-            text = f"Current line: none; last: {' + '.join(last.drugs)} ({_line_period(last)})."
+            # Not "no current line": the verifier's status rule reads "current" there as said of the
+            # cited (stopped) orders; the dates say when the last line ran.
+            text = f"Therapy now: none; last line: {' + '.join(last.drugs)} ({line_period(board, last)})."
             cited = [last_finding]
         if prefixed:
             text = _prefix(cancer, True) + text
             cited += of_cancer(board, cancer, "diagnosis")
         out.append(Clause(text=text, findings=cited))
     return out
-
-
-def _line_period(line: LineClaim) -> str:
-    start, end = day(line.start), day(line.end)
-    if line.status in {"stopped", "completed"}:
-        span = f"{start} – {end}" if start and end else f"until {end}" if end else f"from {start}"
-        return f"{span}, {line.status}"
-    if line.status == "stale":
-        return f"started {start}" if start else "start not recorded"
-    return f"started {start}, status unknown" if start else "status unknown"
 
 
 # --------------------------------------------------------------------------- course
