@@ -34,7 +34,7 @@ from medboard.agents.synthesizer.board.casefacts import (
 )
 from medboard.models import Finding, FindingCategory
 from medboard.models.claims import LineClaim, MedicationClaim, ResultClaim
-from medboard.models.picture import Cancer
+from medboard.models.picture import Cancer, Stage
 from medboard.tools.longitudinal.timeline import ANTINEOPLASTIC_NAMES, build_timeline
 from medboard.tools.reconcile.drugs import BRANDS
 from medboard.tools.reconcile.knowledge import DRUG_SITES, SITE_WORDS, polarity, site_of_text
@@ -406,7 +406,7 @@ def check_premises(board: Board, concepts: Concepts | None = None) -> list[Premi
     names = known_drugs(board)
     out: list[Premise] = []
     for kind, phrase, obj in concepts.timing:
-        premise: Premise | None
+        premise: Premise | None = None
         if kind == "neoadjuvant":
             premise = _neoadjuvant(board, phrase, events)
         elif kind == "adjuvant":
@@ -431,7 +431,9 @@ def check_premises(board: Board, concepts: Concepts | None = None) -> list[Premi
         if pol is not None:
             out.append(_biomarker(board, key, pol, phrase))
     for site, phrase in concepts.sites:
-        out.append(_site_premise(board, site, phrase))
+        premise = _site_premise(board, site, phrase)
+        if premise.holds is not True:  # naming the patient's own cancer assumes nothing worth a line
+            out.append(premise)
     return _unique(out)
 
 
@@ -584,9 +586,9 @@ def _metastatic(board: Board, phrase: str) -> Premise:
         said.append(f"{short(c.name)} stage {s.group}")
     if said:
         return Premise(phrase, True, "; ".join(dict.fromkeys(said)), tuple(cited), label=METASTASIS_LABEL)
-    stages = [f"{short(c.name)} {stage_label(s)}" for c in board.picture.cancers for s in c.stages if s.group]
+    staged = [(c, s) for c in board.picture.cancers for s in c.stages if s.group]
     cited = [f for c in board.picture.cancers for f in of_cancer(board, c, "stage")] or _diagnoses(board)
-    recorded = "; ".join(dict.fromkeys(stages)) or "stage not recorded"
+    recorded = _by_cancer(staged) or "stage not recorded"
     return Premise(
         phrase, False, f"no metastasis is recorded ({recorded})", tuple(cited), label=METASTASIS_LABEL
     )
@@ -600,9 +602,17 @@ def _stage(board: Board, group: str, phrase: str) -> Premise:
     base = re.match(r"^(0|IV|I{1,3})", group)
     wanted = base.group(1) if base else group
     same = [(c, s) for c, s in groups if re.match(rf"^{wanted}(?![IV])", s.group or "")]
-    shown = "; ".join(dict.fromkeys(f"{short(c.name)} {stage_label(s)}" for c, s in (same or groups)))
+    shown = _by_cancer(same or groups)
     cited = tuple(f for c in {id(c): c for c, _ in groups}.values() for f in of_cancer(board, c, "stage"))
     return Premise(phrase, bool(same), shown, cited, label=STAGE_LABEL)
+
+
+def _by_cancer(stages: Sequence[tuple[Cancer, Stage]]) -> str:
+    """``Cancer A: clinical stage IIB, cT3 cN0 cM0; Cancer B: stage I`` (each cancer named once)."""
+    grouped: dict[str, list[str]] = {}
+    for cancer, stage in stages:
+        grouped.setdefault(short(cancer.name), []).append(stage_label(stage))
+    return "; ".join(f"{name}: {', '.join(dict.fromkeys(labels))}" for name, labels in grouped.items())
 
 
 def _biomarker(board: Board, key: str, wanted: str, phrase: str) -> Premise:
