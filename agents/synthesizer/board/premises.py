@@ -35,9 +35,16 @@ from medboard.agents.synthesizer.board.casefacts import (
 from medboard.models import Finding, FindingCategory
 from medboard.models.claims import LineClaim, MedicationClaim, ResultClaim
 from medboard.models.picture import Cancer, Stage
-from medboard.tools.longitudinal.timeline import ANTINEOPLASTIC_NAMES, build_timeline
+from medboard.tools.longitudinal.timeline import ANTINEOPLASTIC_NAMES, ANTINEOPLASTIC_SUFFIXES, build_timeline
 from medboard.tools.reconcile.drugs import BRANDS
-from medboard.tools.reconcile.knowledge import DRUG_SITES, SITE_WORDS, polarity, site_of_text
+from medboard.tools.reconcile.knowledge import (
+    DRUG_SITES,
+    LONG_ACTING_DRUGS,
+    ORAL_DRUGS,
+    SITE_WORDS,
+    polarity,
+    site_of_text,
+)
 
 # ----------------------------------------------------------------------------- vocabulary
 
@@ -158,6 +165,8 @@ def known_drugs(board: Board) -> dict[str, str]:
     for ingredient in [
         *ANTINEOPLASTIC_NAMES,
         *DRUG_SITES,
+        *ORAL_DRUGS,
+        *LONG_ACTING_DRUGS,
         *(m.ingredient for m in board.picture.medications),
         *(d for c in board.picture.cancers for line in c.lines for d in line.drugs),
     ]:
@@ -167,10 +176,22 @@ def known_drugs(board: Board) -> dict[str, str]:
     return names
 
 
+#: Words that name an antineoplastic by its INN stem (WHO INN stems: -tinib kinase inhibitors,
+#: -ciclib, -parib, -mab antibodies, -platin, -taxel, -rubicin, -lutamide, -zomib) though no table
+#: lists it: a question may name a drug the record never mentions.
+_DRUG_STEM = re.compile(r"\b[a-z]{3,}(?:" + "|".join((*ANTINEOPLASTIC_SUFFIXES, "mab")) + r")\b")
+
+
 def drugs_in(text: str, names: dict[str, str]) -> list[str]:
     low = text.lower()
     found = [ingredient for name, ingredient in names.items() if re.search(rf"\b{re.escape(name)}\b", low)]
+    found += _DRUG_STEM.findall(low)
     return list(dict.fromkeys(found))
+
+
+def _drug_name(word: str, names: dict[str, str]) -> str | None:
+    low = word.lower()
+    return names.get(low) or (low if _DRUG_STEM.fullmatch(low) else None)
 
 
 def classes_in(text: str) -> list[str]:
@@ -200,13 +221,13 @@ def question_concepts(question: str, board: Board) -> Concepts:
     concepts.current = [m.group(0) for m in _CURRENT_LINE.finditer(question)]
     progressed = {m["x"].lower() for m in _PROGRESSION_ON.finditer(question)}
     for m in _ON_DRUG.finditer(question):
-        drug = names.get(m["x"].lower())
+        drug = _drug_name(m["x"], names)
         if drug is None:
             continue
         must_be_current = m["x"].lower() not in progressed
         concepts.on_drug.append((m.group(0).strip(), drug, must_be_current))
     for m in _PROGRESSION_ON.finditer(question):
-        drug = names.get(m["x"].lower())
+        drug = _drug_name(m["x"], names)
         if drug is not None and not any(d == drug for _, d, _ in concepts.on_drug):
             concepts.on_drug.append((m.group(0).strip(), drug, False))
     if _TRIPLE_NEGATIVE.search(question):
