@@ -76,7 +76,7 @@ def fact_statements(board: Board, concepts: Concepts) -> list[Statement]:
         for f in of_cancer(board, cancer, "result", "biomarker"):
             if isinstance(f.claim, ResultClaim) and f.claim.name.lower().replace("-", "") in keys:
                 chosen.append(f)
-    drugs = set(concepts.drugs) | {d for _, d, _ in concepts.on_drug}
+    drugs = set(concepts.drugs) | {d for _, named, _ in concepts.on_drug for d in named}
     chosen += [
         f for f in board.findings if isinstance(f.claim, MedicationClaim) and f.claim.ingredient in drugs
     ]
@@ -123,7 +123,7 @@ def not_in_record(board: Board, concepts: Concepts) -> list[str]:
     given = {m.ingredient for m in board.picture.medications} | {
         d for c in board.picture.cancers for line in c.lines for d in line.drugs
     }
-    named = list(dict.fromkeys([*concepts.drugs, *(d for _, d, _ in concepts.on_drug)]))
+    named = list(dict.fromkeys([*concepts.drugs, *(d for _, ds, _ in concepts.on_drug for d in ds)]))
     return [f"The record has no {drug}: the question names it." for drug in named if drug not in given]
 
 

@@ -64,6 +64,18 @@ IMMUNOTHERAPY = frozenset(
 TARGETED = frozenset({"trastuzumab", "pertuzumab", "bevacizumab", "cetuximab", "panitumumab"})
 _TARGETED_SUFFIXES = ("tinib", "ciclib", "parib")
 
+#: Regimen acronyms a question may use → their ingredients (NCI Drug Dictionary regimen entries).
+REGIMENS: dict[str, tuple[str, ...]] = {
+    "folfox": ("fluorouracil", "leucovorin", "oxaliplatin"),
+    "folfiri": ("fluorouracil", "irinotecan", "leucovorin"),
+    "folfirinox": ("fluorouracil", "irinotecan", "leucovorin", "oxaliplatin"),
+    "capox": ("capecitabine", "oxaliplatin"),
+    "xelox": ("capecitabine", "oxaliplatin"),
+    "chop": ("cyclophosphamide", "doxorubicin", "prednisone", "vincristine"),
+    "r-chop": ("cyclophosphamide", "doxorubicin", "prednisone", "rituximab", "vincristine"),
+    "abvd": ("bleomycin", "dacarbazine", "doxorubicin", "vinblastine"),
+}
+
 _CLASS_WORDS: tuple[tuple[str, str], ...] = (
     (r"chemo(?:therapy)?\b|cytotoxic", "chemotherapy"),
     (r"endocrine|hormon(?:e|al)\s+(?:therapy|treatment)|androgen[- ]deprivation|\badt\b", "endocrine"),
@@ -73,7 +85,8 @@ _CLASS_WORDS: tuple[tuple[str, str], ...] = (
     (r"\btherapy\b|\btreatment\b", "any"),
 )
 _SURGERY = re.compile(
-    r"\b(?:surgery|surgical|operation|resection|excision|lumpectomy|\w+ectomy|breast[- ]conserving|bcs)\b",
+    r"\b(?:surgery|surgical|operation|resection|excision|lumpectomy|\w+ectomy|\w+ostomy|\w+otomy|"
+    r"breast[- ]conserving|bcs)\b",
     re.I,
 )
 _RADIOTHERAPY = re.compile(
@@ -84,15 +97,15 @@ _NEOADJUVANT = re.compile(
     re.I,
 )
 _ADJUVANT = re.compile(
-    r"(?<!neo)(?<!neo-)\badjuvant(?:\s+(?:[\w-]+\s+){0,2}?(?:therapy|treatment|chemo\w*|radio\w*))?", re.I
+    r"(?<!neo)(?<!neo-)\badjuvant(?:\s+(?!(?:for|after|before|in|to|with|is|be|and|or|should|would)\b)[\w-]+)?"
+    r"(?:\s+(?:therapy|treatment))?",
+    re.I,
 )
-_STOP = (
-    r"(?=\s*(?:[?,.;:!)]|$|\b(?:and|or|is|are|was|were|for|with|to|in|be|should|would|could|can|who|which|"
-    r"that|given|if|when|than|as|of|she|he|they)\b))"
-)
-_OBJECT = r"(?P<x>(?:[\w+/-]+\s+){0,3}?[\w+/-]+?)"
-_AFTER = re.compile(r"\b(?:after|following|post|since)\s+" + _OBJECT + _STOP, re.I)
-_BEFORE = re.compile(r"\b(?:before|prior to|ahead of)\s+" + _OBJECT + _STOP, re.I)
+#: "after X" / "before X": X is read as the shortest run of up to `_OBJECT_WORDS` words after the cue
+#: that names a treatment (`_names_what`); a cue followed by anything else ("after two weeks", "before
+#: the board") assumes nothing the timeline can answer.
+_TIMING_CUE = re.compile(r"\b(?P<cue>after|following|post|since|before|prior to|ahead of)\s+", re.I)
+_OBJECT_WORDS = 5
 _CURRENT_LINE = re.compile(
     r"\b(?:current(?:ly)?|present|ongoing)\s+(?:line|regimen|therapy|treatment|systemic therapy)"
     r"(?:\s+of\s+therapy)?\b",
@@ -102,6 +115,7 @@ _ON_DRUG = re.compile(
     r"\b(?P<cue>(?:currently|still|remain(?:s)?|while|stay)\s+on|continu\w*(?:\s+on)?|on)\s+(?P<x>[\w-]+)",
     re.I,
 )
+_DRUG_GOES_ON = re.compile(r"\b(?P<x>[\w-]+)\s+(?:continue|be continued|be stopped|be held)\b", re.I)
 _PROGRESSION_ON = re.compile(r"\bprogress\w*\s+(?:on|after|through|despite)\s+(?P<x>[\w-]+)", re.I)
 _STAGE = re.compile(r"\bstage\s+(?P<g>0|IV|I{1,3}|[1-4])(?P<s>[A-C]\d?)?\b", re.I)
 _METASTATIC = re.compile(r"\bmetasta\w*|\bmets\b|\boligometasta\w*|\bstage\s+(?:IV|4)\b", re.I)
@@ -138,7 +152,8 @@ class Concepts:
     #: (kind, the question's phrase, the object phrase): ("after", "after prostatectomy", "prostatectomy")
     timing: list[tuple[Timing, str, str]] = field(default_factory=list)
     current: list[str] = field(default_factory=list)
-    on_drug: list[tuple[str, str, bool]] = field(default_factory=list)  # (phrase, drug, must be current)
+    #: (phrase, the ingredient(s) it names, whether the question assumes them current)
+    on_drug: list[tuple[str, tuple[str, ...], bool]] = field(default_factory=list)
     drugs: list[str] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
     surgery: bool = False
@@ -183,15 +198,33 @@ _DRUG_STEM = re.compile(r"\b[a-z]{3,}(?:" + "|".join((*ANTINEOPLASTIC_SUFFIXES, 
 
 
 def drugs_in(text: str, names: dict[str, str]) -> list[str]:
+    """The ingredients a text names: by name or brand, by regimen acronym, or by an INN stem."""
     low = text.lower()
     found = [ingredient for name, ingredient in names.items() if re.search(rf"\b{re.escape(name)}\b", low)]
+    for regimen, ingredients in REGIMENS.items():
+        if re.search(rf"(?<![\w-]){re.escape(regimen)}(?![\w-])", low):
+            found += ingredients
     found += _DRUG_STEM.findall(low)
     return list(dict.fromkeys(found))
 
 
-def _drug_name(word: str, names: dict[str, str]) -> str | None:
+def _treatment_after(rest: str, names: dict[str, str]) -> str | None:
+    """The shortest leading run of words of `rest` that names a treatment, or None."""
+    words = re.findall(r"[\w+/-]+", rest.split("?")[0].split(",")[0])[:_OBJECT_WORDS]
+    for n in range(1, len(words) + 1):
+        phrase = " ".join(words[:n])
+        if _names_what(phrase, names):
+            return phrase
+    return None
+
+
+def _drug_names(word: str, names: dict[str, str]) -> tuple[str, ...]:
+    """The ingredient(s) one word names: a drug or brand, a regimen acronym, or an INN stem."""
     low = word.lower()
-    return names.get(low) or (low if _DRUG_STEM.fullmatch(low) else None)
+    if low in REGIMENS:
+        return REGIMENS[low]
+    named = names.get(low) or (low if _DRUG_STEM.fullmatch(low) else None)
+    return (named,) if named else ()
 
 
 def classes_in(text: str) -> list[str]:
@@ -212,24 +245,26 @@ def question_concepts(question: str, board: Board) -> Concepts:
         concepts.timing.append(("neoadjuvant", neo.group(0).strip(), "therapy"))
     for m in _ADJUVANT.finditer(question):
         concepts.timing.append(("adjuvant", m.group(0).strip(), "therapy"))
-    timed: tuple[tuple[re.Pattern[str], Timing], ...] = ((_AFTER, "after"), (_BEFORE, "before"))
-    for regex, kind in timed:
-        for m in regex.finditer(question):
-            if (neo and m.start() <= neo.start() < m.end()) or "adjuvant" in m["x"].lower():
-                continue
-            concepts.timing.append((kind, m.group(0).strip(), m["x"].strip()))
+    for m in _TIMING_CUE.finditer(question):
+        obj = _treatment_after(question[m.end() :], names)
+        if (
+            obj is None
+            or "adjuvant" in obj.lower()
+            or (neo and m.start() <= neo.start() < m.end() + len(obj))
+        ):
+            continue
+        kind: Timing = "before" if m["cue"].lower() in {"before", "prior to", "ahead of"} else "after"
+        concepts.timing.append((kind, f"{m['cue']} {obj}", obj))
     concepts.current = [m.group(0) for m in _CURRENT_LINE.finditer(question)]
     progressed = {m["x"].lower() for m in _PROGRESSION_ON.finditer(question)}
-    for m in _ON_DRUG.finditer(question):
-        drug = _drug_name(m["x"], names)
-        if drug is None:
-            continue
-        must_be_current = m["x"].lower() not in progressed
-        concepts.on_drug.append((m.group(0).strip(), drug, must_be_current))
+    for m in [*_ON_DRUG.finditer(question), *_DRUG_GOES_ON.finditer(question)]:
+        drugs = _drug_names(m["x"], names)
+        if drugs:
+            concepts.on_drug.append((m.group(0).strip(), drugs, m["x"].lower() not in progressed))
     for m in _PROGRESSION_ON.finditer(question):
-        drug = _drug_name(m["x"], names)
-        if drug is not None and not any(d == drug for _, d, _ in concepts.on_drug):
-            concepts.on_drug.append((m.group(0).strip(), drug, False))
+        drugs = _drug_names(m["x"], names)
+        if drugs and not any(set(d) & set(drugs) for _, d, _ in concepts.on_drug):
+            concepts.on_drug.append((m.group(0).strip(), drugs, False))
     if _TRIPLE_NEGATIVE.search(question):
         phrase = _TRIPLE_NEGATIVE.search(question).group(0)  # type: ignore[union-attr]
         concepts.biomarkers += [(k, "negative", phrase) for k in ("er", "pr", "her2")]
@@ -369,7 +404,7 @@ def matching(events: Iterable[Event], obj: str, names: dict[str, str]) -> list[E
             ):
                 out.append(event)
         elif event.kind == "surgery" and surgery:
-            specific = [w for w in re.findall(r"\w+ectomy|lumpectomy|excision|resection", obj_low)]
+            specific = re.findall(r"\w+ectomy|\w+ostomy|\w+otomy|lumpectomy|excision|resection", obj_low)
             if not specific or any(w[:6] in event.label.lower() for w in specific):
                 out.append(event)
         elif event.kind == "radiotherapy" and (
@@ -551,8 +586,8 @@ def _after_before(
         if kind == "after":
             return Premise(phrase, True, said, cited)
         return Premise(phrase, False, f"already done: {said}", cited)
-    cited = tuple(_diagnoses(board))
-    return Premise(phrase, kind == "before", f"{obj}: none recorded", cited)
+    reason, cited = _none_recorded(board, obj)
+    return Premise(phrase, kind == "before", reason, cited)
 
 
 def _current_line(board: Board, phrase: str, events: Sequence[Event]) -> Premise:
@@ -562,7 +597,7 @@ def _current_line(board: Board, phrase: str, events: Sequence[Event]) -> Premise
         said = "; ".join(f"{e.label} (since {e.start})" for e in current)
         return Premise(phrase, True, f"current line: {said}", tuple(f for e in current for f in e.findings))
     if not lines:
-        return Premise(phrase, False, "lines of therapy: none recorded", tuple(_diagnoses(board)))
+        return Premise(phrase, False, *_none_recorded(board, "lines of therapy"))
     last = lines[-1]
     claim = next(f.claim for f in last.findings if isinstance(f.claim, LineClaim))
     status = board.picture.patient
@@ -571,21 +606,38 @@ def _current_line(board: Board, phrase: str, events: Sequence[Event]) -> Premise
     return Premise(phrase, False, reason, last.findings)
 
 
-def _on_drug(board: Board, phrase: str, drug: str, must_be_current: bool, events: Sequence[Event]) -> Premise:
-    meds = [f for f in board.findings if isinstance(f.claim, MedicationClaim) and f.claim.ingredient == drug]
-    lines = [e for e in events if e.kind == "line" and drug in e.drugs]
-    statuses = [m.status for m in board.picture.medications if m.ingredient == drug]
+def _on_drug(
+    board: Board, phrase: str, drugs: tuple[str, ...], must_be_current: bool, events: Sequence[Event]
+) -> Premise:
+    """ "on X" / "continue X": X is current; "progression on X": X was given (any status)."""
+    meds = [f for f in board.findings if isinstance(f.claim, MedicationClaim) and f.claim.ingredient in drugs]
+    lines = [e for e in events if e.kind == "line" and set(drugs) & set(e.drugs)]
+    reconciled = {m.ingredient: m for m in board.picture.medications if m.ingredient in drugs}
+    given = [d for d in drugs if d in reconciled or any(d in e.drugs for e in lines)]
+    if not given:
+        reason, cited = _none_recorded(board, " + ".join(drugs))
+        return Premise(phrase, False, reason, cited)
+    said = []
+    for drug in given:
+        med = reconciled.get(drug)
+        last = f" (last evidence {day(med.last_evidence_date)})" if med and med.last_evidence_date else ""
+        said.append(f"{drug} {med.status if med else 'given'}{last}")
     cited = tuple([*meds, *(f for e in lines for f in e.findings)])
-    if not statuses and not lines:
-        return Premise(phrase, False, f"{drug}: none recorded", tuple(_diagnoses(board)))
-    status = statuses[0] if statuses else (lines[-1].status or "unknown")
-    last = next((m.last_evidence_date for m in board.picture.medications if m.ingredient == drug), None)
-    evidence = f" (last evidence {day(last)})" if last else ""
     if not must_be_current:
-        first = lines[0] if lines else None
-        since = f", {first.when()}" if first else ""
-        return Premise(phrase, True, f"{drug} given{since}; {status}{evidence}", cited)
-    return Premise(phrase, status == "current", f"{drug} {status}{evidence}", cited)
+        since = f"; line {lines[0].label} {lines[0].when()}" if lines else ""
+        return Premise(phrase, True, "; ".join(said) + since, cited)
+    current = any(reconciled[d].status == "current" for d in given if d in reconciled)
+    return Premise(phrase, current, "; ".join(said), cited)
+
+
+def _none_recorded(board: Board, what: str) -> tuple[str, tuple[Finding, ...]]:
+    """ "X: none recorded", cited to the cancers it was looked for (their names give the sentence a
+    subject the verifier can find in what it cites; no negation word reaches across them)."""
+    cancers = [c for c in board.picture.cancers if c.kind != "secondary"] or board.picture.cancers
+    if cancers:
+        names = "; ".join(dict.fromkeys(short(c.name) for c in cancers))
+        return f"{what}: none recorded (for {names})", tuple(_diagnoses(board))
+    return f"{what}: none recorded", ()
 
 
 def _metastatic(board: Board, phrase: str) -> Premise:
@@ -609,17 +661,16 @@ def _metastatic(board: Board, phrase: str) -> Premise:
         return Premise(phrase, True, "; ".join(dict.fromkeys(said)), tuple(cited), label=METASTASIS_LABEL)
     staged = [(c, s) for c in board.picture.cancers for s in c.stages if s.group]
     cited = [f for c in board.picture.cancers for f in of_cancer(board, c, "stage")] or _diagnoses(board)
-    recorded = _by_cancer(staged) or "stage not recorded"
-    return Premise(
-        phrase, False, f"no metastasis is recorded ({recorded})", tuple(cited), label=METASTASIS_LABEL
-    )
+    recorded = f"stages: {_by_cancer(staged)}" if staged else _none_recorded(board, "stage")[0]
+    reason = f"no metastasis is recorded; {recorded}"
+    return Premise(phrase, False, reason, tuple(cited), label=METASTASIS_LABEL)
 
 
 def _stage(board: Board, group: str, phrase: str) -> Premise:
     recorded = [(c, s) for c in board.picture.cancers for s in c.stages if s.group]
     groups = [(c, s) for c, s in recorded if re.match(r"^(0|IV|I{1,3})", s.group or "")]
     if not groups:
-        return Premise(phrase, None, "stage group not recorded", tuple(_diagnoses(board)), label=STAGE_LABEL)
+        return Premise(phrase, None, *_none_recorded(board, "stage group"), label=STAGE_LABEL)
     base = re.match(r"^(0|IV|I{1,3})", group)
     wanted = base.group(1) if base else group
     same = [(c, s) for c, s in groups if re.match(rf"^{wanted}(?![IV])", s.group or "")]
@@ -645,7 +696,7 @@ def _biomarker(board: Board, key: str, wanted: str, phrase: str) -> Premise:
                 results.append((cancer, f, claim))
     label = f"on {key.upper()}"
     if not results:
-        return Premise(phrase, None, f"{key.upper()}: none recorded", tuple(_diagnoses(board)), label=label)
+        return Premise(phrase, None, *_none_recorded(board, key.upper()), label=label)
     said, polarities = [], set()
     for _, _, claim in results:
         for r in claim.results:
