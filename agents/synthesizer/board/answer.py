@@ -24,6 +24,7 @@ from medboard.agents.synthesizer.board.premises import (
     Event,
     Premise,
     check_premises,
+    procedure_mentions,
     question_concepts,
     timeline_events,
 )
@@ -91,6 +92,10 @@ def fact_statements(board: Board, concepts: Concepts) -> list[Statement]:
             event.kind == "radiotherapy" and (concepts.radiotherapy or wants_therapy)
         ):
             statements.append(_event_statement(event))
+    stated = {fid for s in statements for fid in s.finding_ids}
+    for f in procedure_mentions(board, board.question or ""):
+        if f.id not in stated and not _quality(f):
+            statements.append(state(SectionKind.answer, f.text, [f]))
     lines = [e for e in events if e.kind == "line"]
     if lines and (wants_therapy or drugs):
         statements.append(lines_statement(board, lines))

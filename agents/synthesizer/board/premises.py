@@ -535,7 +535,7 @@ def _neoadjuvant(board: Board, phrase: str, events: Sequence[Event]) -> Premise:
         return Premise(
             phrase,
             False,
-            f"surgery came first — {first_surgery.label} on {first_surgery.start}, before the first therapy "
+            f"surgery first: {first_surgery.label} on {first_surgery.start}, before the first therapy "
             f"({_therapy_name(first_therapy)}) {first_therapy.when()}",
             cited,
         )
@@ -578,16 +578,38 @@ def _after_before(
 ) -> Premise:
     """ "after X": X happened; "before X": X has not happened yet."""
     now = day(board.picture.case_date)
-    done = [e for e in matching(events, obj, names) if now is None or e.start <= now]  # type: ignore[operator]
+    done = [e for e in matching(events, obj, names) if now is None or e.start <= now]
     if done:
         first = done[0]
         said = f"{_therapy_name(first) if first.kind != 'surgery' else first.label} {first.when()}"
         cited = tuple(f for e in done for f in e.findings)
         if kind == "after":
             return Premise(phrase, True, said, cited)
-        return Premise(phrase, False, f"already done: {said}", cited)
+        return Premise(phrase, False, said, cited)
+    mentioned = procedure_mentions(board, obj)
+    if mentioned:  # a procedure the timeline does not count as cancer therapy (a polypectomy, a port)
+        earliest = min(mentioned, key=lambda f: f.date or "")
+        said = earliest.text.rstrip(".")
+        return Premise(phrase, kind == "after", said, tuple(mentioned))
     reason, cited = _none_recorded(board, obj)
     return Premise(phrase, kind == "before", reason, cited)
+
+
+#: A word that names one procedure by its morphology (-ectomy, -ostomy, -otomy, -scopy, -plasty,
+#: -graphy, biopsy): specific enough to look for in the record's procedure findings by name.
+_PROCEDURE_WORD = re.compile(r"\b[a-z]*(?:ectomy|ostomy|otomy|scopy|plasty|graphy|biopsy)\b")
+
+
+def procedure_mentions(board: Board, obj: str) -> list[Finding]:
+    """Procedure findings naming the text's specific procedure words ("polypectomy", "colonoscopy")."""
+    specific = _PROCEDURE_WORD.findall(obj.lower())
+    if not specific:
+        return []
+    return [
+        f
+        for f in board.findings
+        if f.category == FindingCategory.procedure and any(w[:8] in f.text.lower() for w in specific)
+    ]
 
 
 def _current_line(board: Board, phrase: str, events: Sequence[Event]) -> Premise:
@@ -729,6 +751,7 @@ __all__ = [
     "check_premises",
     "known_drugs",
     "matching",
+    "procedure_mentions",
     "question_concepts",
     "timeline_events",
 ]
