@@ -243,3 +243,15 @@ def test_model_headline_is_refused_when_it_leaves_out_a_cancer_and_trimmed_to_bu
     sec = headline_from_model(b, full, request)
     assert sec is not None and sec.kind == SectionKind.headline
     assert sum(len(s.text.split()) for s in sec.statements) <= 100 and len(sec.statements) == 4
+
+
+def test_asked_is_not_assumed_and_conflicting_stages_settle_nothing() -> None:
+    """ "Is she HER2-positive?" asks; "... her HER2-positive disease" assumes. Jenny's stage groups
+    disagree (IIB from the staging Observations, IIIC on the Condition): "stage III" cannot be
+    settled either way, and the sentence lists both."""
+    assert _premises("jenny", "Is she HER2-positive?") == []
+    assert _premises("jenny", "Are there metastases?") == []
+    (sec,) = answer(board("jenny", "Is she HER2-positive?"))
+    assert "HER2 [Interpretation] in Tissue: Negative on 2018-03-10." in [s.text for s in sec.statements]
+    ((holds, text),) = _premises("jenny", "Given her stage III disease, is surgery next?")
+    assert holds is None and "clinical stage IIB" in text and "stage IIIC" in text

@@ -126,6 +126,11 @@ _BIOMARKER = re.compile(
     r"rearranged|fusion|deficient|high|low|expressing))?",
     re.I,
 )
+_ASKED = re.compile(
+    r"\b(?:is|are|was|were|has|have|did|does|do)\s+(?:(?:she|he|it|they|this|there|the\s+[\w-]+)\s+)?"
+    r"(?:(?:any|still|now|already)\s+)?$",
+    re.I,
+)
 _TRIPLE_NEGATIVE = re.compile(r"\btriple[- ]negative\b|\btnbc\b", re.I)
 _SITE_CANCER = re.compile(r"\b(?P<site>[a-z]+)\s+(?:cancer|carcinoma|tumou?r|neoplasm|malignancy)\b", re.I)
 _ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV", "0": "0"}
@@ -162,6 +167,9 @@ class Concepts:
     stages: list[tuple[str, str]] = field(default_factory=list)  # (group, phrase)
     metastatic: str | None = None
     sites: list[tuple[str, str]] = field(default_factory=list)  # (site, phrase)
+    #: Phrases the question asks about rather than assumes ("Is she HER2-positive?", "Are there
+    #: metastases?"): their facts are chosen, but they are no premise to check.
+    asked: set[str] = field(default_factory=set)
 
     @property
     def therapy(self) -> bool:
@@ -281,6 +289,9 @@ def question_concepts(question: str, board: Board) -> Concepts:
     ]
     metastatic = _METASTATIC.search(question)
     concepts.metastatic = metastatic.group(0) if metastatic else None
+    for m in [*_BIOMARKER.finditer(question), *_STAGE.finditer(question), *_METASTATIC.finditer(question)]:
+        if _ASKED.search(question[: m.start()]):
+            concepts.asked.add(m.group(0).strip())
     for m in _SITE_CANCER.finditer(question):
         site = _site(m["site"])
         if site is not None:
@@ -477,14 +488,14 @@ def check_premises(board: Board, concepts: Concepts | None = None) -> list[Premi
         out.append(_current_line(board, phrase, events))
     for phrase, drug, must_be_current in concepts.on_drug:
         out.append(_on_drug(board, phrase, drug, must_be_current, events))
-    if concepts.metastatic:
+    if concepts.metastatic and concepts.metastatic not in concepts.asked:
         out.append(_metastatic(board, concepts.metastatic))
     for group, phrase in concepts.stages:
-        if concepts.metastatic and group.startswith("IV"):
+        if (concepts.metastatic and group.startswith("IV")) or phrase in concepts.asked:
             continue
         out.append(_stage(board, group, phrase))
     for key, pol, phrase in concepts.biomarkers:
-        if pol is not None:
+        if pol is not None and phrase not in concepts.asked:
             out.append(_biomarker(board, key, pol, phrase))
     for site, phrase in concepts.sites:
         premise = _site_premise(board, site, phrase)
@@ -693,12 +704,19 @@ def _stage(board: Board, group: str, phrase: str) -> Premise:
     groups = [(c, s) for c, s in recorded if re.match(r"^(0|IV|I{1,3})", s.group or "")]
     if not groups:
         return Premise(phrase, None, *_none_recorded(board, "stage group"), label=STAGE_LABEL)
-    base = re.match(r"^(0|IV|I{1,3})", group)
-    wanted = base.group(1) if base else group
-    same = [(c, s) for c, s in groups if re.match(rf"^{wanted}(?![IV])", s.group or "")]
-    shown = _by_cancer(same or groups)
+    wanted = _stage_base(group)
+    bases = {_stage_base(st.group or "") for _, st in groups}
+    # the record's groups all differ from the question's: false; some agree and some do not (a
+    # Condition's summary against the staging Observations): the record cannot settle it
+    holds: Holds = wanted in bases if len(bases) == 1 or wanted not in bases else None
     cited = tuple(f for c in {id(c): c for c, _ in groups}.values() for f in of_cancer(board, c, "stage"))
-    return Premise(phrase, bool(same), shown, cited, label=STAGE_LABEL)
+    return Premise(phrase, holds, _by_cancer(groups), cited, label=STAGE_LABEL)
+
+
+def _stage_base(group: str) -> str:
+    """The stage group without its sub-letter: IIIC → III, IVA → IV."""
+    match = re.match(r"^(0|IV|I{1,3})", group.upper())
+    return match.group(1) if match else group.upper()
 
 
 def _by_cancer(stages: Sequence[tuple[Cancer, Stage]]) -> str:
