@@ -255,3 +255,41 @@ def test_asked_is_not_assumed_and_conflicting_stages_settle_nothing() -> None:
     assert "HER2 [Interpretation] in Tissue: Negative on 2018-03-10." in [s.text for s in sec.statements]
     ((holds, text),) = _premises("jenny", "Given her stage III disease, is surgery next?")
     assert holds is None and "clinical stage IIB" in text and "stage IIIC" in text
+
+
+class _Caller:
+    """A model caller that answers every structured request with a fixed payload (validated)."""
+
+    def __init__(self, payload: dict[str, object]) -> None:
+        self.payload, self.requests = payload, []
+
+    async def structured(self, *, messages, schema, agent, purpose):  # type: ignore[no-untyped-def]
+        from types import SimpleNamespace
+
+        self.requests.append((messages, schema, agent, purpose))
+        return SimpleNamespace(value=schema.model_validate(self.payload))
+
+
+async def test_draft_answer_and_headline_go_through_one_structured_call_each() -> None:
+    from medboard.agents.prompting import build_case_context
+    from medboard.agents.synthesizer.board.model_text import draft_answer, draft_headline
+
+    record, _, _ = case("jenny")
+    b = board("jenny", JENNY_QUESTION)
+    context = build_case_context(record, question=JENNY_QUESTION)
+    surgery = next(fid for fid, f in answer_request(b).findings.items() if f.text.startswith("Surgery on"))
+    caller = _Caller(
+        {
+            "answer": "Surgery came first.",
+            "supporting": [{"text": "Excision on 2018-04-01.", "finding_ids": [surgery]}],
+            "not_in_record": [],
+        }
+    )
+    sec = await draft_answer(b, caller, context)
+    ((messages, _, agent, purpose),) = caller.requests
+    assert agent == "synthesizer" and purpose == "answer"
+    assert messages[1].content.startswith(context)  # the shared, cacheable prefix comes first
+    assert sec.statements[0].text.startswith("Premise") and sec.statements[1].text == "Surgery came first."
+    patient = next(fid for fid, f in headline_request(b).findings.items() if f.text.startswith("Patient"))
+    only_patient = _Caller({"statements": [{"text": "Jenny M, female.", "finding_ids": [patient]}]})
+    assert await draft_headline(b, only_patient, context) is None  # no cancer: the template's stays

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from medboard.agents.prompting import data_block
+from medboard.agents.prompting import data_block, shared_messages
 from medboard.agents.synthesizer.board.answer import fact_statements, premise_statement
 from medboard.agents.synthesizer.board.base import Board, section, state
 from medboard.agents.synthesizer.board.casefacts import (
@@ -273,12 +273,47 @@ def answer_from_model(board: Board, draft: Any, request: ModelRequest) -> Sectio
     return out
 
 
+# ----------------------------------------------------------------------------- one call each
+
+
+async def draft_headline(
+    board: Board, caller: Any, context_text: str, *, agent: str = "synthesizer", rejected: str | None = None
+) -> Section | None:
+    """Ask the model for the headline (after the shared case context); None when its draft leaves
+    out what a board needs. `ModelCallError` propagates: the caller degrades visibly."""
+    request = headline_request(board, rejected)
+    result = await caller.structured(
+        messages=shared_messages(context_text, request.instruction),
+        schema=request.schema,
+        agent=agent,
+        purpose="headline",
+    )
+    return headline_from_model(board, result.value, request)
+
+
+async def draft_answer(
+    board: Board, caller: Any, context_text: str, *, agent: str = "synthesizer", rejected: str | None = None
+) -> Section:
+    """Ask the model to answer the board question (premise checks computed first and kept first).
+    `ModelCallError` propagates: the caller degrades visibly."""
+    request = answer_request(board, rejected)
+    result = await caller.structured(
+        messages=shared_messages(context_text, request.instruction),
+        schema=request.schema,
+        agent=agent,
+        purpose="answer",
+    )
+    return answer_from_model(board, result.value, request)
+
+
 __all__ = [
     "MAX_PROMPT_FINDINGS",
     "ModelRequest",
     "answer_from_model",
     "answer_request",
     "answer_schema",
+    "draft_answer",
+    "draft_headline",
     "headline_from_model",
     "headline_request",
     "headline_schema",
