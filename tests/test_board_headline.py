@@ -143,8 +143,6 @@ def test_organ_function_only_when_recent() -> None:
 
 
 def test_budget_drops_optional_clauses_then_compacts_then_names_the_rest() -> None:
-    b = board("jenny")
-
     def clause(text: str, priority: int = REQUIRED, compact: str | None = None, order: int = 0) -> Clause:
         return Clause(text=text, findings=[], priority=priority, compact=compact, order=order)
 
@@ -156,7 +154,7 @@ def test_budget_drops_optional_clauses_then_compacts_then_names_the_rest() -> No
         clause(f"Biomarkers {words}.", priority=1, order=3),
         clause(f"Fitness {words}.", priority=3, order=4),
     ]
-    kept = fit_budget(clauses, b, max_words=100)
+    kept = fit_budget(clauses, max_words=100)
     assert [c.text.split()[0] for c in kept] == ["Patient", "Cancer", "Cancer"]  # optional ones went first
     assert sum(len(c.text.split()) for c in kept) <= 100
     assert kept[1].text == "Cancer A: stage I."  # compact wording once optional ones are gone
@@ -164,6 +162,6 @@ def test_budget_drops_optional_clauses_then_compacts_then_names_the_rest() -> No
         clause(f"Cancer {i}: {words}.", compact=f"Cancer {i}: {' '.join(['s'] * 20)}.", order=i)
         for i in range(1, 6)
     ]
-    kept = fit_budget(many, b, max_words=100)
+    kept = fit_budget(many, max_words=100)
     assert sum(len(c.text.split()) for c in kept) <= 100
     assert kept[-1].text.startswith("Also recorded: Cancer ")  # the cancers beyond the budget, named

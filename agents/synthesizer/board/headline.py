@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from medboard.agents.synthesizer.board.base import Board, section, state
@@ -88,7 +88,7 @@ class Clause:
     claim: Claim | None = None
     compact: str | None = None  # a shorter wording, used when the required clauses alone overflow
     order: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
+    names_the_rest: bool = False  # the closing "Also recorded: ..." clause of cancers over budget
 
 
 def headline(board: Board) -> list[Section]:
@@ -98,7 +98,7 @@ def headline(board: Board) -> list[Section]:
 
 def headline_statements(board: Board, max_words: int = MAX_WORDS) -> list[Statement]:
     clauses = headline_clauses(board)
-    kept = fit_budget(clauses, board, max_words)
+    kept = fit_budget(clauses, max_words)
     return [
         state(SectionKind.headline, c.text, _unique(c.findings), claim=c.claim)
         for c in sorted(kept, key=lambda c: c.order)
@@ -416,7 +416,7 @@ def _organ_function(board: Board) -> list[tuple[str, Finding]]:
 # --------------------------------------------------------------------------- budget
 
 
-def fit_budget(clauses: list[Clause], board: Board, max_words: int = MAX_WORDS) -> list[Clause]:
+def fit_budget(clauses: list[Clause], max_words: int = MAX_WORDS) -> list[Clause]:
     """The clauses that fit in `max_words`: optional ones dropped, least important (then latest)
     first; then the required ones in their compact wording; then cancers beyond the budget named
     together in one closing clause."""
@@ -441,7 +441,7 @@ def fit_budget(clauses: list[Clause], board: Board, max_words: int = MAX_WORDS) 
         kept.remove(last)
         dropped.append(last)
         more = _more_cancers(dropped)
-        kept = [c for c in kept if not c.extra.get("more")] + [more]
+        kept = [c for c in kept if not c.names_the_rest] + [more]
     return kept
 
 
@@ -451,7 +451,7 @@ def _more_cancers(dropped: list[Clause]) -> Clause:
         text=f"Also recorded: {'; '.join(names)}.",
         findings=[f for c in dropped for f in c.findings],
         order=max(c.order for c in dropped),
-        extra={"more": "1"},
+        names_the_rest=True,
     )
 
 
