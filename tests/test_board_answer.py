@@ -293,3 +293,25 @@ async def test_draft_answer_and_headline_go_through_one_structured_call_each() -
     patient = next(fid for fid, f in headline_request(b).findings.items() if f.text.startswith("Patient"))
     only_patient = _Caller({"statements": [{"text": "Jenny M, female.", "finding_ids": [patient]}]})
     assert await draft_headline(b, only_patient, context) is None  # no cancer: the template's stays
+
+
+def test_a_marker_course_after_an_event_needs_a_value_after_it() -> None:
+    """loyd_connelly's last PSA is from the day of the prostatectomy: a "PSA rise after
+    prostatectomy" has no value after it to rest on. The PSA series and kinetics are the facts."""
+    question = "Is the PSA rise after prostatectomy a biochemical recurrence?"
+    premises = _premises("loyd_connelly", question)
+    assert (True, 'Premise "after prostatectomy" holds: Prostatectomy on 2004-05-28.') in premises
+    assert (
+        False,
+        'Premise "PSA after prostatectomy" does not hold: latest PSA 5.25 ng/mL on 2004-05-28, none after 2004-05-28.',
+    ) in premises
+    (sec,) = answer(board("loyd_connelly", question))
+    texts = [s.text for s in sec.statements]
+    assert any(
+        t.startswith("Prostate specific Ag [Mass/volume] in Serum or Plasma (LOINC 2857-1), 2 values")
+        for t in texts
+    )
+    assert any(t.startswith("PSA kinetics on or after 2004-05-28") for t in texts)
+    assert not any(
+        "Biopsy" in t for t in texts
+    )  # "prostatectomy" names the surgery, not every prostate procedure

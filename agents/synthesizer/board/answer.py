@@ -18,7 +18,7 @@ With a model, MedGemma writes the answer (`model_text.py`) and this block writes
 from __future__ import annotations
 
 from medboard.agents.synthesizer.board.base import Board, section, state
-from medboard.agents.synthesizer.board.casefacts import line_period, of_cancer
+from medboard.agents.synthesizer.board.casefacts import line_period, of_cancer, short
 from medboard.agents.synthesizer.board.premises import (
     Concepts,
     Event,
@@ -77,6 +77,7 @@ def fact_statements(board: Board, concepts: Concepts) -> list[Statement]:
         for f in of_cancer(board, cancer, "result", "biomarker"):
             if isinstance(f.claim, ResultClaim) and f.claim.name.lower().replace("-", "") in keys:
                 chosen.append(f)
+    chosen += marker_findings(board, concepts.markers)
     drugs = set(concepts.drugs) | {d for _, named, _ in concepts.on_drug for d in named}
     chosen += [
         f for f in board.findings if isinstance(f.claim, MedicationClaim) and f.claim.ingredient in drugs
@@ -92,10 +93,14 @@ def fact_statements(board: Board, concepts: Concepts) -> list[Statement]:
             event.kind == "radiotherapy" and (concepts.radiotherapy or wants_therapy)
         ):
             statements.append(_event_statement(event))
-    stated = {fid for s in statements for fid in s.finding_ids}
+    # a procedure the question names that the timeline does not count (a polypectomy), once: a
+    # finding citing a procedure already stated is the same procedure in other words
+    stated = {e.reference for s in statements for e in s.evidence}
     for f in procedure_mentions(board, board.question or ""):
-        if f.id not in stated and not _quality(f):
+        refs = {e.reference for e in f.evidence}
+        if not refs & stated and not _quality(f):
             statements.append(state(SectionKind.answer, f.text, [f]))
+            stated |= refs
     lines = [e for e in events if e.kind == "line"]
     if lines and (wants_therapy or drugs):
         statements.append(lines_statement(board, lines))
@@ -103,6 +108,26 @@ def fact_statements(board: Board, concepts: Concepts) -> list[Statement]:
         relevant = relevant_to_question(board.question or "", board.findings, limit=MAX_FALLBACK)
         statements = [state(SectionKind.answer, f.text, [f]) for f in relevant if not _quality(f)]
     return statements
+
+
+def marker_findings(board: Board, codes: list[str]) -> list[Finding]:
+    """For each tumour marker named: its course (the series finding with the most values, else its
+    latest result) and its kinetics."""
+    out: list[Finding] = []
+    for code in codes:
+        mine = [
+            f
+            for f in board.findings
+            if isinstance(f.claim, ResultClaim) and f.claim.kind == "marker" and f.claim.code == code
+        ]
+        kinetics = [f for f in mine if "kinetics" in f.tags]
+        series = [f for f in mine if "kinetics" not in f.tags and isinstance(f.claim, ResultClaim)]
+        if series:
+            out.append(
+                max(series, key=lambda f: len(f.claim.results) if isinstance(f.claim, ResultClaim) else 0)
+            )
+        out += kinetics
+    return out
 
 
 def _event_statement(event: Event) -> Statement:
@@ -114,13 +139,22 @@ def _event_statement(event: Event) -> Statement:
 def lines_statement(board: Board, lines: list[Event]) -> Statement:
     """Every line of therapy in one sentence: ``line 1 X 2018-04-12 – 2018-09-30; line 2 Y since
     2018-09-30 (current)``."""
-    parts = []
-    for number, line in enumerate(lines, start=1):
+    names = {c.condition: short(c.name) for c in board.picture.cancers}
+    by_cancer: dict[str | None, list[str]] = {}
+    for line in lines:
         said = next(f.claim for f in line.findings if isinstance(f.claim, LineClaim))
         current = " (current)" if said.status == "current" else ""
-        parts.append(f"line {number} {line.label} {line_period(board, said)}{current}")
+        mine = by_cancer.setdefault(said.cancer, [])
+        mine.append(f"line {len(mine) + 1} {line.label} {line_period(board, said)}{current}")
+    if len(by_cancer) == 1:
+        said_all = "; ".join(next(iter(by_cancer.values())))
+    else:  # lines are numbered per cancer, as the picture numbers them
+        said_all = "; ".join(
+            f"for {names.get(cancer or '', 'no cancer assigned')}: {'; '.join(parts)}"
+            for cancer, parts in by_cancer.items()
+        )
     findings = [f for line in lines for f in line.findings]
-    return state(SectionKind.answer, "Lines of therapy: " + "; ".join(parts) + ".", findings)
+    return state(SectionKind.answer, f"Lines of therapy: {said_all}.", findings)
 
 
 def not_in_record(board: Board, concepts: Concepts) -> list[str]:

@@ -41,6 +41,7 @@ from medboard.tools.reconcile.knowledge import (
     DRUG_SITES,
     LONG_ACTING_DRUGS,
     ORAL_DRUGS,
+    SERUM_MARKERS,
     SITE_WORDS,
     polarity,
     site_of_text,
@@ -167,6 +168,7 @@ class Concepts:
     stages: list[tuple[str, str]] = field(default_factory=list)  # (group, phrase)
     metastatic: str | None = None
     sites: list[tuple[str, str]] = field(default_factory=list)  # (site, phrase)
+    markers: list[str] = field(default_factory=list)  # tumour-marker LOINC codes the question names
     #: Phrases the question asks about rather than assumes ("Is she HER2-positive?", "Are there
     #: metastases?"): their facts are chosen, but they are no premise to check.
     asked: set[str] = field(default_factory=set)
@@ -176,9 +178,8 @@ class Concepts:
         return bool(self.classes or self.drugs or self.current or self.on_drug or self.timing)
 
     def empty(self) -> bool:
-        return not (
-            self.therapy or self.surgery or self.radiotherapy or self.biomarkers or self.stages
-        ) and not (self.metastatic or self.sites)
+        named = (self.biomarkers, self.stages, self.markers, self.sites)
+        return not (self.therapy or self.surgery or self.radiotherapy or self.metastatic or any(named))
 
 
 def known_drugs(board: Board) -> dict[str, str]:
@@ -213,6 +214,27 @@ def drugs_in(text: str, names: dict[str, str]) -> list[str]:
         if re.search(rf"(?<![\w-]){re.escape(regimen)}(?![\w-])", low):
             found += ingredients
     found += _DRUG_STEM.findall(low)
+    return list(dict.fromkeys(found))
+
+
+def markers_in(question: str, board: Board) -> list[str]:
+    """LOINC codes of the tumour markers a question names ("PSA", "CEA", "CA-125", or the record's
+    own marker names): the codes the record has, else the marker's first code (then "none recorded")."""
+    names: dict[str, list[str]] = {}
+    for code, (name, _) in SERUM_MARKERS.items():
+        names.setdefault(name.lower(), []).append(code)
+    held = {m.code for c in board.picture.cancers for m in c.markers if m.code}
+    held |= {f.claim.code for f in board.findings if isinstance(f.claim, ResultClaim) and f.claim.code}
+    for cancer in board.picture.cancers:
+        for marker in cancer.markers:
+            if marker.code:
+                names.setdefault(marker.name.lower(), []).append(marker.code)
+    low = question.lower()
+    found: list[str] = []
+    for name, codes in names.items():
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", low):
+            present = [c for c in codes if c in held]
+            found += present or codes[:1]
     return list(dict.fromkeys(found))
 
 
@@ -292,6 +314,7 @@ def question_concepts(question: str, board: Board) -> Concepts:
     for m in [*_BIOMARKER.finditer(question), *_STAGE.finditer(question), *_METASTATIC.finditer(question)]:
         if _ASKED.search(question[: m.start()]):
             concepts.asked.add(m.group(0).strip())
+    concepts.markers = markers_in(question, board)
     for m in _SITE_CANCER.finditer(question):
         site = _site(m["site"])
         if site is not None:
@@ -453,6 +476,8 @@ class Premise:
     reason: str
     findings: tuple[Finding, ...]
     label: str = ""
+    #: The day the premise's event happened, when it holds ("after prostatectomy": its date).
+    when: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -484,6 +509,8 @@ def check_premises(board: Board, concepts: Concepts | None = None) -> list[Premi
             premise = _after_before(board, kind, phrase, obj, events, names)
         if premise is not None:
             out.append(premise)
+            if kind == "after" and premise.holds and premise.when:
+                out += [_marker_after(board, code, phrase, premise.when) for code in concepts.markers]
     for phrase in concepts.current:
         out.append(_current_line(board, phrase, events))
     for phrase, drug, must_be_current in concepts.on_drug:
@@ -595,13 +622,14 @@ def _after_before(
         said = f"{_therapy_name(first) if first.kind != 'surgery' else first.label} {first.when()}"
         cited = tuple(f for e in done for f in e.findings)
         if kind == "after":
-            return Premise(phrase, True, said, cited)
+            return Premise(phrase, True, said, cited, when=first.start)
         return Premise(phrase, False, said, cited)
     mentioned = procedure_mentions(board, obj)
     if mentioned:  # a procedure the timeline does not count as cancer therapy (a polypectomy, a port)
         earliest = min(mentioned, key=lambda f: f.date or "")
         said = earliest.text.rstrip(".")
-        return Premise(phrase, kind == "after", said, tuple(mentioned))
+        when = day(earliest.date) if kind == "after" else None
+        return Premise(phrase, kind == "after", said, tuple(mentioned), when=when)
     reason, cited = _none_recorded(board, obj)
     return Premise(phrase, kind == "before", reason, cited)
 
@@ -619,7 +647,7 @@ def procedure_mentions(board: Board, obj: str) -> list[Finding]:
     return [
         f
         for f in board.findings
-        if f.category == FindingCategory.procedure and any(w[:8] in f.text.lower() for w in specific)
+        if f.category == FindingCategory.procedure and any(w in f.text.lower() for w in specific)
     ]
 
 
@@ -661,6 +689,35 @@ def _on_drug(
         return Premise(phrase, True, "; ".join(said) + since, cited)
     current = any(reconciled[d].status == "current" for d in given if d in reconciled)
     return Premise(phrase, current, "; ".join(said), cited)
+
+
+def _marker_after(board: Board, code: str, phrase: str, when: str) -> Premise:
+    """ "PSA ... after prostatectomy": a value of the marker must be dated after the event."""
+    results = [
+        (marker.name, r)
+        for cancer in board.picture.cancers
+        for marker in cancer.markers
+        if marker.code == code
+        for r in marker.results
+        if r.date
+    ]
+    series = [
+        f
+        for f in board.findings
+        if isinstance(f.claim, ResultClaim) and f.claim.kind == "marker" and f.claim.code == code
+    ]
+    name = results[0][0] if results else SERUM_MARKERS.get(code, (code, frozenset()))[0]
+    label = f'"{name} {phrase}"'
+    if not results:
+        return Premise(phrase, False, *_none_recorded(board, name), label=label)
+    later = [r for _, r in results if (day(r.date) or "") > when]
+    last = max((r for _, r in results), key=lambda r: r.date or "")
+    shown = f"{value_text(last.value, last.unit)} on {day(last.date)}"
+    if later:
+        return Premise(
+            phrase, True, f"{len(later)} value(s) after {when}; latest {shown}", tuple(series), label=label
+        )
+    return Premise(phrase, False, f"latest {name} {shown}, none after {when}", tuple(series), label=label)
 
 
 def _none_recorded(board: Board, what: str) -> tuple[str, tuple[Finding, ...]]:
