@@ -80,7 +80,7 @@ def test_embedded_case_facts_are_the_questions_concepts_and_verified() -> None:
             "adjuvant endocrine therapy",
         ),
         ("jenny", "What is the next step for her current line of therapy?", "current line of therapy"),
-        ("loyd_connelly", "Is PSA rising after prostatectomy?", "after prostatectomy"),
+        ("loyd_connelly", "What adjuvant options were there after prostatectomy?", "after prostatectomy"),
         ("loyd_connelly", "What should follow progression on docetaxel?", "on docetaxel"),
         (
             "austin_franecki",
@@ -101,7 +101,7 @@ def test_true_premises_raise_no_false_alarm(name: str, question: str, phrase: st
 
 
 def test_true_premise_sentences_cite_what_they_say() -> None:
-    (sec,) = answer(board("loyd_connelly", "Is PSA rising after prostatectomy?"))
+    (sec,) = answer(board("loyd_connelly", "Which options were there after prostatectomy?"))
     first = sec.statements[0]
     assert first.text == 'Premise "after prostatectomy" holds: Prostatectomy on 2004-05-28.'
     assert verdict("loyd_connelly", first).verdict not in FAILING
@@ -303,7 +303,8 @@ def test_a_marker_course_after_an_event_needs_a_value_after_it() -> None:
     assert (True, 'Premise "after prostatectomy" holds: Prostatectomy on 2004-05-28.') in premises
     assert (
         False,
-        'Premise "PSA after prostatectomy" does not hold: latest PSA 5.25 ng/mL on 2004-05-28, none after 2004-05-28.',
+        'Premise "PSA after prostatectomy" does not hold: latest PSA 5.25 ng/mL on 2004-05-28, '
+        "none after 2004-05-28.",
     ) in premises
     (sec,) = answer(board("loyd_connelly", question))
     texts = [s.text for s in sec.statements]
