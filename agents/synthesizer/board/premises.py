@@ -8,13 +8,13 @@ says otherwise, the most useful thing a summary can say is that, plainly, before
 `question_concepts` reads the question for what it names — timing words (neoadjuvant, adjuvant,
 after X, before X), a current line or a drug the patient is "on", drugs and therapy classes,
 surgery and radiotherapy, biomarkers (with the polarity asked), tumour markers, stage groups or
-"metastatic", and cancer sites — by vocabulary, never by case; what it asks ("Is she HER2-positive?")
-is told apart from what it assumes ("... her HER2-positive disease"). `check_premises` checks each assumption against the
-timeline (cancer surgery and radiotherapy from the record's facts, lines of therapy and medication
-status from the specialists' findings, stages, biomarkers and markers from the picture) and returns one
-`Premise` per assumption: the phrase of the question, whether it holds (None: the record cannot
-tell), a sentence saying so with its dates, and the findings it rests on. A premise that holds is
-said too, so a reader sees it was checked (and nothing is flagged that is true).
+"metastatic", and cancer sites — by vocabulary, never by case; what it asks ("Is she
+HER2-positive?") is told apart from what it assumes ("... her HER2-positive disease").
+`check_premises` checks each assumption against the timeline (cancer surgery and radiotherapy from
+the record's facts, lines of therapy and medication status from the specialists' findings, stages,
+biomarkers and markers from the picture) and returns one `Premise` per assumption: the phrase of
+the question, whether it holds (None: the record cannot tell), a sentence saying so with its dates,
+and the findings it rests on. A premise that holds is said too, so a reader sees it was checked (and nothing is flagged that is true).
 """
 
 from __future__ import annotations
