@@ -14,7 +14,8 @@ HER2-positive?") is told apart from what it assumes ("... her HER2-positive dise
 the record's facts, lines of therapy and medication status from the specialists' findings, stages,
 biomarkers and markers from the picture) and returns one `Premise` per assumption: the phrase of
 the question, whether it holds (None: the record cannot tell), a sentence saying so with its dates,
-and the findings it rests on. A premise that holds is said too, so a reader sees it was checked (and nothing is flagged that is true).
+and the findings it rests on. A premise that holds is said too, so a reader sees it was checked
+(and nothing is flagged that is true).
 """
 
 from __future__ import annotations
