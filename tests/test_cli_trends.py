@@ -83,8 +83,9 @@ def test_psa_since_matches_independent_polyfit(
     assert psa["psa_velocity_per_year"] == pytest.approx(velocity, rel=1e-9)
     assert math.isnan(doubling) is not rising  # the independent fit says which case this is
     if rising:
-        assert psa["psa_doubling_time_months"] == pytest.approx(doubling, rel=1e-9)
-        assert psa["doubling_time_reason"] is None
+        assert psa["psa_doubling_time_months"] == pytest.approx(doubling, rel=1e-9)  # the estimate
+        # ... which this fit (four values, R² 0.19) does not support stating: the reason says so
+        assert "does not support" in psa["doubling_time_reason"]
     else:
         assert psa["psa_doubling_time_months"] is None and "not rising" in psa["doubling_time_reason"]
 

@@ -49,17 +49,18 @@ def test_psa_trend_finding_cites_every_psa_observation_and_shows_the_arithmetic(
     assert [e.reference for e in trend.evidence] == [r for _, _, r in raw]
     assert trend.value == raw[-1][1] and trend.unit == "ng/mL" and trend.date == raw[-1][0]
     assert re.search(r"5\.14 − 2\.64 = \+2\.5 ng/mL", trend.text)
-    (doubling,) = [f for f in findings if f.text.startswith("PSA doubling time")]
-    assert doubling.value is None and "not rising" in doubling.text  # all six values: no treatment recorded
-    (velocity,) = [f for f in findings if f.text.startswith("PSA velocity")]
-    assert velocity.unit == "ng/mL/year" and isinstance(velocity.value, float)
+    # one finding for the marker course: doubling time (none: not rising) and velocity, said once
+    (kinetics,) = [f for f in findings if "kinetics" in f.tags]
+    assert kinetics.value is None and "not rising" in kinetics.text  # all six values: no treatment recorded
+    assert "Velocity 0.189 ng/mL/year" in kinetics.text and kinetics.text.count("Velocity") == 1
+    assert any(n.startswith("velocity fit: n=6;") for n in kinetics.notes)
 
 
 def test_kinetics_window_starts_at_the_last_treatment_change() -> None:
     from medboard.tools.fhir import load_record
 
     findings = longitudinal_findings(load_record(synthea("loyd_connelly.json")))
-    (doubling,) = [f for f in findings if f.text.startswith("PSA doubling time")]
+    (doubling,) = [f for f in findings if "kinetics" in f.tags]
     assert "on or after 2004-05-28" in doubling.text and "Prostatectomy" in doubling.text
     assert doubling.value is None and "only 1 usable value" in doubling.text
     assert any("outside the kinetics window" in note for note in doubling.notes)

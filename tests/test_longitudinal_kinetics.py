@@ -39,6 +39,9 @@ def test_exponential_psa_doubling_every_six_months() -> None:
     assert kinetics.doubling_time_months == pytest.approx(6.0, rel=1e-9)
     assert kinetics.ln_slope_per_month == pytest.approx(math.log(2) / 6, rel=1e-9)
     assert "ln 2 /" in kinetics.describe()
+    # an exact fit: R² 1, a degenerate interval, so the doubling time is stated
+    assert kinetics.doubling_time_supported and kinetics.doubling_fit is not None
+    assert kinetics.doubling_fit.r_squared == pytest.approx(1.0) and kinetics.doubling_fit.n == 5
 
 
 def test_linear_psa_velocity_per_year() -> None:
@@ -59,7 +62,7 @@ def test_undefined_with_reasons() -> None:
     two = marker_kinetics(_series([(0, 1.0), (3, 2.0)]))
     assert two.doubling_time_months is None
     assert two.doubling_time_reason == "only 2 usable values in the series; at least 3 are needed"
-    assert two.velocity_per_year is not None
+    assert two.velocity_per_year is not None and two.doubling_fit is None and not two.doubling_time_supported
 
     one = marker_kinetics(_series([(0, 1.0)]))
     assert one.velocity_per_year is None and "only 1 usable value" in one.velocity_reason

@@ -12,6 +12,8 @@ not the raw facts, wherever the picture has decided something about the patient:
 - **marker kinetics** only for tumour markers that belong to a cancer of the patient
   (`Cancer.markers`: PSA ↔ prostate ...): a PSA in a patient without prostate cancer is trended as
   a lab, never read as a response; the kinetics window starts at that cancer's last treatment change;
+  one finding per marker course, with each fit's quality (n, R², 95 % intervals) and no doubling
+  time stated when the fit does not support one (`tools/longitudinal/kinetics.py`);
 - **lines of therapy** are the picture's, per cancer, with the status it judged at the case date
   (`lines.py`); a marker's course over a line comes only from that line's cancer's markers.
 
@@ -144,38 +146,87 @@ def trend_finding(
     )
 
 
-def kinetics_findings(kinetics: MarkerKinetics, window_evidence: Iterable[EvidenceRef] = ()) -> list[Finding]:
-    """Doubling time and velocity as two findings (each with its own value and unit).
+def kinetics_claim(kinetics: MarkerKinetics, cancer: str | None = None) -> ResultClaim | None:
+    """The marker values the kinetics rest on, as a `ResultClaim` (None when no value was used)."""
+    if not kinetics.used:
+        return None
+    return ResultClaim(
+        kind="marker",
+        name=kinetics.name,
+        code=kinetics.loinc,
+        cancer=cancer,
+        results=[
+            ClaimedResult(value=p.value, unit=kinetics.unit, date=p.day, source=p.reference)
+            for p in kinetics.used
+        ],
+        facts=list(dict.fromkeys(p.reference for p in kinetics.used)),
+    )
 
-    They cite the values used, or, when none fall in the window, the values left out (the claim
+
+def kinetics_notes(kinetics: MarkerKinetics) -> list[str]:
+    """The fits' numbers (n, R², slope and doubling-time intervals) and the values left out.
+
+    The text states them too; here they are one line each, so a reader of `summary.json` need not
+    parse sentences (the finding's `value`/`unit` hold the stated doubling time).
+    """
+    notes = []
+    fit = kinetics.doubling_fit
+    if fit is not None:
+        ci = kinetics.doubling_time_ci95_months
+        notes.append(
+            f"doubling-time fit: n={fit.n}; r_squared={_num(fit.r_squared)}; "
+            f"ln_slope_per_month={fit.slope:.6g}; slope_ci95={_pair(fit.slope_ci95)}; "
+            f"doubling_time_months={_num(kinetics.doubling_time_months)}; "
+            f"doubling_time_ci95_months={_pair(ci)}; supported={kinetics.doubling_time_supported}"
+        )
+    fit = kinetics.velocity_fit
+    if fit is not None:
+        notes.append(
+            f"velocity fit: n={fit.n}; r_squared={_num(fit.r_squared)}; "
+            f"velocity_per_year={fit.slope:.6g} {kinetics.velocity_unit}; slope_ci95={_pair(fit.slope_ci95)}"
+        )
+    return notes + _skipped_notes(kinetics.excluded)
+
+
+def _num(value: float | None) -> str:
+    return "none" if value is None else f"{value:.6g}"
+
+
+def _pair(pair: tuple[float, float | None] | None) -> str:
+    if pair is None:
+        return "none"
+    low, high = pair
+    return f"[{low:.6g}, {'unbounded' if high is None else f'{high:.6g}'}]"
+
+
+def kinetics_findings(
+    kinetics: MarkerKinetics, window_evidence: Iterable[EvidenceRef] = (), cancer: str | None = None
+) -> list[Finding]:
+    """One finding per marker course: the window, the values used, the doubling time with its fit
+    (or why none is stated) and the velocity — one sentence each, never repeated.
+
+    It cites the values used, or, when none fall in the window, the values left out (the claim
     "no value since X" rests on them), plus ``window_evidence``: what the window start rests on.
+    ``value``/``unit`` hold the doubling time only when the fit supports stating it; the fits'
+    numbers are in ``notes``; the claim lists the values used, for ``cancer`` (its Condition).
     """
     evidence = [p.evidence for p in kinetics.used] or [
         EvidenceRef(reference=s.reference) for s in kinetics.excluded
     ]
     evidence += list(window_evidence)
-    notes = _skipped_notes(kinetics.excluded)
-    text = kinetics.describe()
-    last = kinetics.used[-1].date if kinetics.used else None
+    stated = kinetics.stated_doubling_time_months
     return [
         _finding(
             FindingCategory.trend,
-            f"{kinetics.name} doubling time: " + text,
+            kinetics.describe(),
             evidence,
-            value=kinetics.doubling_time_months,
-            unit="months" if kinetics.doubling_time_months is not None else None,
-            date=last,
-            notes=notes,
-        ),
-        _finding(
-            FindingCategory.trend,
-            f"{kinetics.name} velocity: " + text,
-            evidence,
-            value=kinetics.velocity_per_year,
-            unit=kinetics.velocity_unit if kinetics.velocity_per_year is not None else None,
-            date=last,
-            notes=notes,
-        ),
+            value=stated,
+            unit="months" if stated is not None else None,
+            date=kinetics.used[-1].date if kinetics.used else None,
+            notes=kinetics_notes(kinetics),
+            claim=kinetics_claim(kinetics, cancer),
+            tags=["kinetics"],
+        )
     ]
 
 
@@ -367,7 +418,8 @@ def longitudinal_findings(record: PatientRecord, picture: ClinicalPicture | None
         if trend.loinc in TUMOR_MARKER_LOINCS and trend.loinc in owners and trend.points:
             since, since_reason, since_evidence = _kinetics_window(owners[trend.loinc], changes)
             kinetics = marker_kinetics(trend, since=since, since_reason=since_reason)
-            findings += kinetics_findings(kinetics, since_evidence)
+            cancer = owners[trend.loinc][0] if len(owners[trend.loinc]) == 1 else None
+            findings += kinetics_findings(kinetics, since_evidence, cancer)
 
     timepoints, recist_notes = recist_timepoints(record)
     if len(timepoints) >= 2:
@@ -414,7 +466,9 @@ __all__ = [
     "AGENT",
     "MARKER_NAMES",
     "default_since",
+    "kinetics_claim",
     "kinetics_findings",
+    "kinetics_notes",
     "longitudinal_findings",
     "procedure_findings",
     "recist_findings",
