@@ -1,4 +1,4 @@
-"""Test support for the board blocks: the shared real records, their picture and findings, a Board.
+"""Test support for the headline and answer blocks: shared real records, their picture, findings, a Board.
 
 Records are the shared mCODE Jenny M bundle and the six Synthea patients (`../shared/data/fhir`);
 each is loaded, reconciled and run through the EHR and longitudinal cores once per test session.
