@@ -24,7 +24,7 @@ from medboard.agents.case import CaseInput
 from medboard.agents.ehr.reader import TextReading
 from medboard.agents.imaging.reader import reading_schema
 from medboard.agents.longitudinal.reader import change_schema
-from medboard.agents.synthesizer.agent import answer_schema
+from medboard.agents.synthesizer.board.model_text import answer_schema
 from medboard.agents.verifier.entailment import EntailmentJudgement
 from medboard.cli.main import main
 from medboard.errors import ModelEndpointError

@@ -13,22 +13,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel
 
 import medboard
 from medboard.agents.case import CaseContext
 from medboard.agents.messages import DraftSummary, VerificationResult
-from medboard.agents.prompting import build_case_context, shared_messages
+from medboard.agents.prompting import build_case_context
 from medboard.agents.specialist import SpecialistReport
-from medboard.agents.synthesizer.prompts import answer_instruction
+from medboard.agents.synthesizer.board import Board
+from medboard.agents.synthesizer.board.model_text import draft_answer, draft_headline
 from medboard.agents.synthesizer.template import (
-    SECTION_TITLES,
     draft_sections,
-    missing_information,
-    relevant_to_question,
-    statement_for,
 )
 from medboard.llm.errors import ModelCallError
 from medboard.models import (
@@ -39,36 +36,19 @@ from medboard.models import (
     RunMetadata,
     Section,
     SectionKind,
-    Statement,
 )
 
 log = logging.getLogger(__name__)
 
 AGENT = "synthesizer"
-MAX_ANSWER_FINDINGS = 30
 
 
-class _AnswerStatementBase(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: str = Field(max_length=400)
-
-
-def answer_schema(finding_ids: list[str]) -> type[BaseModel]:
-    """The answer schema, with `finding_ids` constrained to the case's real finding ids."""
-    ids_type: Any = Literal[tuple(finding_ids)] if finding_ids else str
-    statement = create_model(
-        "AnswerStatement",
-        __base__=_AnswerStatementBase,
-        finding_ids=(list[ids_type], Field(min_length=1, max_length=6)),
-    )
-    return create_model(
-        "BoardAnswer",
-        __config__=ConfigDict(extra="forbid"),
-        answer=(str, Field(max_length=800, description="Direct answer to the board question.")),
-        supporting=(list[statement], Field(max_length=6)),  # type: ignore[valid-type]
-        not_in_record=(list[str], Field(max_length=5, description="What the record does not say.")),
-    )
+def _in_board_order(sections: list[Section]) -> list[Section]:
+    """The model's answer (drafted before the template's sections) goes right after the headline."""
+    answers = [s for s in sections if s.kind == SectionKind.answer]
+    rest = [s for s in sections if s.kind != SectionKind.answer]
+    at = next((i + 1 for i, s in enumerate(rest) if s.kind == SectionKind.headline), 0)
+    return rest[:at] + answers + rest[at:]
 
 
 class SynthesizerAgent:
@@ -83,6 +63,9 @@ class SynthesizerAgent:
         self._findings: list[Finding] = []
         self._reports: dict[str, SpecialistReport] = {}
         self._answer_failure: str | None = None
+        self._headline_failure: str | None = None
+        #: Ids of the statements the model wrote (the ones a revision may re-ask).
+        self._model_written: set[str] = set()
 
     async def respond(self, inbox: Sequence[BaseModel]) -> DraftSummary:
         verification = None
@@ -94,11 +77,14 @@ class SynthesizerAgent:
         return await (self.first_draft() if verification is None else self.revise(verification))
 
     def account(self, output: BaseModel, run: AgentRun) -> None:
-        if self._answer_failure:
-            run.status, run.error = "degraded", f"answer: {self._answer_failure}"
+        parts = (("answer", self._answer_failure), ("headline", self._headline_failure))
+        failures = [f"{part}: {why}" for part, why in parts if why]
+        if failures:
+            run.status, run.error = "degraded", "; ".join(failures)
 
     def reset(self) -> None:
         self._findings, self._reports = [], {}
+        self._model_written = set()
 
     # -- drafting -------------------------------------------------------------------------------
 
@@ -111,6 +97,14 @@ class SynthesizerAgent:
                     seen.add(finding.id)
                     findings.append(finding)
         return findings
+
+    def _board(self) -> Board:
+        return Board(
+            picture=self.context.picture,
+            findings=self._findings,
+            record=self.context.record,
+            question=self.context.case.question,
+        )
 
     async def first_draft(self) -> DraftSummary:
         started = datetime.now(UTC)
@@ -136,6 +130,13 @@ class SynthesizerAgent:
                 record=self.context.record,
             )
         )
+        if self.context.caller is not None:
+            headline = await self._model_headline()
+            if headline is not None:
+                index = next(i for i, s in enumerate(sections) if s.kind == SectionKind.headline)
+                sections[index] = headline
+                model_ids += [s.id for s in headline.statements]
+        sections = _in_board_order(sections)
         self._mark_failed_specialists(sections)
         if self._answer_failure and case.question:
             answer_section = next(s for s in sections if s.kind == SectionKind.answer)
@@ -151,71 +152,61 @@ class SynthesizerAgent:
         return DraftSummary(summary=summary, round=0, model_statement_ids=model_ids)
 
     async def revise(self, verification: VerificationResult) -> DraftSummary:
-        """Re-ask the model for its failing statements, once, with the verifier's reasons."""
+        """Re-ask the model for its failing statements (answer and headline), once, with the
+        verifier's reasons."""
         summary = verification.summary.model_copy(deep=True)
-        answer = summary.section(SectionKind.answer)
-        failing_model = [s for s in (answer.statements if answer else []) if s.id in verification.failing]
-        if answer is not None and failing_model and self.context.caller is not None and summary.question:
-            reasons = "\n".join(f"- {s.text} → rejected: {verification.failing[s.id]}" for s in failing_model)
-            revised = await self._model_answer(summary.question, rejected=reasons)
+        caller = self.context.caller
+        for kind in (SectionKind.answer, SectionKind.headline):
+            section = summary.section(kind)
+            failing = [s for s in (section.statements if section else []) if s.id in verification.failing]
+            if section is None or not failing or caller is None:
+                continue
+            reasons = "\n".join(f"- {s.text} → rejected: {verification.failing[s.id]}" for s in failing)
+            if kind == SectionKind.answer and summary.question:
+                revised = await self._model_answer(summary.question, rejected=reasons)
+            else:
+                revised = await self._model_headline(rejected=reasons)
             if revised is not None:
-                index = summary.sections.index(answer)
-                summary.sections[index] = revised
-        answer = summary.section(SectionKind.answer)
-        return DraftSummary(
-            summary=summary,
-            round=verification.round + 1,
-            model_statement_ids=[s.id for s in answer.statements] if answer else [],
-        )
+                summary.sections[summary.sections.index(section)] = revised
+        model_ids = [
+            s.id
+            for section in summary.sections
+            if section.kind in (SectionKind.answer, SectionKind.headline)
+            for s in section.statements
+            if s.id in self._model_written
+        ]
+        return DraftSummary(summary=summary, round=verification.round + 1, model_statement_ids=model_ids)
 
     async def _model_answer(self, question: str, rejected: str | None = None) -> Section | None:
         caller = self.context.caller
         assert caller is not None
-        relevant = relevant_to_question(question, self._findings, limit=MAX_ANSWER_FINDINGS)
-        if not relevant:
-            relevant = self._findings[:MAX_ANSWER_FINDINGS]
-        by_id = {f.id: f for f in relevant}
-        schema = answer_schema(list(by_id))
-        instruction = answer_instruction(question, relevant)
-        if rejected:
-            instruction += (
-                "\nA verifier rejected these statements of your previous answer; write them again so "
-                f"that they say only what the cited findings say:\n{rejected}"
-            )
         context_text = build_case_context(self.context.record, question=question)
         try:
-            result = await caller.structured(
-                messages=shared_messages(context_text, instruction),
-                schema=schema,
-                agent=AGENT,
-                purpose="answer",
-            )
+            section = await draft_answer(self._board(), caller, context_text, agent=AGENT, rejected=rejected)
         except ModelCallError as error:  # model faults degrade the answer section, visibly
             self._answer_failure = error.reason[:300] or error.kind
             log.warning("synthesizer answer failed: %s", type(error).__name__)
             return None
-        draft: Any = result.value
-        statements: list[Statement] = []
-        cited_all: list[Finding] = []
-        for item in draft.supporting:
-            cited = [by_id[i] for i in dict.fromkeys(item.finding_ids) if i in by_id]
-            if cited:
-                cited_all.extend(cited)
-                statements.append(statement_for(SectionKind.answer, cited, text=item.text.strip()))
-        if draft.answer.strip() and cited_all:
-            unique = list({f.id: f for f in cited_all}.values())[:8]
-            statements.insert(0, statement_for(SectionKind.answer, unique, text=draft.answer.strip()))
-        gaps = [g.strip() for g in draft.not_in_record if g.strip()] or missing_information(
-            self._findings, self.context.picture
-        )
-        return Section(
-            kind=SectionKind.answer,
-            title=SECTION_TITLES[SectionKind.answer],
-            statements=statements,
-            status="ok" if statements else "degraded",
-            error=None if statements else "The model's answer cited no finding; nothing could be kept.",
-            open_questions=gaps,
-        )
+        self._model_written.update(s.id for s in section.statements)
+        return section
+
+    async def _model_headline(self, rejected: str | None = None) -> Section | None:
+        """MedGemma's headline from the picture; None (the template's stays) when the call fails
+        or the draft leaves out what a headline must cite (each cancer, vital status, the lines)."""
+        caller = self.context.caller
+        assert caller is not None
+        context_text = build_case_context(self.context.record, question=self.context.case.question)
+        try:
+            section = await draft_headline(
+                self._board(), caller, context_text, agent=AGENT, rejected=rejected
+            )
+        except ModelCallError as error:
+            self._headline_failure = error.reason[:300] or error.kind
+            log.warning("synthesizer headline failed: %s", type(error).__name__)
+            return None
+        if section is not None:
+            self._model_written.update(s.id for s in section.statements)
+        return section
 
     def _mark_failed_specialists(self, sections: list[Section]) -> None:
         """A failed or degraded specialist shows in the summary: the sections it feeds say so.
