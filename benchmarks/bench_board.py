@@ -13,7 +13,7 @@ and prints per record:
 - the board checklist, read from the headline (section kind ``headline``) against the record's
   own picture (`medboard reconcile --json`): vital status (alive / died), each cancer named, its
   stage (a group the picture holds, or "stage not recorded"), and current therapy (the drugs of a
-  current line, or "none").
+  current line, or "none"; not asked of a record with no cancer).
 
 Run on two commits and compare (targets: the largest Synthea record ≤ 900 words outside the
 appendix, 0 repeated statements, the checklist complete on every record)::
@@ -75,9 +75,8 @@ def checklist(headline: str, picture: dict[str, Any]) -> dict[str, bool]:
     out["vital status"] = (
         any(w in text for w in ("died", "deceased", "death")) if patient.get("deceased") else "alive" in text
     )
-    cancers = [c for c in picture.get("cancers", []) if c.get("kind") != "secondary"] or picture.get(
-        "cancers", []
-    )
+    every = picture.get("cancers", [])
+    cancers = [c for c in every if c.get("kind") != "secondary"] or every
     for cancer in cancers:
         name = cancer.get("name") or ""
         content = _content(name)
@@ -88,12 +87,10 @@ def checklist(headline: str, picture: dict[str, Any]) -> dict[str, bool]:
             out[f"stage: {name[:40]}"] = any(g and g in text for g in groups)
         else:
             out[f"stage: {name[:40]}"] = "stage not recorded" in text or "no stage" in text
-    current = [
-        line for c in picture.get("cancers", []) for line in c.get("lines", []) if line["status"] == "current"
-    ]
+    current = [line for c in every for line in c.get("lines", []) if line["status"] == "current"]
     if current:
         out["current therapy"] = all(any(_fold(d) in text for d in line["drugs"]) for line in current)
-    else:
+    elif every:  # a record with no cancer has no line to be current or last: nothing to check
         out["current therapy"] = "none" in text or "no current" in text
     return out
 

@@ -50,9 +50,10 @@ def result_text(fact: Fact) -> str:
     """The sentence for one result, as the EHR specialist has always worded it."""
     if fact.kind == FactKind.genomic:
         variant = fact.details if isinstance(fact.details, GenomicDetails) else GenomicDetails()
-        detail = ", ".join(
-            str(v) for v in (variant.gene, variant.hgvs_c, variant.hgvs_p, variant.interpretation) if v
-        )
+        # An implication names the drug it is about: five "Presumed responsive" results are five
+        # different statements only with their medication.
+        parts = (variant.gene, variant.hgvs_c, variant.hgvs_p, variant.medication, variant.interpretation)
+        detail = ", ".join(str(v) for v in parts if v)
         return f"{fact.label}: {format_value(fact)}{' (' + detail + ')' if detail else ''}{when(fact)}."
     return f"{fact.label}: {format_value(fact)}{flag_text(fact)}{when(fact)}."
 
