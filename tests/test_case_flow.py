@@ -17,6 +17,7 @@ from medboard.llm.calls import ModelCaller
 from medboard.llm.client import make_chat_client
 from medboard.llm.endpoint import ModelEndpoint
 from medboard.models import CaseSummary, SectionKind, VerdictLabel
+from medboard.models.sections import BOARD_SECTIONS
 from medboard.orchestrator.flow import run_case_flow
 
 QUESTION = "Is she a candidate for endocrine therapy?"
@@ -82,6 +83,9 @@ def clinical_responder(obey_injection: bool = False):
                 "not_in_record": ["No performance status is recorded."],
             }
             return 200, chat_completion(json.dumps(answer), prompt_tokens=300, completion_tokens=60), 0.0
+        if name == "BoardHeadline":
+            headline = {"statements": _restated(body, _enum_ids(schema_of(body)))}
+            return 200, chat_completion(json.dumps(headline), prompt_tokens=200, completion_tokens=40), 0.0
         if name == "EntailmentJudgement":
             verdict = {"label": "entailed", "reason": "The cited finding says so."}
             return 200, chat_completion(json.dumps(verdict)), 0.0
@@ -97,6 +101,23 @@ def _finding_id_for(subject: str, body: dict[str, Any], ids: list[str]) -> str:
     found = line[2:].split(":", 1)[0]
     assert found in ids
     return found
+
+
+def _restated(body: dict[str, Any], ids: list[str], max_words: int = 90) -> list[dict[str, Any]]:
+    """A headline as a careful reader writes it: the listed findings (the prompt lists the ones a
+    headline must cite first), each restated word for word with its own id, within the word budget."""
+    prompt = "\n".join(str(m["content"]) for m in body["messages"])
+    statements: list[dict[str, Any]] = []
+    words = 0
+    for line in prompt.splitlines():
+        found, _, text = line[2:].partition(": ")
+        if not line.startswith("- ") or found not in ids or not text:
+            continue
+        words += len(text.split())
+        if words > max_words or len(statements) == 8:
+            break
+        statements.append({"text": text, "finding_ids": [found]})
+    return statements
 
 
 def _enum_ids(schema: dict[str, Any]) -> list[str]:
@@ -122,19 +143,28 @@ async def test_no_model_summary_is_complete_cited_and_verified() -> None:
     summary = await run_case_flow(case)
 
     assert CaseSummary.model_validate_json(summary.model_dump_json()) == summary
+    # The board layout, in order: every section is there (empty ones say so), one per cancer.
     kinds = [s.kind for s in summary.sections]
-    assert kinds[0] == SectionKind.answer and SectionKind.labs_and_trends in kinds
-    answer = summary.sections[0]
+    assert kinds == [spec.kind for spec in BOARD_SECTIONS]
+    headline, answer = summary.sections[:2]
+    assert headline.kind == SectionKind.headline and headline.status == "ok" and headline.statements
+    assert answer.kind == SectionKind.answer
     assert answer.status == "degraded" and "No model answered" in (answer.error or "")
-    assert any("Estrogen receptor" in s.text for s in answer.statements)
+    assert answer.open_questions, "what the record does not say about the question is asked"
+    cancer = summary.section(SectionKind.cancer)
+    assert cancer is not None and cancer.title == "Infiltrating duct carcinoma of breast"
+    assert cancer.subject == "Condition/c1"
+    assert any("Estrogen receptor" in s.text and "Positive" in s.text for s in cancer.statements)
     statements = summary.statements()
     assert statements and all(s.verdict and s.verdict.verdict == VerdictLabel.supported for s in statements)
     finding_ids = {f.id for f in summary.findings}
     for statement in statements:
         assert statement.finding_ids and set(statement.finding_ids) <= finding_ids
         assert all(e.reference in case.record for e in statement.evidence)
-    labs = summary.section(SectionKind.labs_and_trends)
-    assert labs is not None and any("10.1 g/dL" in s.text for s in labs.statements)
+    labs = summary.section(SectionKind.key_labs)
+    assert labs is not None and labs.columns
+    hb = next(s for s in labs.statements if "10.1 g/dL" in s.text)
+    assert hb.cells is not None and len(hb.cells) == len(labs.columns)
     assert {a.agent for a in summary.run.agents} >= {"ehr", "synthesizer", "verifier"}
     assert summary.run.model is None
 
@@ -156,8 +186,13 @@ async def test_model_answers_question_and_reads_notes_with_grounded_quotes() -> 
     assert from_text[0].evidence[0].quote == "Left breast mass excised; margins clear."
     ehr = next(a for a in summary.run.agents if a.agent == "ehr")
     assert ehr.model_calls == 1 and ehr.prompt_tokens > 0 and ehr.completion_tokens > 0
+    # The synthesizer asks twice: the answer, then the headline (which replaces the template's).
     synth = next(a for a in summary.run.agents if a.agent == "synthesizer")
-    assert synth.prompt_tokens == 300 and synth.completion_tokens == 60
+    assert synth.status == "ok" and synth.model_calls == 2
+    assert synth.prompt_tokens == 300 + 200 and synth.completion_tokens == 60 + 40
+    headline = summary.section(SectionKind.headline)
+    assert headline is not None and headline.status == "ok"
+    assert headline.statements and all(s.verdict for s in headline.statements)
     assert summary.run.model is not None and summary.run.model.name == "fake-model"
 
 
@@ -232,9 +267,24 @@ async def test_model_faults_degrade_sections_visibly_and_keep_the_rest(
     assert (
         answer is not None and answer.status == "degraded" and "Model answer failed" in (answer.error or "")
     )
-    assert any("Estrogen receptor" in s.text for s in answer.statements), "deterministic facts still listed"
-    labs = summary.section(SectionKind.labs_and_trends)
+    # the deterministic answer stands in: its note and what the record does not say
+    assert "No model answered" in (answer.error or "") and answer.open_questions
+    # the headline call failed too: the template's headline stays, and the synthesizer says so
+    synth = next(a for a in summary.run.agents if a.agent == "synthesizer")
+    assert (
+        synth.status == "degraded"
+        and "answer: " in (synth.error or "")
+        and "headline: " in (synth.error or "")
+    )
+    headline = summary.section(SectionKind.headline)
+    assert headline is not None and headline.statements, "the template's headline"
+    cancer = summary.section(SectionKind.cancer)
+    assert cancer is not None and any("Estrogen receptor" in s.text for s in cancer.statements)
+    labs = summary.section(SectionKind.key_labs)
     assert labs is not None and labs.statements, "no section is lost"
+    # the EHR agent's degradation shows on the laid-out section it feeds
+    medications = summary.section(SectionKind.medications)
+    assert medications is not None and "ehr degraded" in (medications.error or "")
     assert any("ehr degraded" in w for w in summary.run.warnings)
 
 
@@ -266,10 +316,13 @@ async def test_specialists_model_calls_are_in_flight_together() -> None:
     lock = threading.Lock()
 
     def respond(body: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
+        probe = body["messages"][-1]["content"]
+        if not probe.startswith("probe from "):  # the synthesizer's headline: answered at once
+            return 200, chat_completion("ok"), 0.0
         start = time.perf_counter()
         time.sleep(0.6)
         with lock:
-            intervals[body["messages"][-1]["content"]] = (start, time.perf_counter())
+            intervals[probe] = (start, time.perf_counter())
         return 200, chat_completion("ok"), 0.0
 
     with FakeOpenAIServer(respond, models=["fake-model"]) as server:
@@ -317,8 +370,8 @@ async def test_revise_loop_re_asks_once_then_strikes_what_stays_contradicted() -
     assert struck and all(s.reason.startswith("contradicted") for s in struck)
     assert all(s.section == SectionKind.answer for s in struck)
     assert "Estrogen receptor is negative." not in {s.text for s in summary.statements()}, "struck = removed"
-    history = summary.section(SectionKind.oncologic_history)
-    assert history is not None and any("Positive" in s.text for s in history.statements)
+    cancer = summary.section(SectionKind.cancer)
+    assert cancer is not None and any("Positive" in s.text for s in cancer.statements)
 
 
 async def test_shared_prefix_is_prefilled_once_before_concurrent_reads() -> None:

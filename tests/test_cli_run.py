@@ -48,7 +48,8 @@ def test_run_json_prints_the_contract(capsys: pytest.CaptureFixture[str]) -> Non
 def test_run_embedded_default_case(tmp_path: Path) -> None:
     assert main(["run", "--model", "none", "--out", str(tmp_path)]) == 0
     summary = CaseSummary.model_validate_json((tmp_path / "summary.json").read_text())
-    assert summary.question and summary.sections[0].kind == "answer"
+    # the board layout: the headline first, then the answer to the case's question
+    assert summary.question and [s.kind for s in summary.sections[:2]] == ["headline", "answer"]
 
 
 @pytest.mark.parametrize(
@@ -94,7 +95,10 @@ def test_recorded_traffic_replays_to_the_same_summary(tiny_case: Path, tmp_path:
         args = ["run", str(tiny_case), "--model", server.base_url, "--model-name", "fake-model"]
         assert main([*args, "--record-cassette", str(cassette), "--out", str(live)]) == 0
         calls = len(server.requests)
-    assert calls >= 2 and len(cassette.read_text().splitlines()) == calls
+    recorded = [json.loads(line) for line in cassette.read_text().splitlines()]
+    assert calls >= 2 and len(recorded) == calls
+    purposes = {(r["agent"], r["purpose"]) for r in recorded}
+    assert {("synthesizer", "answer"), ("synthesizer", "headline")} <= purposes
 
     assert main(["run", str(tiny_case), "--replay", str(cassette), "--out", str(replayed)]) == 0
     first = CaseSummary.model_validate_json((live / "summary.json").read_text())

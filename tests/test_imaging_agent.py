@@ -106,10 +106,14 @@ async def test_no_model_flow_has_a_cited_imaging_section(tmp_path: Path) -> None
     assert f"{mr.spacing[1]:.3g} × {mr.spacing[2]:.3g} mm" in described.text and "MR Brain" in described.text
     assert {e.reference for e in described.evidence} == {mr.ref(mr.frame_count // 2), "ImagingStudy/mr-1"}
 
-    # The CT study the case has no images for is listed from the record alone.
-    ct = next(s for s in imaging.statements if "CT Abdomen" in s.text)
+    # The CT study the case has no images for is listed from the record alone — done before the
+    # diagnosis, it is the cancer's work-up, so the board states it in the cancer's section.
+    cancer = summary.section(SectionKind.cancer)
+    assert cancer is not None
+    ct = next(s for s in cancer.statements if "CT Abdomen" in s.text)
     assert "1 series, 120 instances (images not available to this summary)" in ct.text
     assert [e.reference for e in ct.evidence] == ["ImagingStudy/ct-old"]
+    assert ct.verdict is not None and ct.verdict.verdict != VerdictLabel.unsupported
 
 
 async def test_mask_measurement_finding_cites_the_frame_of_the_diameter(tmp_path: Path) -> None:
@@ -158,7 +162,9 @@ async def test_broken_image_degrades_the_imaging_section_and_keeps_the_rest(tmp_
     assert any("series brain1_image" in s.text for s in imaging.statements), "the readable image stays"
     run = next(a for a in summary.run.agents if a.agent == "imaging")
     assert run.status == "degraded" and "broken_scan.png" in (run.error or "")
-    for kind in (SectionKind.patient, SectionKind.labs_and_trends, SectionKind.oncologic_history):
+    # the imaging section is laid out, so it alone carries the mark (not the headline)
+    assert [s.kind for s in summary.sections if "imaging degraded" in (s.error or "")] == ["imaging"]
+    for kind in (SectionKind.headline, SectionKind.cancer, SectionKind.key_labs):
         section = summary.section(kind)
         assert section is not None and section.status == "ok" and section.statements
 

@@ -117,14 +117,21 @@ async def test_every_bad_answer_degrades_its_sections_and_keeps_the_run(
         await caller.close()
 
     # The deterministic summary is whole and verified.
-    labs = summary.section(SectionKind.labs_and_trends)
+    labs = summary.section(SectionKind.key_labs)
     assert labs is not None and any("10.1 g/dL" in s.text for s in labs.statements)
+    cancer = summary.section(SectionKind.cancer)
+    assert cancer is not None and any("Estrogen receptor" in s.text for s in cancer.statements)
+    headline = summary.section(SectionKind.headline)
+    assert headline is not None and headline.statements, "the template's headline stays"
     answer = summary.section(SectionKind.answer)
-    assert answer is not None and any("Estrogen receptor" in s.text for s in answer.statements)
+    assert answer is not None and "No model answered" in (answer.error or ""), "the deterministic answer"
     assert all(s.verdict is not None for s in summary.statements())
     # The model's parts say they failed, and why, in a fixed category.
     assert answer.status == "degraded" and "Model answer failed" in (answer.error or "")
     assert CATEGORY[fault] in (answer.error or "")
+    synth = next(a for a in summary.run.agents if a.agent == "synthesizer")
+    headline_failure = (synth.error or "").partition("headline: ")[2]
+    assert synth.status == "degraded" and CATEGORY[fault] in headline_failure
     ehr = next(a for a in summary.run.agents if a.agent == "ehr")
     assert ehr.status == "degraded" and CATEGORY[fault] in (ehr.error or "")
     # Nothing of the request (the note, echoed by some of these servers) is stored or logged.
@@ -233,10 +240,16 @@ async def test_never_answering_endpoint_publishes_the_deterministic_summary_with
         elapsed = time.monotonic() - started
         await caller.close()
 
+    # The answer and the headline are asked after the EHR read used the budget up: both are
+    # refused at once, not waited for.
     assert elapsed < 1.5 + 5, f"took {elapsed:.1f} s"
     answer = summary.section(SectionKind.answer)
     assert answer is not None and "run time budget of 1.5 s used up" in (answer.error or "")
-    assert any("Estrogen receptor" in s.text for s in answer.statements)
+    assert "No model answered" in (answer.error or ""), "the deterministic answer stands in"
+    synth = next(a for a in summary.run.agents if a.agent == "synthesizer")
+    assert synth.status == "degraded" and "headline: run time budget of 1.5 s used up" in (synth.error or "")
+    cancer = summary.section(SectionKind.cancer)
+    assert cancer is not None and any("Estrogen receptor" in s.text for s in cancer.statements)
     ehr = next(a for a in summary.run.agents if a.agent == "ehr")
     assert ehr.status == "degraded" and "MEDBOARD_RUN_BUDGET_S" in (ehr.error or "")
     assert any(w.startswith("model: run time budget of 1.5 s used up") for w in summary.run.warnings)

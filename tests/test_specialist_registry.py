@@ -12,6 +12,7 @@ from pathlib import Path
 from medboard.agents.registry import DEFAULT_SPECIALISTS, default_specialists
 from medboard.agents.specialist import Specialist, SpecialistOutput
 from medboard.models import FactKind, Finding, FindingCategory, SectionKind, SectionSpec
+from medboard.models.sections import BOARD_SECTIONS, BUILTIN_BY_KIND
 from medboard.orchestrator.case import load_case
 from medboard.orchestrator.flow import run_case_flow
 
@@ -47,6 +48,12 @@ class BrokenSpecialist(FamilyHistorySpecialist):
         raise ValueError("a bug in a new specialist")
 
 
+class BrokenTopicSpecialist(BrokenSpecialist):
+    """Files under a topic (``patient``), which the board layout does not show as a section."""
+
+    sections = (BUILTIN_BY_KIND[SectionKind.patient],)
+
+
 def test_the_registry_lists_the_default_specialists() -> None:
     names = [cls.agent_name for cls in DEFAULT_SPECIALISTS]
     assert names == ["ehr", "imaging", "longitudinal"]
@@ -62,11 +69,12 @@ async def test_a_registered_toy_specialist_feeds_its_own_section() -> None:
     assert section.statements and all(s.text.startswith("Recorded condition:") for s in section.statements)
     assert all(s.verdict is not None for s in section.statements), "the verifier checked them"
     kinds = [s.kind for s in summary.sections]
-    # laid out by `order`: after current status (30), before imaging (40)
-    assert kinds.index(SectionKind.current_status) < kinds.index("family_history") < kinds.index("imaging")
-    # the built-in sections are all still there, with what the default specialists said
-    history = summary.section(SectionKind.oncologic_history)
-    assert history is not None and history.statements
+    # laid out by `order`: after key labs (30), before medications (40)
+    assert kinds.index(SectionKind.key_labs) < kinds.index("family_history") < kinds.index("medications")
+    # the board's sections are all still there, with what the default specialists said
+    assert {spec.kind for spec in BOARD_SECTIONS} <= set(kinds)
+    cancers = [s for s in summary.sections if s.kind == SectionKind.cancer]
+    assert cancers and all(s.statements for s in cancers)
     run = next(run for run in summary.run.agents if run.agent == "family")
     assert run.status == "ok" and run.findings == len(section.statements)
 
@@ -79,5 +87,21 @@ async def test_a_failing_specialist_marks_the_section_it_feeds() -> None:
     assert section is not None and section.status == "failed"
     assert section.error and "broken failed" in section.error and "ValueError" in section.error
     # the other sections are untouched
-    patient = summary.section(SectionKind.patient)
-    assert patient is not None and patient.status == "ok" and not patient.error
+    headline = summary.section(SectionKind.headline)
+    assert headline is not None and headline.status == "ok" and not headline.error
+    assert not [s for s in summary.sections if s is not section and "broken" in (s.error or "")]
+
+
+async def test_a_failing_specialist_feeding_only_topics_marks_the_headline() -> None:
+    """A specialist that files its findings under topics (no section of its own is laid out) still
+    shows its failure: on the headline, which every reader sees first."""
+    case = load_case(JENNY_M)
+    summary = await run_case_flow(case, specialists=[*default_specialists(), BrokenTopicSpecialist])
+
+    headline = summary.section(SectionKind.headline)
+    assert headline is not None and headline.statements, "the headline still says what the record says"
+    assert headline.status == "degraded"
+    assert headline.error and "broken failed" in headline.error and "ValueError" in headline.error
+    assert not [s for s in summary.sections if s is not headline and "broken" in (s.error or "")]
+    run = next(run for run in summary.run.agents if run.agent == "broken")
+    assert run.status == "failed"

@@ -84,6 +84,7 @@ class SynthesizerAgent:
 
     def reset(self) -> None:
         self._findings, self._reports = [], {}
+        self._answer_failure = self._headline_failure = None
         self._model_written = set()
 
     # -- drafting -------------------------------------------------------------------------------
