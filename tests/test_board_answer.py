@@ -17,6 +17,7 @@ from medboard.agents.synthesizer.board.model_text import (
     picture_digest,
 )
 from medboard.agents.synthesizer.board.premises import check_premises, question_concepts
+from medboard.agents.synthesizer.gaps import missing_information
 from medboard.models import Finding, SectionKind, VerdictLabel
 from medboard.models.claims import LineClaim
 
@@ -214,7 +215,9 @@ def test_model_answer_keeps_the_premise_checks_first_and_cites_only_real_finding
     sec = answer_from_model(b, draft, request)
     assert sec.statements[0].text.startswith('Premise "after neoadjuvant therapy" does not hold')
     assert sec.statements[1].finding_ids == [surgery] and sec.statements[2].finding_ids == [surgery]
-    assert sec.open_questions == ["No imaging after chemotherapy."]
+    # the model's own "not in the record" is unverified text: the open questions are computed
+    assert "No imaging after chemotherapy." not in sec.open_questions
+    assert sec.open_questions == missing_information(b.findings, b.picture)
 
 
 def test_model_headline_is_refused_when_it_leaves_out_a_cancer_and_trimmed_to_budget() -> None:

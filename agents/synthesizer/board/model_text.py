@@ -263,9 +263,10 @@ def answer_from_model(board: Board, draft: Any, request: ModelRequest) -> Sectio
     if direct and cited:
         statements.append(state(SectionKind.answer, direct, [request.findings[i] for i in cited]))
     statements.extend(supporting)
-    gaps = [g.strip() for g in draft.not_in_record if g.strip()] or missing_information(
-        board.findings, board.picture
-    )
+    # The open questions are the record's own gaps, computed: the model's `not_in_record` is text
+    # nothing verifies (a small model fills it with finding ids; a large one may deny a result the
+    # record holds), and everything a reader sees is checked first.
+    gaps = missing_information(board.findings, board.picture)
     out = section(SectionKind.answer, list({s.id: s for s in statements}.values()), open_questions=gaps)
     if not supporting:
         out.status = "degraded"
