@@ -23,6 +23,7 @@ from medboard.agents.messages import DraftSummary, VerificationResult
 from medboard.agents.prompting import build_case_context
 from medboard.agents.specialist import SpecialistReport
 from medboard.agents.synthesizer.board import Board
+from medboard.agents.synthesizer.board.headline import headline as headline_block
 from medboard.agents.synthesizer.board.model_text import draft_answer, draft_headline
 from medboard.agents.synthesizer.template import (
     draft_sections,
@@ -41,6 +42,11 @@ from medboard.models import (
 log = logging.getLogger(__name__)
 
 AGENT = "synthesizer"
+
+
+def template_headline(board: Board) -> Section:
+    """The deterministic headline (the headline block's section)."""
+    return headline_block(board)[0]
 
 
 def _in_board_order(sections: list[Section]) -> list[Section]:
@@ -166,7 +172,9 @@ class SynthesizerAgent:
             if kind == SectionKind.answer and summary.question:
                 revised = await self._model_answer(summary.question, rejected=reasons)
             else:
-                revised = await self._model_headline(rejected=reasons)
+                # A revision the model fails (or drafts without what a headline must cite) falls
+                # back to the template's headline, never to the rejected one.
+                revised = await self._model_headline(rejected=reasons) or template_headline(self._board())
             if revised is not None:
                 summary.sections[summary.sections.index(section)] = revised
         model_ids = [
@@ -205,8 +213,12 @@ class SynthesizerAgent:
             self._headline_failure = error.reason[:300] or error.kind
             log.warning("synthesizer headline failed: %s", type(error).__name__)
             return None
-        if section is not None:
-            self._model_written.update(s.id for s in section.statements)
+        if section is None:
+            self._headline_failure = (
+                "the model's headline left out what a headline must cite; the template's stands"
+            )
+            return None
+        self._model_written.update(s.id for s in section.statements)
         return section
 
     def _mark_failed_specialists(self, sections: list[Section]) -> None:
