@@ -34,7 +34,8 @@ DEFAULT_DOCUMENT_CHARS = 4_000
 
 
 def fact_line(fact: Fact) -> str:
-    """One compact, deterministic line per fact: `[ref] kind: label = value unit (date) flags`."""
+    """One compact, deterministic line per fact: `[ref] kind: label = value unit (date) flags`,
+    then the notes its kind's details add (`context_notes`; none for most kinds)."""
     parts = [f"[{fact.id}] {fact.kind.value}: {fact.label}"]
     if fact.value is not None:
         parts.append(f"= {fact.comparator or ''}{fact.value}{(' ' + fact.unit) if fact.unit else ''}")
@@ -50,6 +51,7 @@ def fact_line(fact: Fact) -> str:
         parts.append(f"date={fact.date}")
     if fact.end_date:
         parts.append(f"end={fact.end_date}")
+    parts.extend(fact.details.context_notes())  # what only this kind knows (a relative's onset)
     return " ".join(parts)
 
 

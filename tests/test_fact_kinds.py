@@ -70,6 +70,7 @@ def test_case_context_order_is_the_one_the_agents_were_tuned_on() -> None:
         FactKind.staging,
         FactKind.tumor_marker,
         FactKind.genomic,
+        FactKind.family_history,
         FactKind.performance_status,
         FactKind.medication,
         FactKind.procedure,
@@ -92,33 +93,31 @@ def test_a_spec_that_can_never_read_its_resources_is_refused() -> None:
         FactKindSpec(FactKind.vital, LabDetails, {"Observation": lab.reads["Observation"]}, context_rank=1)
 
 
-def _family_history(resource: JSON, key: str, ctx: ExtractContext) -> list[Fact]:
-    """A toy extractor: one fact per FamilyMemberHistory (a type no shipped kind reads)."""
-    relation = display(resource.get("relationship")) or "relative"
-    conditions = [display(c.get("code")) for c in resource.get("condition", ())]
-    label = f"Family history ({relation}): {', '.join(c for c in conditions if c) or 'unspecified'}"
-    return [ctx.fact(FactKind.document, key, label, path="relationship", quote=relation)]
+def _specimen(resource: JSON, key: str, ctx: ExtractContext) -> list[Fact]:
+    """A toy extractor: one fact per Specimen (a type no shipped kind reads)."""
+    kind = display(resource.get("type")) or "specimen"
+    return [ctx.fact(FactKind.document, key, f"Specimen ({kind})", path="type", quote=kind)]
 
 
 def test_a_kind_registered_in_a_test_reaches_the_case_context() -> None:
-    """Register a toy reader (FamilyMemberHistory, ranked right after the patient) and nothing else:
+    """Register a toy reader (Specimen, ranked right after the patient) and nothing else:
     extraction dispatches to it and the model's case context lists its facts where its rank says."""
     record = load_record(JENNY)
-    histories = sorted(record.by_type("FamilyMemberHistory"), key=lambda r: r["id"])
-    assert len(histories) == 2  # real resources that yield no fact today
-    assert not any(f.reference.startswith("FamilyMemberHistory/") for f in context_facts(record))
-    assert "FamilyMemberHistory/" not in build_case_context(record)
+    specimens = record.by_type("Specimen")
+    assert len(specimens) == 1  # a real resource that yields no fact today
+    assert not any(f.reference.startswith("Specimen/") for f in context_facts(record))
+    assert "[Specimen/" not in build_case_context(record)
 
     document = next(s for s in DEFAULT_KINDS if s.kind == FactKind.document)
-    toy = dataclasses.replace(document, reads={"FamilyMemberHistory": _family_history}, context_rank=15)
+    toy = dataclasses.replace(document, reads={"Specimen": _specimen}, context_rank=15)
     kinds = [toy if spec is document else spec for spec in DEFAULT_KINDS]
     record.facts = extract_facts(record, kinds=kinds)
 
     lines = build_case_context(record, kinds=kinds).splitlines()
-    toy_lines = [i for i, line in enumerate(lines) if line.startswith("[FamilyMemberHistory/")]
-    assert len(toy_lines) == len(histories)
+    toy_lines = [i for i, line in enumerate(lines) if line.startswith("[Specimen/")]
+    assert len(toy_lines) == len(specimens)
     patient = next(i for i, line in enumerate(lines) if line.startswith("[Patient/"))
     first_condition = next(i for i, line in enumerate(lines) if "] condition: " in line)
     assert all(patient < i < first_condition for i in toy_lines)
-    relations = sorted(lines[i].split("Family history (")[1].split(")")[0].lower() for i in toy_lines)
-    assert relations == ["maternal aunt", "paternal uncle"]  # the toy extractor read the real resources
+    expected = display(specimens[0].get("type")) or "specimen"
+    assert f"Specimen ({expected})" in lines[toy_lines[0]]  # the toy extractor read the real resource

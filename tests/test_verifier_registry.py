@@ -163,6 +163,7 @@ def test_the_registry_says_what_the_pipeline_lists_said() -> None:
         "status_agrees",
         "staging_agrees",
         "sex_agrees",
+        "family_history_agrees",  # a relative's death, where only family history is cited
         "record_agrees",  # the record-global check: what the whole record says of the patient
     )
     unsupporting = [c.name for c in DEFAULT_CHECKS if c.on_fail == VerdictLabel.unsupported]

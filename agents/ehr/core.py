@@ -19,6 +19,7 @@ import re
 from typing import Literal
 
 from medboard.agents.ehr.biomarkers import cancer_results, loinc, unowned_results
+from medboard.agents.ehr.history import history_findings
 from medboard.agents.ehr.picture import (
     cancer_diagnoses,
     data_quality,
@@ -251,6 +252,7 @@ def ehr_findings(record: PatientRecord, picture: ClinicalPicture | None = None) 
         *performance_status(record, screen),
         *labs(record, screen),
         *vitals(record, screen),
+        *history_findings(record, screen),
         *medications(picture, facts),
         *procedures(record, screen),
         *reports(record, screen),

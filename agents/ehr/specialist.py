@@ -16,7 +16,7 @@ from medboard.agents.prompting import build_case_context, warm_shared_prefix
 from medboard.agents.specialist import Specialist, SpecialistOutput
 from medboard.llm.errors import ModelCallError
 from medboard.models import Fact, Finding
-from medboard.models.sections import BUILTIN_BY_KIND, SectionKind
+from medboard.models.sections import BOARD_BY_KIND, BUILTIN_BY_KIND, SectionKind
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ class EhrAgent(Specialist):
         BUILTIN_BY_KIND[SectionKind.current_status],
         BUILTIN_BY_KIND[SectionKind.labs_and_trends],
         BUILTIN_BY_KIND[SectionKind.medications],
+        BOARD_BY_KIND[SectionKind.history],  # smoking and family history (`history.py`)
     )
     description_text = "Turns the FHIR record into cited findings; reads notes with MedGemma."
 

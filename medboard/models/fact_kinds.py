@@ -34,6 +34,7 @@ class FactKind(StrEnum):
     document = "document"
     imaging_study = "imaging_study"
     performance_status = "performance_status"
+    family_history = "family_history"
 
 
 CancerKind = Literal["primary", "secondary"]
@@ -48,6 +49,11 @@ class _Details(_Strict):
     """A kind's details; each subclass narrows ``kind`` to its own tag (listed first in JSON)."""
 
     kind: FactKind
+
+    def context_notes(self) -> list[str]:
+        """What the model's case context adds to this fact's line beyond the fields every fact
+        shares (`agents.prompting.fact_line`); most kinds add nothing."""
+        return []
 
 
 class PatientDetails(_Details):
@@ -207,6 +213,51 @@ class ImagingStudyDetails(_Details):
     number_of_instances: int | None = None
 
 
+class FamilyHistoryDetails(_Details):
+    """One relative's recorded condition (``FamilyMemberHistory.condition[i]``), or the relative
+    alone when no condition is listed.
+
+    The relative's own fields (relationship, sex, deceased) repeat on each of their conditions'
+    facts, so each fact reads whole in the case context. The onset age lives here, not in
+    `Fact.value`: a fact's value is a measurement of the patient, and 69 years is the aunt's.
+    """
+
+    kind: Literal[FactKind.family_history] = FactKind.family_history
+    relationship: str | None = Field(
+        default=None, description="`relationship` as displayed (`maternal aunt`)."
+    )
+    relationship_code: str | None = Field(default=None, description="HL7 v3 RoleCode (`MAUNT`), when coded.")
+    sex: str | None = Field(default=None, description="`sex` as displayed (`female`).")
+    deceased: bool | str | None = Field(
+        default=None,
+        description="`deceasedBoolean`, or the `deceasedAge` / `deceasedDate` / `deceasedString` as written.",
+    )
+    condition: str | None = Field(
+        default=None, description="The condition as displayed; None on a relative alone."
+    )
+    onset: str | None = Field(
+        default=None, description="`onset[x]` as written (`69 a`, `40 a–50 a`, `in her forties`)."
+    )
+    onset_age: float | None = Field(default=None, description="An `onsetAge`'s number (`69`).")
+    onset_unit: str | None = Field(default=None, description="An `onsetAge`'s unit, UCUM code first (`a`).")
+    contributed_to_death: bool | None = None
+    outcome: str | None = Field(default=None, description="The condition's `outcome`, as displayed.")
+
+    def context_notes(self) -> list[str]:
+        notes = [f"sex={self.sex}"] if self.sex else []
+        if self.onset:
+            notes.append(f"onset={self.onset}")
+        if self.contributed_to_death:
+            notes.append("contributed to death")
+        if self.outcome:
+            notes.append(f"outcome={self.outcome}")
+        if self.deceased is True:
+            notes.append("relative deceased")
+        elif self.deceased not in (None, False):
+            notes.append(f"relative deceased={self.deceased}")
+        return notes
+
+
 FactDetails = Annotated[
     PatientDetails
     | ConditionDetails
@@ -221,7 +272,8 @@ FactDetails = Annotated[
     | ReportDetails
     | DocumentDetails
     | ImagingStudyDetails
-    | PerformanceStatusDetails,
+    | PerformanceStatusDetails
+    | FamilyHistoryDetails,
     Field(discriminator="kind"),
 ]
 """A fact's kind-specific extras; pydantic picks the model by its ``kind`` tag."""

@@ -32,6 +32,8 @@ class FindingCategory(StrEnum):
     performance_status = "performance_status"
     trend = "trend"
     response = "response"
+    social_history = "social_history"
+    family_history = "family_history"
     other = "other"
 
 
@@ -115,6 +117,8 @@ _SECTION_BY_CATEGORY: dict[FindingCategory, SectionKind] = {
     FindingCategory.biomarker: SectionKind.oncologic_history,
     FindingCategory.genomics: SectionKind.oncologic_history,
     FindingCategory.procedure: SectionKind.oncologic_history,
+    FindingCategory.social_history: SectionKind.history,
+    FindingCategory.family_history: SectionKind.history,
 }
 
 

@@ -22,8 +22,9 @@ class SectionKind(StrEnum):
     """The built-in sections (their values are `SectionId`s).
 
     The board layout (`BOARD_SECTIONS`) is what a summary shows: a headline, the answer, one
-    ``cancer`` section per cancer, key labs, medications, imaging, data quality, open questions and
-    an appendix. ``patient``, ``oncologic_history``, ``current_status`` and ``labs_and_trends`` are
+    ``cancer`` section per cancer, key labs, medications, risk factors and history (smoking, family
+    history: a topic and its board section at once), imaging, data quality, open questions and an
+    appendix. ``patient``, ``oncologic_history``, ``current_status`` and ``labs_and_trends`` are
     *topics* a specialist files its findings under; the synthesizer places such findings in the
     board sections, and what no board section takes goes to the appendix.
     """
@@ -41,6 +42,7 @@ class SectionKind(StrEnum):
     labs_and_trends = "labs_and_trends"
     medications = "medications"
     discrepancies_and_open_questions = "discrepancies_and_open_questions"
+    history = "history"
 
 
 class SectionSpec(BaseModel):
@@ -78,6 +80,7 @@ BOARD_SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec(kind=SectionKind.cancer, title="Cancer", order=10),
     SectionSpec(kind=SectionKind.key_labs, title="Key labs", order=30),
     SectionSpec(kind=SectionKind.medications, title="Current medications and fitness", order=40),
+    SectionSpec(kind=SectionKind.history, title="Risk factors and history", order=45),
     SectionSpec(kind=SectionKind.imaging, title="Imaging", order=50),
     SectionSpec(kind=SectionKind.data_quality, title="Data quality", order=60),
     SectionSpec(kind=SectionKind.discrepancies_and_open_questions, title="Open questions", order=70),

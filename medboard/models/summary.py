@@ -19,7 +19,9 @@ from medboard.models.sections import SectionId
 #: 1.3: the board layout (section kinds `headline`, `cancer`, `key_labs`, `data_quality`,
 #: `appendix`); `Section.subject` (the cancer a `cancer` section is about), `Section.columns` and
 #: `Statement.cells` (a table section's header and a statement's row).
-SCHEMA_VERSION = "1.3"
+#: 1.4: finding categories `social_history` and `family_history`, filed under the board's `history`
+#: section ("Risk factors and history").
+SCHEMA_VERSION = "1.4"
 
 DISCLAIMER = (
     "Not a diagnostic device. This summary was drafted by AI agents from the cited record and "

@@ -17,6 +17,7 @@ from medboard.models import CheckResult, EvidenceRef, Fact, FactKind, FhirDate
 from medboard.models.fact_kinds import (
     ConditionDetails,
     FactDetails,
+    FamilyHistoryDetails,
     GenomicDetails,
     MeasurementDetails,
     MedicationDetails,
@@ -261,6 +262,17 @@ def _detail_texts(details: FactDetails) -> list[object]:
             return [details.interpretation_display]
         case MedicationDetails():
             return [details.dosage]
+        case FamilyHistoryDetails():
+            # A FamilyMemberHistory is a relative's record: it speaks of the family's history, of
+            # a relative's death, and whether the condition contributed to it, in these words.
+            words: list[object] = [details.relationship, details.sex, details.condition, details.outcome]
+            words.append(details.onset)
+            words.append("family history relative family member")
+            if details.deceased not in (None, False):
+                words.append("relative deceased died death")
+            if details.contributed_to_death:
+                words.append("contributed to death cause of death")
+            return words
     return []
 
 

@@ -1,10 +1,11 @@
 """Numbers in a statement against the cited values, unit-aware.
 
 Each quantity the statement states must be one of the cited facts' values (or a reference-range
-bound), after unit conversion with `pint`. A number with a unit that no cited value can be
-converted to is a unit error; a convertible one that matches no value is a value error. Bare
-numbers are read in the record's unit; as free text carries counts ("4 cycles") and scores
-("Gleason 4+3"), bare numbers only fail when *none* of them matches a cited value.
+bound, a medication's dose, a relative's onset age), after unit conversion with `pint`. A number
+with a unit that no cited value can be converted to is a unit error; a convertible one that matches
+no value is a value error. Bare numbers are read in the record's unit; as free text carries counts
+("4 cycles") and scores ("Gleason 4+3"), bare numbers only fail when *none* of them matches a
+cited value.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from medboard.models import CheckResult, Fact
-from medboard.models.fact_kinds import MedicationDetails
+from medboard.models.fact_kinds import FamilyHistoryDetails, MedicationDetails
 from medboard.tools.checks.base import Part
 from medboard.tools.checks.evidence import NUMERIC_KINDS, CitedEvidence, Scope
 from medboard.tools.checks.extract import Claims, Quantity, extract_claims, extract_quantities
@@ -30,7 +31,7 @@ class _Candidate:
     fact: Fact
     value: float
     unit: str | None
-    what: str  # "value" | "dose" | "reference low" | "reference high"
+    what: str  # "value" | "dose" | "onset age" | "reference low" | "reference high"
 
 
 def _candidates(facts: Sequence[Fact]) -> list[_Candidate]:
@@ -40,6 +41,9 @@ def _candidates(facts: Sequence[Fact]) -> list[_Candidate]:
         if isinstance(dosage, str):  # "1mg orally once daily", "175 mg/m² IV"
             for quantity in extract_quantities(dosage.replace("²", "2"), []):
                 out.append(_Candidate(fact, quantity.value, quantity.unit, "dose"))
+        onset = fact.details if isinstance(fact.details, FamilyHistoryDetails) else None
+        if onset is not None and onset.onset_age is not None:  # a relative's age, not a patient value
+            out.append(_Candidate(fact, onset.onset_age, onset.onset_unit, "onset age"))
         if fact.kind not in NUMERIC_KINDS:
             continue
         # Prefer the UCUM code when pint reads it; the display unit ("Recurrence score") often not.
@@ -55,6 +59,10 @@ def _candidates(facts: Sequence[Fact]) -> list[_Candidate]:
                 if bound is not None:
                     out.append(_Candidate(fact, float(bound), rr_unit, what))
     return out
+
+
+#: What a cited fact states as a number (a reference-range bound is a bound, not a result).
+_STATED = frozenset({"value", "dose", "onset age"})
 
 
 def _describe(candidate: _Candidate) -> str:
@@ -154,18 +162,18 @@ def check_numbers(
             bare_checked += 1
             bare_failures.append(quantity.text)
             continue
-        compatible = [(c, r) for c, r in comparisons if r.compatible and c.what in {"value", "dose"}]
+        compatible = [(c, r) for c, r in comparisons if r.compatible and c.what in _STATED]
         if compatible:
             candidate, result = compatible[0]
             shown = f"{result.converted:.4g} {quantity.unit}" if result.converted is not None else ""
             failures.append(f"statement says {quantity.text!r}; {_describe(candidate)} (= {shown})")
         else:
-            units = sorted({c.unit or "no unit" for c in candidates if c.what in {"value", "dose"}})
+            units = sorted({c.unit or "no unit" for c in candidates if c.what in _STATED})
             failures.append(
                 f"statement's unit in {quantity.text!r} does not fit the cited unit(s) {', '.join(units)}"
             )
     if bare_checked and not bare_matched and not matched:
-        values = ", ".join(_describe(c) for c in candidates if c.what in {"value", "dose"})
+        values = ", ".join(_describe(c) for c in candidates if c.what in _STATED)
         failures.append(
             f"statement number(s) {', '.join(repr(b) for b in bare_failures)} match no cited value ({values})"
         )

@@ -24,6 +24,7 @@ from medboard.tools.checks.arithmetic import (
 from medboard.tools.checks.base import Check
 from medboard.tools.checks.dates import AGE_AGREES, DATES_AGREE, age_parts, check_age, check_dates, date_parts
 from medboard.tools.checks.demographics import SEX_AGREES, check_sex
+from medboard.tools.checks.family import FAMILY_AGREES, check_family_history, family_parts
 from medboard.tools.checks.laterality import LATERALITY_AGREES, check_laterality, side_parts
 from medboard.tools.checks.numbers import NUMBERS_AGREE, check_numbers, number_parts
 from medboard.tools.checks.record_global import RECORD_AGREES, check_record
@@ -47,6 +48,7 @@ DEFAULT_CHECKS: tuple[Check, ...] = (
     Check(STATUS_AGREES, check_status, CONTRADICTS, status_parts),
     Check(STAGING_AGREES, check_staging, CONTRADICTS, staging_parts),
     Check(SEX_AGREES, check_sex, CONTRADICTS),
+    Check(FAMILY_AGREES, check_family_history, CONTRADICTS, family_parts),
     # Last: what the cited evidence says must also be what the whole record says of the patient.
     Check(RECORD_AGREES, check_record, CONTRADICTS),
 )

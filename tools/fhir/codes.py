@@ -132,6 +132,22 @@ GENOMIC_COMPONENTS: dict[str, str] = {
     "81259-4": "phenotype",
 }
 
+# --- Tobacco use -------------------------------------------------------------------------
+# Which Observations say whether and how much the patient smokes, whatever their category (US Core
+# and mCODE file them under `social-history`, Synthea under `survey`) and so whatever kind the
+# registry gives them. Sources: US Core's "Smoking Status Type" value set
+# (us-core-smoking-status-observation-codes: LOINC 72166-2 and 11367-0, SNOMED CT 401201003 and
+# 782516008), and LOINC 8664-5 "Cigarettes smoked total (pack per year) - Reported".
+TOBACCO_STATUS_CODES: dict[str, str] = {
+    "72166-2": "Tobacco smoking status",
+    "11367-0": "History of Tobacco use",
+}
+PACK_YEARS_CODES: dict[str, str] = {
+    "401201003": "Cigarette pack-years",  # SNOMED CT observable
+    "782516008": "Number of calculated smoking pack years",  # SNOMED CT observable
+    "8664-5": "Cigarettes smoked total (pack per year)",  # LOINC
+}
+
 # --- Observation categories / interpretation ----------------------------------------------
 VITAL_CATEGORIES = frozenset({"vital-signs", "vital-sign"})
 LAB_CATEGORIES = frozenset({"laboratory", "LAB"})
@@ -195,4 +211,6 @@ CODE_LABELS: dict[str, str] = {
     "1217123003": "Radiotherapy course of treatment",
     **GENOMIC_CODES,
     **PERFORMANCE_STATUS_CODES,
+    **TOBACCO_STATUS_CODES,
+    **PACK_YEARS_CODES,
 }

@@ -15,6 +15,7 @@ from medboard.agents.synthesizer.board.cancers import cancers
 from medboard.agents.synthesizer.board.data_quality import data_quality
 from medboard.agents.synthesizer.board.declared import declared
 from medboard.agents.synthesizer.board.headline import headline
+from medboard.agents.synthesizer.board.history import history
 from medboard.agents.synthesizer.board.imaging import imaging
 from medboard.agents.synthesizer.board.key_labs import key_labs
 from medboard.agents.synthesizer.board.medications import medications
@@ -30,5 +31,6 @@ DEFAULT_BLOCKS: tuple[Block, ...] = (
     imaging,
     declared,
     open_questions,
+    history,
     appendix,
 )

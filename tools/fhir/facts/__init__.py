@@ -1,8 +1,9 @@
 """Typed facts from a `PatientRecord`: each fact kind reads its resource types (`registry`).
 
 Conventions (other tools rely on them; see each module): a fact's id is the cited ``Type/id``
-(plus ``#component[i]`` for Observation components), its one `EvidenceRef` cites the resource
-with the element path and the source value quoted as text, and ``subject`` is ``Patient/<id>``.
+(plus ``#component[i]`` for Observation components, ``#condition[i]`` for a relative's conditions in
+a FamilyMemberHistory), its one `EvidenceRef` cites the resource with the element path and the
+source value quoted as text, and ``subject`` is ``Patient/<id>``.
 Resource types no kind reads (Encounter, Claim, Practitioner, ...) stay in the record as
 resources and yield no fact. Which kind reads what is `registry.DEFAULT_KINDS`.
 """

@@ -148,6 +148,20 @@ def label_of(concept: Any, fallback: str) -> str:
     return fallback
 
 
+#: A SNOMED CT semantic tag closing a display ("Former smoker (finding)"): it names the concept's
+#: hierarchy, not what the record says of the patient.
+_SEMANTIC_TAG = re.compile(
+    r"\s*\((?:disorder|finding|morphologic abnormality|procedure|qualifier value|body structure|"
+    r"situation|observable entity|regime/therapy|event)\)\s*$",
+    re.IGNORECASE,
+)
+
+
+def without_semantic_tag(text: str) -> str:
+    """A record display without its closing SNOMED CT semantic tag, for sentences a reader reads."""
+    return _SEMANTIC_TAG.sub("", text).strip() or text
+
+
 def displays(concepts: Iterable[Any]) -> list[str]:
     return [d for d in (display(c) for c in concepts or ()) if d]
 

@@ -28,6 +28,7 @@ from medboard.models.fact_kinds import (
     DETAILS_MODELS,
     ConditionDetails,
     DocumentDetails,
+    FamilyHistoryDetails,
     GenomicDetails,
     ImagingStudyDetails,
     LabDetails,
@@ -44,6 +45,7 @@ from medboard.models.fact_kinds import (
 from medboard.tools.fhir.facts.common import JSON, ExtractContext
 from medboard.tools.fhir.facts.condition import extract_condition
 from medboard.tools.fhir.facts.document import extract_composition, extract_document_reference
+from medboard.tools.fhir.facts.family_history import extract_family_history
 from medboard.tools.fhir.facts.genomic import extract_genomic, is_genomic
 from medboard.tools.fhir.facts.imaging import extract_imaging_study
 from medboard.tools.fhir.facts.medication import extract_medication
@@ -99,6 +101,14 @@ _MEDICATION_TYPES = (
 DEFAULT_KINDS: tuple[FactKindSpec, ...] = (
     FactKindSpec(FactKind.patient, PatientDetails, {"Patient": extract_patient}, context_rank=10),
     FactKindSpec(FactKind.condition, ConditionDetails, {"Condition": extract_condition}, context_rank=20),
+    # Next to the genomic results (50) it bears on (a germline PALB2 variant and a sister's breast
+    # cancer); few lines, so it costs the context little.
+    FactKindSpec(
+        FactKind.family_history,
+        FamilyHistoryDetails,
+        {"FamilyMemberHistory": extract_family_history},
+        context_rank=55,
+    ),
     # Observation kinds, in classification order (see the module docstring).
     FactKindSpec(
         FactKind.staging, StagingDetails, {"Observation": extract_staging}, context_rank=30, claims=is_staging
