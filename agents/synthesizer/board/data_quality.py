@@ -201,13 +201,13 @@ def _dated_after_events(board: Board, findings: list[Finding], covered: set[str]
         care = list({e.reference: e for e in died if e.reference not in patient}.values())
         days = [_day_text(e.quote) for e in care if e.quote]
         refs = [e.reference for e in care]
-        event = f"the patient is deceased ({_day_text(death)})"
+        event = f"the patient died ({_day_text(death)})"
         cited = _covering(findings, refs, "after_death", covered)
         out.append(
             cite(SectionKind.data_quality, _records_text(record, refs, days, event), cited, evidence=died)
         )
     elif items["after_death"]:
-        event = f"the patient is deceased ({_day_text(death)})"
+        event = f"the patient died ({_day_text(death)})"
         out += _regrouped(board, items["after_death"], death, event, findings, covered)
     if items["after_case_date"]:
         out += _regrouped(
@@ -283,19 +283,20 @@ def _stale_orders(board: Board, findings: list[Finding], covered: set[str]) -> l
     listed = ", ".join(f"{m.ingredient} (last evidence {m.last_evidence_date or 'undated'})" for m in stale)
     refs = [s for m in stale for s in m.sources]
     patient = board.picture.patient
-    # Worded with what the cited records say ("active", "deceased" and the dates) so the verifier
-    # checks it, and saying outright that they are stale: "active" alone would call the drugs
-    # current, which the record-global check rightly contradicts.
+    # Worded with what the cited records say ("active", "died"/"deceased" and the dates) so the
+    # verifier checks every word, and saying outright that they are "not current": "active" alone
+    # would call the drugs current, which the record-global check rightly contradicts ("stale",
+    # a judgement no cited record states, would leave the statement unverifiable).
     died_by_case = _on_or_before(patient.deceased_date, board.picture.case_date)
     if patient.deceased and patient.deceased_date and died_by_case:
         died = _day_text(patient.deceased_date)
-        text = f"Stale medication records, active after the patient is deceased ({died}): {listed}."
+        text = f"Medication records active after the patient died ({died}), not current: {listed}."
         refs += patient.sources
     elif patient.deceased and not patient.deceased_date:
-        text = f"Stale medication records, active for a deceased patient: {listed}."
+        text = f"Medication records active for a deceased patient, not current: {listed}."
         refs += patient.sources
     else:
-        text = f"Stale medication records, active without recent evidence: {listed}."
+        text = f"Medication records active without recent evidence, not current: {listed}."
     return [
         cite(
             SectionKind.data_quality, text, _covering(findings, refs, "stale", covered), evidence=_refs(refs)
