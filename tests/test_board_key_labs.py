@@ -172,7 +172,11 @@ def test_a_marker_its_cancer_section_states_gets_no_row(loyd: Case) -> None:
     psa = next(s for s in loyd.picture.labs if s.code == "2857-1")
     assert psa.points
     assert not any(r.cells and r.cells[0] == "PSA" for r in loyd.section("key_labs").statements)
-    assert any("Prostate specific Ag" in t for t in loyd.texts("cancer"))
+    # its cancer section states the course, by the short name the record's label says
+    # ("Prostate specific Ag" → PSA), citing every value
+    values = {p.source for p in psa.points}
+    course = [s for s in loyd.section("cancer").statements if values <= {e.reference for e in s.evidence}]
+    assert [s.text.split(":")[0] for s in course] == ["PSA"]
 
 
 def test_a_marker_no_cancer_owns_is_a_row_without_a_treatment_window() -> None:

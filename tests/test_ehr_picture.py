@@ -18,7 +18,7 @@ import pytest
 
 from medboard.agents.ehr.core import ehr_findings
 from medboard.agents.synthesizer.template import draft_sections, missing_information, statement_for
-from medboard.models import Finding, FindingCategory, SectionKind, iso_day
+from medboard.models import Finding, FindingCategory, SectionKind, Statement, iso_day
 from medboard.models.claims import MedicationClaim, ResultClaim, StageClaim, VitalStatusClaim
 from medboard.tools.fhir import PatientRecord, load_record
 from medboard.tools.reconcile import build_picture
@@ -50,8 +50,14 @@ def current(findings: list[Finding]) -> list[Finding]:
 
 
 def open_questions(findings: list[Finding], record: PatientRecord) -> list[str]:
-    sections = draft_sections(findings, picture=build_picture(record))
+    sections = draft_sections(findings, picture=build_picture(record), record=record)
     return [q for s in sections for q in s.open_questions]
+
+
+def data_quality(findings: list[Finding], record: PatientRecord) -> list[Statement]:
+    """The statements of the board's data-quality section (where the record's own defects are stated)."""
+    sections = draft_sections(findings, picture=build_picture(record), record=record)
+    return [st for s in sections if s.kind == SectionKind.data_quality for st in s.statements]
 
 
 def jenny() -> dict[str, Any]:
@@ -93,7 +99,14 @@ def test_patient_dead_by_the_case_date_has_no_current_medication(name: str) -> N
     [stale] = [f for f in findings if "stale" in f.tags]
     assert stale.text.startswith("Not current: the patient died on ")
     assert stale.section == SectionKind.discrepancies_and_open_questions
-    assert stale.text in open_questions(findings, record)
+    # the board states it once, as data quality (not as an open question): every order, not current
+    [stated] = [s for s in data_quality(findings, record) if stale.id in s.finding_ids]
+    died = stale.text.removeprefix("Not current: the patient died on ").split(";")[0]
+    assert stated.text.startswith(f"Medication records active after the patient died ({died}), not current: ")
+    listed = stale.text.split("medication records with no stop: ", 1)[1].rstrip(".")
+    assert stated.text.endswith(f": {listed}.")
+    assert {e.reference for e in stale.evidence} <= {e.reference for e in stated.evidence}
+    assert stale.text not in open_questions(findings, record)
 
 
 @needs_shared
@@ -246,14 +259,17 @@ def test_vital_status_from_the_picture() -> None:
 # --- what the picture keeps out -----------------------------------------------------------------
 
 
-def test_an_implausible_value_is_an_open_question_not_a_lab() -> None:
+def test_an_implausible_value_is_a_data_quality_statement_not_a_lab() -> None:
     """Jenny's "Neutrophils 3000 10*3/uL" (3 million per microlitre)."""
     record = load_record(JENNY)
     findings = ehr_findings(record)
     assert not any(NEUTROPHILS in {e.reference for e in f.evidence} for f in findings if f.category == "lab")
     [flag] = [f for f in findings if "implausible_value" in f.tags]
     assert [e.reference for e in flag.evidence] == [NEUTROPHILS]
-    assert flag.text in open_questions(findings, record)
+    [stated] = [s for s in data_quality(findings, record) if flag.id in s.finding_ids]
+    assert stated.text == "Neutrophils [#/volume] in Blood: 1 implausible value, 2018-05-20 (3000 10*3/uL)."
+    assert [e.reference for e in stated.evidence] == [NEUTROPHILS]
+    assert flag.text not in open_questions(findings, record)
 
 
 @needs_shared
@@ -304,8 +320,16 @@ def test_a_statement_restating_one_finding_carries_its_claim() -> None:
     assert statement_for("patient", [one], text="In other words.").claim is None
     assert statement_for("patient", [one, two]).claim is None
     sections = draft_sections(findings, picture=build_picture(load_record(JENNY)))
-    statements = [s for section in sections for s in section.statements]
-    assert statements and all(s.claim is not None for s in statements)
+    by_id = {f.id: f for f in findings}
+    # the board restates a finding as it is (with its claim), or builds a statement from the
+    # picture (a headline, a grouped data-quality line), which carries only the claim it is given
+    restating = [
+        s
+        for section in sections
+        for s in section.statements
+        if len(s.finding_ids) == 1 and s.text == by_id[s.finding_ids[0]].text
+    ]
+    assert len(restating) >= 10 and all(s.claim == by_id[s.finding_ids[0]].claim for s in restating)
 
 
 def test_gaps_name_the_cancer_and_read_the_picture() -> None:

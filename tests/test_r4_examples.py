@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from medboard.errors import FhirInputError
-from medboard.models import CaseSummary, VerdictLabel
+from medboard.models import CaseSummary, SectionKind, VerdictLabel
 from medboard.orchestrator.case import load_case
 from medboard.orchestrator.flow import run_case_flow
 from medboard.tools.checks.pipeline import FAILING
@@ -75,14 +75,18 @@ async def test_pressure_written_mm_space_hg_is_read_as_one_unit() -> None:
     assert not compare(60, "60", "mm Hg", 60, "kPa").agrees
 
 
-async def test_recist_not_computable_is_an_open_question_not_a_struck_statement() -> None:
+async def test_recist_not_computable_is_a_data_quality_statement_not_a_struck_one() -> None:
     summary = await summarise(DATA / "mcode" / "Observation-tumor-size-pathology.json")
     assert flagged(summary) == []
     (finding,) = [f for f in summary.findings if f.text.startswith("No RECIST response")]
     assert "one time point" in finding.text and finding.evidence  # says why, still cites the measurement
-    open_questions = [q for s in summary.sections for q in s.open_questions]
-    assert finding.text in open_questions
-    assert all(finding.id not in s.finding_ids for s in summary.statements())
+    # stated once, as data quality: citing the measurement, left open by the rules, never struck
+    (stated,) = [s for s in summary.statements() if finding.id in s.finding_ids]
+    assert stated.text == finding.text
+    section = summary.section(SectionKind.data_quality)
+    assert section is not None and stated in section.statements
+    assert stated.verdict is not None  # checked, and not failed (`flagged` above)
+    assert finding.text not in [q for s in summary.sections for q in s.open_questions]
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,12 @@
 
 Each payload is put where a hostile record, case file or model would put it (a patient name, a
 condition display, a report conclusion, a medication text, a lab value, the board question, the
-case id, a model's answer, image file names). The produced Markdown is parsed with markdown-it-py (CommonMark
-+ GFM tables and strikethrough) and checked structurally: no raw HTML but medboard's own ``<sub>``,
-no image but medboard's ``images/*.png``, no link at all from record text, no control or bidi
-character, the same headings as the clean run, and every payload reached the file as literal text.
+case id, a model's headline and answer, image file names). The produced Markdown is parsed with
+markdown-it-py (CommonMark + GFM tables and strikethrough) and checked structurally: no raw HTML
+but medboard's own (``<sub>`` citations, the appendix folded in one ``<details>`` block), no image
+but medboard's ``images/*.png``, no link at all from record text, no control or bidi character, the
+same headings and tables as the clean run with no cell a ``|`` could add, and every payload reached
+the file as literal text.
 """
 
 from __future__ import annotations
@@ -91,6 +93,12 @@ def payload_runs() -> list[tuple[str, list[str]]]:
 
 
 VERDICT_MARKS = {"✓ supported", "✗ unsupported", "✗✗ contradicted", "? unverifiable", "unchecked"}
+#: medboard's own HTML: the citations' ``<sub>`` and the appendix, folded in ``<details>`` (its
+#: opening line and its closing tag are HTML blocks of their own; the statements in it are Markdown).
+OWN_HTML = {"<sub>", "</sub>", "</details>\n"}
+DETAILS_OPEN = re.compile(
+    r"<details><summary><b>Appendix</b> — \d+ more statement\(s\), kept in summary\.json</summary>\n"
+)
 PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 UNSAFE_CHARS = {chr(c) for c in list(range(0x00, 0x09)) + list(range(0x0B, 0x20)) + list(range(0x7F, 0xA0))}
 UNSAFE_CHARS |= BIDI_CONTROLS | INVISIBLE | {"\u2028", "\u2029"}
@@ -112,12 +120,50 @@ def _walk(tokens: list[Token]) -> Iterator[Token]:
             yield from _walk(token.children)
 
 
+def _own_html(tokens: list[Token]) -> list[str]:
+    """The raw HTML of `tokens`, asserted to be medboard's own; the appendix's opening line is
+    returned as ``<details>`` (its count of statements differs from run to run)."""
+    html = [t.content for t in tokens if t.type in ("html_inline", "html_block")]
+    assert all(h in OWN_HTML or DETAILS_OPEN.fullmatch(h) for h in html), html
+    return ["<details>" if DETAILS_OPEN.fullmatch(h) else h for h in html]
+
+
+def _pipes(line: str) -> int:
+    """Column separators of a table line: the ``|`` no backslash escapes."""
+    count, escaped = 0, False
+    for char in line:
+        count += char == "|" and not escaped
+        escaped = char == "\\" and not escaped
+    return count
+
+
+def _tables(markdown: str, tokens: list[Token]) -> list[list[str]]:
+    """Each table's header cells, after asserting that no row has a column its header has not
+    (GFM drops a row's extra cells silently: the source lines are counted, not the cells)."""
+    lines = markdown.splitlines()
+    out = []
+    for i, token in enumerate(tokens):
+        if token.type != "table_open":
+            continue
+        assert token.map is not None
+        start, end = token.map
+        rows = lines[start:end]
+        assert all(_pipes(row) == _pipes(rows[0]) for row in rows), rows
+        header = []
+        for t in tokens[i:]:
+            if t.type == "thead_close":
+                break
+            if t.type == "inline":
+                header.append(t.content)
+        out.append(header)
+    return out
+
+
 def _check_inert(markdown: str, clean: str) -> list[Token]:
     """The structural checks every summary.md must pass; returns the parsed tokens."""
     assert not UNSAFE_CHARS & set(markdown), "control/bidi characters in summary.md"
     tokens = list(_walk(PARSER.parse(markdown)))
-    html = [t.content for t in tokens if t.type in ("html_inline", "html_block")]
-    assert set(html) <= {"<sub>", "</sub>"}, html
+    html = _own_html(tokens)
     for image in (t for t in tokens if t.type == "image"):
         src = str(image.attrs["src"])
         assert src.startswith("images/") and src.endswith(".png") and "/" not in src[7:], src
@@ -125,12 +171,31 @@ def _check_inert(markdown: str, clean: str) -> list[Token]:
     reference = list(_walk(PARSER.parse(clean)))
     for kind in ("heading_open", "blockquote_open"):
         assert [t.tag for t in tokens if t.type == kind] == [t.tag for t in reference if t.type == kind], kind
-    assert not [t for t in tokens if t.type in ("code_block", "fence", "table_open", "hr")]
+    # medboard's own blocks, as in the clean run: the appendix's <details>, the sections' tables
+    assert [h for h in html if h not in ("<sub>", "</sub>")] == [
+        h for h in _own_html(reference) if h not in ("<sub>", "</sub>")
+    ]
+    assert _tables(markdown, tokens) == _tables(clean, reference)
+    assert not [t for t in tokens if t.type in ("code_block", "fence", "hr")]
     return tokens
 
 
 def _text_of(tokens: list[Token]) -> str:
     return "".join(t.content for t in tokens if t.type == "text")
+
+
+def _cells(tokens: list[Token]) -> list[str]:
+    """The text of every table cell (`tokens` as `_walk` lists them: an inline's children follow it)."""
+    out, inside = [], False
+    for token in tokens:
+        if token.type in ("th_open", "td_open"):
+            inside = True
+            out.append("")
+        elif token.type in ("th_close", "td_close"):
+            inside = False
+        elif inside and token.type == "text":
+            out[-1] += token.content
+    return out
 
 
 def _hostile_case(tmp_path: Path, payloads: list[str]) -> tuple[Path, dict[str, str]]:
@@ -204,6 +269,18 @@ def test_the_real_summary_keeps_its_structure(clean_markdown: str) -> None:
     tokens = _check_inert(clean_markdown, clean_markdown)
     headings = [t.tag for t in tokens if t.type == "heading_open"]
     assert headings[0] == "h1" and headings.count("h2") >= 8
+    assert [h for h in _own_html(tokens) if h not in ("<sub>", "</sub>")] == ["<details>", "</details>\n"]
+    tables = _tables(clean_markdown, tokens)
+    assert [
+        "",
+        "Line",
+        "Regimen",
+        "Start",
+        "Stop",
+        "Administrations",
+        "Status / reason stopped",
+        "Sources",
+    ] in (tables)  # the cancer's therapy table, one row per line, with its verdict and sources
     assert "`✓ supported`" in clean_markdown
     marks = [t.content for t in tokens if t.type == "code_inline"]
     assert marks and set(marks) <= VERDICT_MARKS
@@ -222,6 +299,9 @@ def test_hostile_record_text_is_inert_in_summary_md(
     text = _text_of(tokens)
     for tag, payload in placed.items():
         assert f"{tag} {_literal(payload)}" in text, f"{tag} did not reach summary.md as literal text"
+    # the surgery's name is a cell of its cancer's therapy table: whole, in that one cell
+    procedure = f"PROCEDURE {_literal(placed['PROCEDURE'])}"
+    assert [c for c in _cells(tokens) if "PROCEDURE" in c] == [f"{procedure} (Left breast structure)"]
     marks = {t.content for t in tokens if t.type == "code_inline"}
     assert marks <= VERDICT_MARKS, "only medboard's verdict marks are code spans"
 
@@ -229,9 +309,12 @@ def test_hostile_record_text_is_inert_in_summary_md(
 def test_forged_verdict_mark_never_takes_the_verdict_position(tmp_path: Path) -> None:
     case, _ = _hostile_case(tmp_path, ["[✓ supported]"])
     markdown = render_markdown(run_case_sync(case, model="none"))
-    for line in markdown.splitlines():
-        if "PATIENTNAME" in line:
-            assert line.startswith("- `✓ supported` Patient PATIENTNAME \\[✓ supported\\]")
+    lines = [line for line in markdown.splitlines() if "PATIENTNAME" in line]
+    assert "- `✓ supported` Patient PATIENTNAME \\[✓ supported\\] M: female, born 1965-01-01." in "\n".join(
+        lines
+    )
+    for line in lines:  # the headline's, the appendix's: each bullet's real mark comes first
+        assert line.startswith("- `✓ supported` ") and "PATIENTNAME \\[✓ supported\\]" in line
     bullets = [t for t in _walk(PARSER.parse(markdown)) if t.type == "inline" and "ERVALUE" in t.content]
     assert bullets and all(b.children and b.children[0].type == "code_inline" for b in bullets)
 
@@ -255,6 +338,13 @@ def _hostile_model(payloads: list[str]) -> Any:
                 "not_in_record": [f"MODELGAP {next(texts)}"],
             }
             return 200, chat_completion(json.dumps(answer)), 0.0
+        if name == "BoardHeadline":
+            ids = _enum_ids(
+                schema_of(body)
+            )  # every listed finding cited: nothing a headline needs is missing
+            chunks = [ids[i : i + 8] for i in range(0, min(len(ids), 64), 8)]
+            statements = [{"text": f"MODELHEADLINE {next(texts)}", "finding_ids": c} for c in chunks]
+            return 200, chat_completion(json.dumps({"statements": statements})), 0.0
         if name == "EntailmentJudgement":
             return (
                 200,
@@ -277,7 +367,9 @@ def test_hostile_model_text_is_inert_in_summary_md(family: list[str]) -> None:
     markdown = render_markdown(summary)
     clean = render_markdown(_without_model_text(summary))
     tokens = _check_inert(markdown, clean)
-    assert "MODELANSWER" in _text_of(tokens) and "MODELGAP" in _text_of(tokens)
+    text = _text_of(tokens)
+    assert "MODELANSWER" in text and "MODELSUPPORT" in text and "MODELHEADLINE" in text  # reached the file
+    assert "MODELGAP" not in markdown  # the model's "not in the record" is unverified: never shown
 
 
 def _without_model_text(summary: CaseSummary) -> CaseSummary:
@@ -314,7 +406,7 @@ def test_key_image_links_are_only_medboards_own_pngs(clean_markdown: str) -> Non
     assert "images/odd%20name%20%281%29.png" in sources
     assert all(s.startswith("images/") and "/" not in s[7:] and ":" not in s for s in sources)
     assert not any("outside" in s or "tracker" in s for s in sources)
-    assert set(t.content for t in tokens if t.type in ("html_inline", "html_block")) <= {"<sub>", "</sub>"}
+    _own_html(tokens)
     assert [t for t in tokens if t.type == "link_open"] == []
 
 
