@@ -46,10 +46,17 @@ def loinc(fact: Fact) -> str | None:
     return next((c.code for c in fact.codes if "loinc" in (c.system or "").lower() and c.code), None)
 
 
-def result_text(fact: Fact) -> str:
-    """The sentence for one result, as the EHR specialist has always worded it."""
+def result_text(fact: Fact, variant_of: Fact | None = None) -> str:
+    """The sentence for one result, as the EHR specialist has always worded it.
+
+    `variant_of` is the variant an implication derives from: its gene names what the implication
+    is about (two "Uncertain significance" implications are two statements only with their genes).
+    """
     if fact.kind == FactKind.genomic:
         variant = fact.details if isinstance(fact.details, GenomicDetails) else GenomicDetails()
+        source = variant_of.details if variant_of is not None else None
+        if isinstance(source, GenomicDetails) and source.gene and not variant.gene:
+            variant = variant.model_copy(update={"gene": source.gene})
         # An implication names the drug it is about: five "Presumed responsive" results are five
         # different statements only with their medication.
         parts = (variant.gene, variant.hgvs_c, variant.hgvs_p, variant.medication, variant.interpretation)
@@ -189,8 +196,27 @@ def unowned_results(record: PatientRecord, owned: set[str], screen: Screen) -> l
         code = loinc(fact)
         kind: ResultKind = "marker" if code in SERUM_MARKERS else "biomarker"
         findings.append(_result_finding(fact, _claim(kind, fact.label, code, None, fact)))
-    for fact in screen.keep([f for f in record.facts_of(FactKind.genomic) if f.reference not in owned]):
+    genomic = record.facts_of(FactKind.genomic)
+    variants = {f.reference: f for f in genomic if isinstance(f.details, GenomicDetails) and f.details.gene}
+    for fact in screen.keep([f for f in genomic if f.reference not in owned]):
         # a genomic fact with no value (a region studied, an implication) states no result to claim
         claim = _claim("biomarker", fact.label, loinc(fact), None, fact) if fact.value is not None else None
-        findings.append(_result_finding(fact, claim))
+        source = next((variants[r] for r in fact.related if r in variants and r != fact.reference), None)
+        if source is None or (isinstance(fact.details, GenomicDetails) and fact.details.gene):
+            findings.append(_result_finding(fact, claim))
+            continue
+        # An implication is stated with the variant it derives from, citing both (the gene's name
+        # is the variant's word, not the implication's).
+        findings.append(
+            Finding.create(
+                agent=AGENT,
+                category=FindingCategory.genomics,
+                text=result_text(fact, source),
+                evidence=[fact.evidence, source.evidence],
+                date=fact.date,
+                section=SectionKind.oncologic_history,
+                tags=["cancer"],
+                claim=claim,
+            )
+        )
     return findings
