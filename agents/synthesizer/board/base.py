@@ -72,17 +72,23 @@ def state(
     claim: Claim | None = None,
     cells: list[str] | None = None,
 ) -> Statement:
-    """A statement citing `findings` (and their evidence) plus any extra `evidence`.
+    """A statement citing `findings` (and their evidence) plus any extra `evidence` they do not cite.
 
     `claim` defaults to the finding's own when the statement restates exactly one finding's text;
     a statement that summarises several findings, or rewords one, carries only the claim it is given.
     """
     refs: list[EvidenceRef] = []
     seen: set[tuple[str, str | None]] = set()
-    for ref in [ref for f in findings for ref in f.evidence] + list(evidence):
-        key = (ref.reference, ref.path)
-        if key not in seen:
-            seen.add(key)
+    for ref in [ref for f in findings for ref in f.evidence]:
+        if (ref.reference, ref.path) not in seen:
+            seen.add((ref.reference, ref.path))
+            refs.append(ref)
+    # Extra evidence a cited finding already carries is left out: the finding cites it with its
+    # element path, and the same resource twice would be counted twice.
+    have = {ref.reference for ref in refs}
+    for ref in evidence:
+        if ref.reference not in have:
+            have.add(ref.reference)
             refs.append(ref)
     if claim is None and len(findings) == 1 and findings[0].text == text:
         claim = findings[0].claim

@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from medboard.agents.synthesizer.board.base import Board, section, state
-from medboard.agents.synthesizer.board.figures import cite, facts_citing, label, number, quantity
+from medboard.agents.synthesizer.board.figures import facts_citing, label, number, quantity
 from medboard.agents.synthesizer.board.treatment import (
     TreatmentSpan,
     case_day,
@@ -130,7 +130,7 @@ def _monitoring_gaps(board: Board) -> list[Statement]:
             continue
         what = " and no ".join(_GROUP_NOUNS[g] for g in missing)
         out.append(
-            cite(
+            state(
                 SectionKind.data_quality,
                 f"No {what} result during the line of {' + '.join(span.line.drugs)} {_when(span)}.",
                 evidence=_refs(span.sources),
@@ -175,7 +175,7 @@ def _conflicts(board: Board) -> list[Statement]:
         # The description names its sides by reference; the citations carry them, the words keep
         # their resource type.
         text = _REFERENCE.sub(r"\1", item.description).rstrip(".") + "."
-        out.append(cite(SectionKind.data_quality, text[:1].upper() + text[1:], evidence=item.sources))
+        out.append(state(SectionKind.data_quality, text[:1].upper() + text[1:], evidence=item.sources))
     return out
 
 
@@ -204,7 +204,7 @@ def _dated_after_events(board: Board, findings: list[Finding], covered: set[str]
         event = f"the patient died ({_day_text(death)})"
         cited = _covering(findings, refs, "after_death", covered)
         out.append(
-            cite(SectionKind.data_quality, _records_text(record, refs, days, event), cited, evidence=died)
+            state(SectionKind.data_quality, _records_text(record, refs, days, event), cited, evidence=died)
         )
     elif items["after_death"]:
         event = f"the patient died ({_day_text(death)})"
@@ -232,7 +232,7 @@ def _regrouped(
     evidence = _refs(refs + (list(board.picture.patient.sources) if kind == "after_death" else []))
     cited = _covering(findings, refs, kind, covered)
     return [
-        cite(
+        state(
             SectionKind.data_quality, _records_text(board.record, refs, days, event), cited, evidence=evidence
         )
     ]
@@ -298,7 +298,7 @@ def _stale_orders(board: Board, findings: list[Finding], covered: set[str]) -> l
     else:
         text = f"Medication records active without recent evidence, not current: {listed}."
     return [
-        cite(
+        state(
             SectionKind.data_quality, text, _covering(findings, refs, "stale", covered), evidence=_refs(refs)
         )
     ]
@@ -320,7 +320,7 @@ def _mixed_units(board: Board) -> list[Statement]:
         # The values themselves, each with its unit: the verifier checks every one of them.
         parts = [_series_span(s) for s in group]
         out.append(
-            cite(
+            state(
                 SectionKind.data_quality,
                 f"{label(group[0].name)}: {'; then '.join(parts)}.",
                 evidence=_refs(p.source for s in group for p in s.points),
@@ -384,7 +384,7 @@ def _implausible(board: Board, findings: list[Finding], covered: set[str]) -> li
         cited = _covering(findings, refs, "implausible_value", covered)
         if len(facts) != len(group):  # a value the record no longer explains: the picture's words
             out += [
-                cite(
+                state(
                     SectionKind.data_quality,
                     f"Implausible value: {i.description}",
                     cited,
@@ -401,7 +401,7 @@ def _implausible(board: Board, findings: list[Finding], covered: set[str]) -> li
         when = _span([_day_text(f.date) for f in facts])
         eg = "" if n <= len(examples) else "e.g. "
         text = f"{label(facts[0].label)}: {n} {noun}, {when} ({eg}{shown})."
-        out.append(cite(SectionKind.data_quality, text, cited, evidence=_refs(refs)))
+        out.append(state(SectionKind.data_quality, text, cited, evidence=_refs(refs)))
     return out
 
 
@@ -426,7 +426,7 @@ def _unassigned(board: Board, findings: list[Finding], covered: set[str]) -> lis
     verb = "belongs" if len(drugs) == 1 else "belong"
     text = f"{_and(drugs).capitalize()}{when} {verb} to no line of a recorded cancer."
     return [
-        cite(
+        state(
             SectionKind.data_quality,
             text,
             _covering(findings, refs, "unassigned_therapy", covered),
@@ -445,7 +445,7 @@ def _other_items(board: Board, findings: list[Finding], covered: set[str]) -> li
             continue
         text = _REFERENCE.sub(r"\1", item.description).rstrip(".") + "."
         out.append(
-            cite(
+            state(
                 SectionKind.data_quality,
                 text,
                 _covering(findings, item.sources, item.kind, covered),

@@ -12,11 +12,8 @@ from __future__ import annotations
 import re
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
 
-from medboard.agents.synthesizer.board.base import state
-from medboard.models import EvidenceRef, Fact, Finding, Statement
-from medboard.models.claims import Claim
+from medboard.models import Fact
 from medboard.models.picture import LabSeries
 from medboard.tools.fhir.record import PatientRecord
 from medboard.tools.longitudinal.trends import loinc_code
@@ -94,19 +91,3 @@ def flag(fact: Fact | None) -> str | None:
     if fact is None or not fact.abnormal:
         return None
     return fact.interpretation or "abnormal"
-
-
-def cite(
-    kind: str,
-    text: str,
-    findings: Sequence[Finding] = (),
-    *,
-    evidence: Iterable[EvidenceRef] = (),
-    claim: Claim | None = None,
-    cells: list[str] | None = None,
-) -> Statement:
-    """`base.state`, leaving out extra evidence a cited finding already carries (the finding cites
-    it with its element path; the same resource twice would be counted twice)."""
-    have = {e.reference for f in findings for e in f.evidence}
-    extra = [e for e in evidence if e.reference not in have]
-    return state(kind, text, findings, evidence=extra, claim=claim, cells=cells)

@@ -26,9 +26,9 @@ open questions ("Not in the record").
 
 from __future__ import annotations
 
-from medboard.agents.synthesizer.board.base import Board, section
+from medboard.agents.synthesizer.board.base import Board, section, state
 from medboard.agents.synthesizer.board.data_quality import implausible_groups
-from medboard.agents.synthesizer.board.figures import age_cell, age_words, cite, flag, point_fact, quantity
+from medboard.agents.synthesizer.board.figures import age_cell, age_words, flag, point_fact, quantity
 from medboard.agents.synthesizer.board.treatment import TreatmentSpan, case_day, to_day, treatment_spans
 from medboard.models import EvidenceRef, Finding, FindingCategory, Section, SectionKind, Statement
 from medboard.models.claims import ClaimedResult, ResultClaim
@@ -132,7 +132,7 @@ def _row(
         facts=list(dict.fromkeys(r.source for r in results)),
     )
     cells = [analyte.short, value, shown_day, "; ".join(flags), age, lowest_cell]
-    return cite(SectionKind.key_labs, text + ".", restating, evidence=evidence, claim=claim, cells=cells)
+    return state(SectionKind.key_labs, text + ".", restating, evidence=evidence, claim=claim, cells=cells)
 
 
 def _on_treatment(

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import date
 
 from medboard.agents.synthesizer.board.base import Board, section, state
-from medboard.agents.synthesizer.board.figures import cite, label, point_fact, quantity
+from medboard.agents.synthesizer.board.figures import label, point_fact, quantity
 from medboard.agents.synthesizer.board.treatment import case_day, to_day
 from medboard.models import (
     EvidenceRef,
@@ -116,11 +116,11 @@ def _comorbidities(board: Board) -> list[Statement]:
         cells = [concepts[key].label, label(first.label), first.status or "", _day(first.date)]
         if naming:
             evidence = [f.evidence for f in facts]  # every record of the diagnosis
-            statement = cite(SectionKind.medications, naming[0].text, naming, evidence=evidence, cells=cells)
+            statement = state(SectionKind.medications, naming[0].text, naming, evidence=evidence, cells=cells)
         else:
             onset = f", onset {_day(first.date)}" if first.date else ""
             heading = "Active problem" if first.status else "Problem"
-            statement = cite(
+            statement = state(
                 SectionKind.medications,
                 f"{heading}: {label(first.label)}{onset}.",
                 evidence=[f.evidence for f in facts],
