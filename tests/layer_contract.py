@@ -6,7 +6,7 @@ medboard's design (docs/architecture.md) stacks its packages; nothing imports up
       → tools (medboard.tools)  |  model layer (medboard.llm)      — siblings: neither imports the other
       → agents (medboard.agents)
       → orchestrator (medboard.orchestrator)
-      → interfaces (medboard.api, cli, report, scenarios)
+      → interfaces (medboard.api, cli, report, scenarios, service)
 
 and the agent framework stays where it belongs: tools and the vocabulary import neither autogen
 nor openai; the model layer uses the model client (autogen-core/-ext) but not AgentChat. Inside
@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "medboard.cli",
             "medboard.report",
             "medboard.scenarios",
+            "medboard.service",
             "medboard.examples",
             "medboard.__main__",
         ),
