@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from medboard.cli import fhir_source
+
 if TYPE_CHECKING:
+    from medboard.cli.fhir_source import ServerSource
     from medboard.models import CaseSummary
+    from medboard.tools.fhir_server import PulledRecord
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +36,8 @@ def register(app: typer.Typer) -> None:
             "--out",
             "-o",
             help="Write summary.json and summary.md here (a folder outside the case's inputs; only "
-            "files medboard wrote there before are replaced, as listed in its .medboard-manifest.json).",
+            "files medboard wrote there before are replaced, as listed in its .medboard-manifest.json); "
+            "with --fhir-server also record.ndjson, the pulled resources.",
         ),
         json_out: bool = typer.Option(False, "--json", help="Print the summary JSON to stdout."),
         question: str = typer.Option(None, "--question", "-q", help="Board question (overrides the case's)."),
@@ -42,7 +47,19 @@ def register(app: typer.Typer) -> None:
             help="The case's 'now' (FHIR date, e.g. 2019-04-03); overrides the case YAML's; "
             "default: the latest date in the record.",
         ),
-        patient: str = typer.Option(None, "--patient", help="Patient id when the record holds several."),
+        patient: str = typer.Option(
+            None,
+            "--patient",
+            help="Patient id: the one to pull with --fhir-server, or one of several in a record.",
+        ),
+        fhir_server: str = fhir_source.FHIR_SERVER,
+        fhir_token: str = fhir_source.FHIR_TOKEN,
+        smart_client_id: str = fhir_source.SMART_CLIENT_ID,
+        smart_key: Path = fhir_source.SMART_KEY,
+        smart_kid: str = fhir_source.SMART_KID,
+        smart_alg: str = fhir_source.SMART_ALG,
+        smart_token_url: str = fhir_source.SMART_TOKEN_URL,
+        smart_scope: str = fhir_source.SMART_SCOPE,
         lenient: bool = typer.Option(
             False,
             "--lenient",
@@ -67,7 +84,20 @@ def register(app: typer.Typer) -> None:
         """Run a case through the specialists, the synthesizer and the verifier."""
         from medboard.cli.interrupts import signals_raise
 
-        if case is None:
+        server = fhir_source.server_source(
+            path=case,
+            path_name="a CASE",
+            fhir_server=fhir_server,
+            patient=patient,
+            token=fhir_token,
+            smart_client_id=smart_client_id,
+            smart_key=smart_key,
+            smart_kid=smart_kid,
+            smart_alg=smart_alg,
+            smart_token_url=smart_token_url,
+            smart_scope=smart_scope,
+        )
+        if case is None and server is None:
             from medboard.examples import DEFAULT_CASE
 
             case = DEFAULT_CASE
@@ -87,6 +117,7 @@ def register(app: typer.Typer) -> None:
                 replay=replay,
                 time_budget=time_budget,
                 allow_external_paths=allow_external_paths,
+                server=server,
             )
         from medboard.cli.terminal import inert_json, line  # record/model text: inert on a terminal
 
@@ -100,12 +131,13 @@ def register(app: typer.Typer) -> None:
                     f"{summary.case_id}: {len(statements)} statements ({supported} supported), "
                     f"{len(summary.struck)} struck, {len(summary.discrepancies)} discrepancies"
                     + (f" → {out}/summary.json, summary.md" if out else "")
+                    + (", record.ndjson" if out and server else "")
                 )
             )
 
 
 def _run(
-    case: Path,
+    case: Path | None,
     *,
     out: Path | None,
     json_out: bool,
@@ -119,6 +151,7 @@ def _run(
     time_budget: float | None = None,
     allow_external_paths: bool = False,
     case_date: str | None = None,
+    server: ServerSource | None = None,
 ) -> CaseSummary:
     import contextlib
 
@@ -132,14 +165,25 @@ def _run(
     day = parse_case_date(case_date)  # before any work: a bad value costs nothing
     if out is not None:
         # Before any work: a bad --out costs milliseconds, not a whole run.
-        publish.check_out_folder(out, case_inputs(case), other_files=[cassette] if cassette else [])
-    case_input = load_case(
-        case,
-        patient=patient,
-        question=question,
-        lenient=lenient,
-        allow_external_paths=allow_external_paths,
-    )
+        publish.check_out_folder(
+            out,
+            case_inputs(case) if case is not None else [],
+            other_files=[cassette] if cassette else [],
+            outputs=(*publish.OUTPUT_FILES, RECORD_FILE) if server is not None else publish.OUTPUT_FILES,
+        )
+    pulled: PulledRecord | None = None
+    if server is not None:
+        loaded = server.load(question=question, lenient=lenient)
+        case_input, pulled = loaded.case, loaded.pulled
+    else:
+        assert case is not None
+        case_input = load_case(
+            case,
+            patient=patient,
+            question=question,
+            lenient=lenient,
+            allow_external_paths=allow_external_paths,
+        )
     if day is not None:
         case_input.case_date = day
     with contextlib.ExitStack() as stack:
@@ -166,7 +210,7 @@ def _run(
             )
         if out is not None and staging is not None:
             try:
-                _write_outputs(summary, staging)
+                _write_outputs(summary, staging, pulled)
             except OSError as exc:  # disk full, the folder removed under the run
                 reason = exc.strerror or type(exc).__name__
                 raise publish.OutputFolderError(
@@ -177,12 +221,19 @@ def _run(
     return summary
 
 
-def _write_outputs(summary: CaseSummary, staging: Path) -> None:
+#: The pulled resources of a --fhir-server run, beside the summary (FHIR Bulk Data NDJSON).
+RECORD_FILE = "record.ndjson"
+
+
+def _write_outputs(summary: CaseSummary, staging: Path, pulled: PulledRecord | None = None) -> None:
     from medboard.report.markdown import render_markdown
 
     images = sorted(p.name for p in (staging / "images").glob("*.png"))
     (staging / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     (staging / "summary.md").write_text(render_markdown(summary, images=images), encoding="utf-8")
+    if pulled is not None:
+        with (staging / RECORD_FILE).open("w", encoding="utf-8") as handle:
+            handle.writelines(pulled.ndjson_lines())
 
 
 def case_inputs(case: Path) -> list[Path]:

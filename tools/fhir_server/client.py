@@ -507,12 +507,29 @@ class FhirClient:
 
 
 def _kind(error: httpx.HTTPError) -> str:
-    """``connection refused`` etc. without the OS text (which may quote the host and port)."""
-    text = str(error).lower()
-    if "refused" in text:
-        return "connection refused"
-    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return "host name not found"
-    if "reset" in text:
-        return "connection reset"
+    """``connection refused`` etc., from the OS error under httpx's (its text may quote the
+    host and port, so it is not shown)."""
+    import socket
+
+    cause: BaseException | None = error
+    for _ in range(8):  # httpx.ConnectError <- httpcore.ConnectError <- OSError <- the OS's own
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "host name not found"
+        if isinstance(cause, ConnectionResetError | BrokenPipeError):
+            return "connection reset"
+        if isinstance(cause, ssl_errors()):
+            return "TLS handshake failed"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "the server closed the connection mid-answer"
     return type(error).__name__
+
+
+def ssl_errors() -> tuple[type[BaseException], ...]:
+    import ssl
+
+    return (ssl.SSLError, ssl.CertificateError)
