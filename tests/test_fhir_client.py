@@ -575,6 +575,162 @@ def test_reprs_hide_secrets() -> None:
     )
 
 
+# --------------------------------------------------------------------------------- strategy
+
+
+def test_capabilities_decide_the_strategy() -> None:
+    from medboard.tools.fhir_server import read_capabilities
+
+    listed = read_capabilities(
+        {
+            "resourceType": "CapabilityStatement",
+            "rest": [
+                {
+                    "mode": "server",
+                    "resource": [
+                        {
+                            "type": "Patient",
+                            "interaction": [{"code": "read"}],
+                            "operation": [{"name": "everything"}],
+                        },
+                        {"type": "Observation", "interaction": [{"code": "search-type"}]},
+                        {"type": "Condition"},  # no interactions listed: assumed searchable
+                        {"type": "Procedure", "interaction": [{"code": "read"}]},
+                    ],
+                }
+            ],
+        }
+    )
+    assert listed.patient_everything
+    assert listed.can_search("Observation") and listed.can_search("Condition")
+    assert not listed.can_search("Procedure") and not listed.can_search("Patient")
+    system_level = read_capabilities(
+        {
+            "rest": [
+                {
+                    "operation": [
+                        {
+                            "name": "everything",
+                            "definition": "http://hl7.org/fhir/OperationDefinition/Group-everything",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+    assert not system_level.patient_everything  # Group's $everything is not Patient's
+    assert system_level.searchable is None and system_level.can_search("Anything")  # nothing listed: try all
+    by_definition = read_capabilities(
+        {"rest": [{"operation": [{"name": "x", "definition": f"{EVERYTHING}|4.0.1"}]}]}
+    )
+    assert by_definition.patient_everything
+
+
+EVERYTHING = "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+
+
+class MiniServer:
+    """A scripted FHIR server for the pull's own rules (types, fallback, exclusions)."""
+
+    def __init__(self, *, everything: str | None, searchable: list[str]) -> None:
+        self.everything = everything  # None: not offered; "refuse": offered but answers 405
+        self.searchable = searchable
+        self.paths: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/fhir/R4/")
+        self.paths.append(path)
+        if path == "metadata":
+            patient: dict[str, Any] = {"type": "Patient", "interaction": [{"code": "read"}]}
+            if self.everything:
+                patient["operation"] = [{"name": "everything", "definition": EVERYTHING}]
+            resources = [patient] + [
+                {"type": t, "interaction": [{"code": "search-type"}]} for t in self.searchable
+            ]
+            return fhir_json(
+                {"resourceType": "CapabilityStatement", "rest": [{"mode": "server", "resource": resources}]}
+            )
+        if path.endswith("$everything"):
+            return fhir_json(OUTCOME, 405)
+        if path == "Patient/p1":
+            return fhir_json({"resourceType": "Patient", "id": "p1"})
+        if path == "Medication/m1":
+            return fhir_json({"resourceType": "Medication", "id": "m1"})
+        if path == "Medication/gone":
+            return fhir_json(OUTCOME, 404)
+        assert request.url.params["patient"] == "Patient/p1"
+        found = {
+            "Observation": [
+                {"resourceType": "Observation", "id": "o1"},
+                {"resourceType": "Observation", "id": "o1"},
+            ],
+            "MedicationRequest": [
+                {
+                    "resourceType": "MedicationRequest",
+                    "id": "r1",
+                    "medicationReference": {"reference": "Medication/m1"},
+                },
+                {
+                    "resourceType": "MedicationRequest",
+                    "id": "r2",
+                    "medicationReference": {"reference": "Medication/gone"},
+                },
+                {
+                    "resourceType": "MedicationRequest",
+                    "id": "r3",
+                    "medicationReference": {"reference": "#contained"},
+                },
+            ],
+            "Composition": [
+                {
+                    "resourceType": "Composition",
+                    "id": "c1",
+                    "identifier": {"system": "urn:medboard:summary", "value": "x"},
+                },
+                {"resourceType": "Composition", "id": "c2"},
+            ],
+        }.get(path, [])
+        return fhir_json(searchset(found))
+
+
+async def test_search_pull_skips_unlisted_types_follows_medications_and_leaves_out_own_summaries() -> None:
+    server = MiniServer(everything=None, searchable=["Observation", "MedicationRequest", "Composition"])
+    client, _ = client_for(server)
+    async with client:
+        pulled = await pull_patient(client, "Patient/p1")
+    assert pulled.strategy == "search" and pulled.patient_id == "p1"
+    assert keys(pulled.resources) == [
+        "Composition/c2",
+        "Medication/m1",
+        "MedicationRequest/r1",
+        "MedicationRequest/r2",
+        "MedicationRequest/r3",
+        "Observation/o1",
+        "Patient/p1",
+    ]
+    assert pulled.excluded == 1  # medboard's own earlier summary is never evidence
+    assert "Condition" in pulled.skipped_types and "Observation" not in pulled.skipped_types
+    assert pulled.warnings == ["Medication/gone is referenced but not on the server"]
+    searched = {p for p in server.paths if "/" not in p and p != "metadata"}
+    assert searched == {"Observation", "MedicationRequest", "Composition"}  # nothing the server lacks
+    assert server.paths[0] == "metadata" and server.paths[1] == "Patient/p1"
+    assert pulled.requests == len(server.paths)
+    bundle = pulled.to_bundle()
+    assert bundle["type"] == "collection" and len(bundle["entry"]) == 7
+
+
+async def test_an_everything_the_server_refuses_falls_back_to_search() -> None:
+    server = MiniServer(everything="refuse", searchable=["Observation"])
+    client, _ = client_for(server)
+    async with client:
+        pulled = await pull_patient(client, "p1")
+    assert pulled.strategy == "search"
+    assert pulled.warnings == [
+        "$everything refused (HTTP 405 Method Not Allowed (exception)); pulled by search instead"
+    ]
+    assert keys(pulled.resources) == ["Observation/o1", "Patient/p1"]
+
+
 # ================================================================ against the real FHIR server
 
 

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from medboard.errors import MedboardInputError
-
 if TYPE_CHECKING:
     from medboard.orchestrator.server_case import ServerCase
     from medboard.tools.fhir import PatientRecord
@@ -45,6 +43,14 @@ SMART_TOKEN_URL = typer.Option(
 )
 SMART_SCOPE = typer.Option(None, "--smart-scope", help="SMART scope (default system/*.read).")
 
+#: click's usage error (typer vendors click: found through a public subclass, as in cli/main.py).
+#: Raised with the command's context, it prints as one line ending "(see 'medboard run --help')".
+_USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def usage_error(message: str, ctx: typer.Context | None) -> Exception:
+    return _USAGE_ERROR(message, ctx=ctx)  # type: ignore[call-arg]
+
 
 @dataclass(frozen=True)
 class ServerSource:
@@ -68,6 +74,7 @@ class ServerSource:
 
 def server_source(
     *,
+    ctx: typer.Context | None = None,
     path: Path | None,
     path_name: str,
     fhir_server: str | None,
@@ -93,12 +100,12 @@ def server_source(
     if fhir_server is None:
         given = [name for name, value in credentials.items() if value is not None]
         if given:
-            raise MedboardInputError(f"{given[0]} is only used with --fhir-server")
+            raise usage_error(f"{given[0]} is only used with --fhir-server", ctx)
         return None
     if path is not None:
-        raise MedboardInputError(f"give {path_name} or --fhir-server, not both")
+        raise usage_error(f"give {path_name} or --fhir-server, not both", ctx)
     if not patient:
-        raise MedboardInputError("--fhir-server needs --patient ID (the patient to pull)")
+        raise usage_error("--fhir-server needs --patient ID (the patient to pull)", ctx)
     from medboard.tools.fhir_server.client import check_base_url, check_id
 
     url = check_base_url(fhir_server)
@@ -116,13 +123,18 @@ def server_source(
 
 
 def load_source_record(
-    path: Path | None, *, patient: str | None, server: ServerSource | None, lenient: bool = False
+    path: Path | None,
+    *,
+    patient: str | None,
+    server: ServerSource | None,
+    lenient: bool = False,
+    ctx: typer.Context | None = None,
 ) -> PatientRecord:
     """The record of `record` / `reconcile`: pulled from the server, or read from PATH."""
     if server is not None:
         return server.load(lenient=lenient).case.record
     if path is None:
-        raise MedboardInputError("give a PATH (a FHIR file or folder) or --fhir-server URL --patient ID")
+        raise usage_error("give a PATH (a FHIR file or folder) or --fhir-server URL --patient ID", ctx)
     from medboard.tools.fhir import load_record
 
     return load_record(path, patient=patient, lenient=lenient)

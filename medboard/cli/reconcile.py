@@ -32,6 +32,7 @@ MAX_ROWS = 40
 def register(app: typer.Typer) -> None:
     @app.command("reconcile")
     def reconcile_command(
+        ctx: typer.Context,
         path: Path = typer.Argument(
             None, help="FHIR Bundle / resource / NDJSON file, or a folder of them (or use --fhir-server)."
         ),
@@ -62,8 +63,10 @@ def register(app: typer.Typer) -> None:
         day = parse_case_date(case_date)
         record = fhir_source.load_source_record(
             path,
+            ctx=ctx,
             patient=patient,
             server=fhir_source.server_source(
+                ctx=ctx,
                 path=path,
                 path_name="a PATH",
                 fhir_server=fhir_server,

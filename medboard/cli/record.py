@@ -34,6 +34,7 @@ _MAX_ROWS = 30
 def register(app: typer.Typer) -> None:
     @app.command("record")
     def record_command(
+        ctx: typer.Context,
         path: Path = typer.Argument(
             None, help="FHIR Bundle / resource / NDJSON file, or a folder of them (or use --fhir-server)."
         ),
@@ -56,9 +57,11 @@ def register(app: typer.Typer) -> None:
         """Load a FHIR record and show the facts medboard extracts from it."""
         record = fhir_source.load_source_record(
             path,
+            ctx=ctx,
             patient=patient,
             lenient=lenient,
             server=fhir_source.server_source(
+                ctx=ctx,
                 path=path,
                 path_name="a PATH",
                 fhir_server=fhir_server,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
+        ctx: typer.Context,
         case: Path = typer.Argument(
             None, help="Bundle file, case folder, or case YAML (default: the embedded example case)."
         ),
@@ -85,6 +86,7 @@ def register(app: typer.Typer) -> None:
         from medboard.cli.interrupts import signals_raise
 
         server = fhir_source.server_source(
+            ctx=ctx,
             path=case,
             path_name="a CASE",
             fhir_server=fhir_server,

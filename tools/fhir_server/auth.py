@@ -118,6 +118,7 @@ class SmartBackendAuth(httpx.Auth):
         self._expires_at = 0.0
         self._refresh_at = 0.0
         self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._http: httpx.AsyncClient | None = None
         self._transport: httpx.AsyncBaseTransport | None = None
         self._timeout = httpx.Timeout(30.0, connect=10.0)
@@ -180,7 +181,10 @@ class SmartBackendAuth(httpx.Auth):
     async def access_token(self) -> str:
         """The cached token, or a new one when there is none or it is about to expire. Concurrent
         callers share one token request."""
-        lock = self._lock = self._lock or asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:  # one auth may outlive an event loop
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        lock = self._lock
         async with lock:
             if self._token is None or self._clock() >= self._refresh_at:
                 if self.token_url is None:

@@ -59,10 +59,11 @@ def read_capabilities(statement: dict[str, Any]) -> Capabilities:
             )
             if codes is None or "search-type" in codes:  # no interactions listed: assume search
                 searchable.add(kind)
-            if kind == "Patient" and _offers_everything(resource.get("operation")):
+            if kind == "Patient" and _offers_everything(resource.get("operation"), by_name=True):
                 everything = True
-        # Some servers list system-level operations instead of per-type ones.
-        if _offers_everything(rest.get("operation")):
+        # Some servers list it among the system-level operations: there only its definition
+        # says which `everything` it is (Group and Encounter have one too).
+        if _offers_everything(rest.get("operation"), by_name=False):
             everything = True
     version = statement.get("fhirVersion")
     return Capabilities(
@@ -72,7 +73,7 @@ def read_capabilities(statement: dict[str, Any]) -> Capabilities:
     )
 
 
-def _offers_everything(operations: Any) -> bool:
+def _offers_everything(operations: Any, *, by_name: bool) -> bool:
     if not isinstance(operations, list):
         return False
     for operation in operations:
@@ -80,7 +81,7 @@ def _offers_everything(operations: Any) -> bool:
             continue
         name = operation.get("name")
         definition = operation.get("definition")
-        if name in ("everything", "$everything", "patient-everything"):
+        if by_name and name in ("everything", "$everything", "patient-everything"):
             return True
         if isinstance(definition, str) and definition.split("|", 1)[0].rstrip("/").endswith(
             "OperationDefinition/Patient-everything"

@@ -154,6 +154,13 @@ class FhirClient:
         self.requests = 0
         #: Decoded body bytes received from the FHIR server.
         self.bytes_received = 0
+        host = urlsplit(self.base_url).hostname
+        if (
+            auth is not None
+            and self.base_url.startswith("http://")
+            and host not in ("127.0.0.1", "localhost", "::1")
+        ):
+            log.warning("credentials for %s travel over plain http (no TLS)", self.server)
         bind = getattr(auth, "bind", None)
         if callable(bind):
             bind(fhir_base_url=self.base_url, transport=transport, timeout=self._timeout)

@@ -36,9 +36,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from medboard.tools.fhir_server.capabilities import Capabilities, read_capabilities
 from medboard.tools.fhir_server.client import FHIR_ID_RE, FhirClient, check_id
@@ -57,6 +57,7 @@ _MEDICATION_USERS = frozenset(
 )
 
 Strategy = Literal["everything", "search"]
+T = TypeVar("T")
 
 
 def compartment_types() -> tuple[str, ...]:
@@ -184,8 +185,22 @@ async def _search_all(
         async with gate:
             return await client.search(resource_type, {"patient": reference, "_count": count})
 
-    pages = await asyncio.gather(*(one(t) for t in searched))
+    pages = await gather_or_cancel([one(t) for t in searched])
     return [patient, *(r for page in pages for r in page)], skipped
+
+
+async def gather_or_cancel(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """`asyncio.gather`, but the first failure cancels the others (no searches left running
+    against the server after the pull has failed) and is raised as itself (a `TaskGroup` would
+    wrap it in an ExceptionGroup, and the CLI prints one line per `MedboardError`)."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 @dataclass
@@ -222,7 +237,7 @@ async def _referenced(client: FhirClient, resources: list[dict[str, Any]]) -> _R
             except FhirNotFound:
                 out.warnings.append(f"{key} is referenced but not on the server")
 
-    await asyncio.gather(*(one(k) for k in wanted))
+    await gather_or_cancel([one(k) for k in wanted])
     return out
 
 
