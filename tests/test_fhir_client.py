@@ -864,3 +864,17 @@ async def test_a_closed_port_is_unavailable() -> None:
         with pytest.raises(FhirServerUnavailable) as info:
             await pull_patient(client, "p1")
     assert "cannot connect (connection refused) after 2 attempts" in str(info.value)
+
+
+async def test_no_patient_data_in_logs_at_info(fhir_server: Any, caplog: pytest.LogCaptureFixture) -> None:
+    pid = fhir_server.load("jenny-m")
+    fhir_server.configure(everything=False)
+    caplog.set_level("INFO", logger="medboard")
+    async with FhirClient(fhir_server.base_url) as client:
+        pulled = await pull_patient(client, pid)
+    assert "pulled" in caplog.text  # the pull is logged: counts and timings only
+    assert pid not in caplog.text and "jenny" not in caplog.text.lower()
+    names = {
+        n.get("family") for r in pulled.resources if r["resourceType"] == "Patient" for n in r.get("name", [])
+    }
+    assert names and not any(name and name in caplog.text for name in names)
