@@ -503,6 +503,12 @@ class HttpxFhir:
     async def aclose(self) -> None:
         await self.http.aclose()
 
+    async def __aenter__(self) -> HttpxFhir:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
 
 def counts(server: Any) -> dict[str, int]:
     return {t: server.count(t) for t in ("Composition", "Provenance", "Device")}
@@ -616,3 +622,34 @@ async def test_a_pulled_synthea_record_is_written_back_citing_the_servers_ids(
         assert again.created == [] and counts(fhir_server) == after
     finally:
         await client.aclose()
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_write_back_without_a_fhir_server_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from medboard.cli.main import main
+
+    assert main(["run", "--write-back"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--write-back" in err and "needs --fhir-server" in err
+
+
+def test_the_cli_helper_writes_once_and_says_so(fhir_server: Any, jenny: CaseSummary) -> None:
+    from medboard.cli.writeback import outcome_line, write_back_to_server
+
+    fhir_server.load("jenny-m")
+    summary = copy(jenny)
+    summary.question = "A question only this test asks?"  # its own document, whatever ran before
+    first = write_back_to_server(
+        summary, patient="cancer-patient-jenny-m", open_client=lambda: HttpxFhir(fhir_server.base_url)
+    )
+    line = outcome_line(first)
+    assert line.startswith("write-back: created ") and f"{first.composition}" in line
+    second = write_back_to_server(
+        summary, patient="cancer-patient-jenny-m", open_client=lambda: HttpxFhir(fhir_server.base_url)
+    )
+    assert (
+        outcome_line(second)
+        == f"write-back: already on the server, nothing new written ({first.composition})"
+    )

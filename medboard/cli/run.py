@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from medboard.cli import writeback as writeback_cli
+
 if TYPE_CHECKING:
     from medboard.models import CaseSummary
 
@@ -63,9 +65,14 @@ def register(app: typer.Typer) -> None:
             "--allow-external-paths",
             help="Let a case YAML name records, images or masks outside its own folder (refused by default).",
         ),
+        write_back: bool = writeback_cli.WRITE_BACK,
     ) -> None:
         """Run a case through the specialists, the synthesizer and the verifier."""
         from medboard.cli.interrupts import signals_raise
+
+        # Before any work. At the merge with the FHIR client: fhir_server=fhir_server (its option),
+        # and after the run: writeback_cli.write_back_to_server(summary, patient=..., open_client=...).
+        writeback_cli.check_write_back(write_back, fhir_server=None)
 
         if case is None:
             from medboard.examples import DEFAULT_CASE

@@ -30,13 +30,17 @@ _LOCATION = re.compile(
 
 
 class FhirTransactionClient(Protocol):
-    """What write-back needs of a FHIR client: `medboard.tools.fhir_server.FhirClient` is one."""
+    """What write-back needs of a FHIR client: `medboard.tools.fhir_server.FhirClient` is one.
 
-    async def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]: ...
+    Only `transaction` is used to write; `search` and `read` are there for callers that check
+    what was written. Positional-only, so any client whose parameters are named otherwise fits.
+    """
 
-    async def search(self, resource_type: str, params: dict[str, str]) -> list[dict[str, Any]]: ...
+    async def transaction(self, bundle: dict[str, Any], /) -> dict[str, Any]: ...
 
-    async def read(self, resource_type: str, id: str) -> dict[str, Any]: ...
+    async def search(self, resource_type: str, params: dict[str, str], /) -> list[dict[str, Any]]: ...
+
+    async def read(self, resource_type: str, resource_id: str, /) -> dict[str, Any]: ...
 
 
 class WrittenEntry(BaseModel):
