@@ -653,3 +653,30 @@ def test_the_cli_helper_writes_once_and_says_so(fhir_server: Any, jenny: CaseSum
         outcome_line(second)
         == f"write-back: already on the server, nothing new written ({first.composition})"
     )
+
+
+def test_discrepancies_and_a_failed_section_are_written_as_such(jenny: CaseSummary) -> None:
+    summary = copy(jenny)
+    imaging = summary.section("imaging")
+    assert imaging is not None and not imaging.statements
+    imaging.status, imaging.error = "failed", "the imaging model did not answer <in time>"
+    composition = composition_of(build_writeback(summary, patient_ref=JENNY, now=NOW))
+
+    written = composition["section"][summary.sections.index(imaging)]
+    assert written["emptyReason"]["coding"][0]["code"] == "unavailable"
+    assert "Section failed. the imaging model did not answer <in time>" in narrative_text(
+        written["text"]["div"]
+    )
+
+    (discrepancy,) = summary.discrepancies
+    last = composition["section"][-1]
+    assert last["code"]["coding"][0]["code"] == "discrepancies"
+    assert discrepancy.description in narrative_text(last["text"]["div"])
+    (sub,) = last["section"]
+    assert sub["id"] == discrepancy.id
+    assert sub["code"]["coding"][0] == {"system": "urn:medboard:discrepancy-kind", "code": discrepancy.kind}
+    assert [e["reference"] for e in sub["entry"]] == fhir_refs(discrepancy.sources)
+
+    summary.discrepancies = []
+    without = composition_of(build_writeback(summary, patient_ref=JENNY, now=NOW))
+    assert len(without["section"]) == len(summary.sections)

@@ -52,7 +52,7 @@ _FHIR_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-\.]{1,64}$")
 #: Identifier values used verbatim in a conditional URL: no FHIR search escapes needed (``, | $ \``).
 _TOKEN_SAFE = re.compile(r"^[A-Za-z0-9._:/@+-]{1,200}$")
 #: An element id (and XHTML ``id``) taken from a statement id as is.
-_ANCHOR_SAFE = re.compile(r"^[A-Za-z][A-Za-z0-9\-.]{0,63}$")
+_ANCHOR_SAFE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-.]{0,63}$")
 #: A FHIR `code` taken from a discrepancy kind as is.
 _CODE_SAFE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 #: Namespace of the UUIDv5 fullUrls.

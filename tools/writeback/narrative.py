@@ -129,11 +129,13 @@ def section_div(section: Section, anchors: list[str]) -> str:
     """
     anchor = {id(st): name for st, name in zip(section.statements, anchors, strict=True)}
     div = new_div()
-    if section.status != "ok":
+    if section.status in ("failed", "degraded"):
         status = add(div, "p")
-        add(status, "b", f"Section {plain(section.status)}.")
+        add(status, "b", f"Section {section.status}.")
         if section.error:
             append_text(status, " " + plain(section.error))
+    elif section.error:
+        add(div, "p", plain(section.error))
     rows = table_rows(section) if section.columns else []
     if rows:
         table = add(div, "table")
