@@ -285,6 +285,8 @@ def test_planted_markup_in_record_text_stays_text(jenny: CaseSummary) -> None:
     summary.sections[1].title = "<b>title</b> & co"
     summary.sections[1].open_questions.append("</li></ul><script>q()</script>")
     summary.question = '"><script>question()</script>'
+    # Characters XML 1.0 cannot carry (NUL, a lone surrogate, U+FFFE) and a bidi override.
+    summary.sections[0].statements[1].text = "a\x00b\ud800c\ufffed\u202ee"
     composition = composition_of(build_writeback(summary, patient_ref=JENNY, now=NOW))
 
     for div in narratives(composition):
@@ -300,6 +302,7 @@ def test_planted_markup_in_record_text_stays_text(jenny: CaseSummary) -> None:
     assert "</li></ul><script>q()</script>" in seen
     assert composition["section"][1]["title"] == "<b>title</b> & co"  # a plain string, not XHTML
     assert '"><script>question()</script>' in seen
+    assert "a\\x00b\\ud800c\\ufffed\\u202ee" in seen  # shown as visible escapes
     raw = composition["section"][0]["text"]["div"]
     assert '&lt;script&gt;alert("x")&lt;/script&gt; &amp; "quoted"' in raw
     assert "\x1b" not in json.dumps(composition, ensure_ascii=False)
