@@ -8,6 +8,7 @@ and SIGTERM stop the run within seconds and remove the staging folder (`medboard
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from medboard.cli import fhir_source
+from medboard.cli import writeback as writeback_cli
 
 if TYPE_CHECKING:
     from medboard.cli.fhir_source import ServerSource
@@ -81,10 +83,14 @@ def register(app: typer.Typer) -> None:
             "--allow-external-paths",
             help="Let a case YAML name records, images or masks outside its own folder (refused by default).",
         ),
+        write_back: bool = writeback_cli.WRITE_BACK,
     ) -> None:
         """Run a case through the specialists, the synthesizer and the verifier."""
         from medboard.cli.interrupts import signals_raise
 
+        writeback_cli.check_write_back(write_back, fhir_server=fhir_server)  # before any work
+        if write_back and not smart_scope and not os.environ.get("MEDBOARD_FHIR_SMART_SCOPE"):
+            smart_scope = writeback_cli.WRITE_SCOPE
         server = fhir_source.server_source(
             ctx=ctx,
             path=case,
@@ -136,6 +142,16 @@ def register(app: typer.Typer) -> None:
                     + (", record.ndjson" if out and server else "")
                 )
             )
+        if write_back and server is not None:
+            # After the summary is out: a server refusing the write (exit 3) costs the write only.
+            from medboard.tools.fhir_server import FhirServerSettings
+
+            settings = FhirServerSettings.load(**server.options)
+            with signals_raise():
+                result = writeback_cli.write_back_to_server(
+                    summary, patient=server.patient, open_client=lambda: settings.client(server.url)
+                )
+            typer.echo(line(writeback_cli.outcome_line(result)), err=json_out)
 
 
 def _run(
