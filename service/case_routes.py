@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import ValidationError
 
 from medboard.errors import FhirInputError, MedboardInputError
@@ -94,15 +94,18 @@ def case_router(auth: Any) -> APIRouter:
     @router.get(
         "/cases/{case_id}",
         response_model=CaseState,
-        response_model_exclude_none=True,
         responses={404: {"model": ErrorBody, "description": "No such case."}, 401: ERRORS[401]},
         summary="A case's status and, when done, its verified CaseSummary",
     )
-    async def get_case(case_id: str, state: Annotated[ServiceState, Depends(service_state)]) -> CaseState:
+    async def get_case(case_id: str, state: Annotated[ServiceState, Depends(service_state)]) -> Response:
         case = state.store.get(case_id)
         if case is None:
             raise refuse(404, "no such case (unknown id, or removed to keep the newest cases)")
-        return case.state()
+        current = case.state()
+        # `error` and `summary` are left out until they exist; inside the summary every field is
+        # kept (nulls included), so it is the same JSON as `medboard run`'s summary.json.
+        absent = {name for name in ("error", "summary") if getattr(current, name) is None}
+        return Response(content=current.model_dump_json(exclude=absent), media_type="application/json")
 
     return router
 

@@ -224,6 +224,8 @@ async def test_jenny_m_bundle_is_accepted_then_summarized(caplog: pytest.LogCapt
         state = await wait_done(client, accepted["id"])
     assert state["status"] == "done", state
     summary = summary_of(state)
+    assert set(state) == {"id", "status", "summary"}
+    assert state["summary"] == json.loads(summary.model_dump_json()), "the summary.json contract, nulls kept"
     assert summary.patient == f"Patient/{JENNY_ID}"
     assert summary.question == question
     assert summary.case_id == accepted["id"]

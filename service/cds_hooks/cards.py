@@ -10,8 +10,10 @@ What a clinician opening the chart sees, in order:
 3. every card links to the full summary (``{public_url}/cases/{id}``, ``type: absolute``).
 
 When the verified summary is not ready within the time budget, the cards come from what is: the
-reconciled clinical picture's discrepancies (computed deterministically, not yet verified) and a
-first card that says the full summary is still being prepared, with its link.
+record's discrepancies as the verifier would list them before any finding exists (`early_conflicts`:
+the clinical picture's conflicts and the record-level rules, deterministic and fast, not yet part
+of a verified summary) and a first card that says the full summary is still being prepared, with
+its link.
 
 Record text is data: every value in ``detail`` goes through `escape_markdown` (no live HTML, link,
 image or forged structure reaches the EHR's Markdown renderer), and ``summary`` through
@@ -34,6 +36,7 @@ from medboard.textsafety import neutralize_line
 if TYPE_CHECKING:
     from medboard.models import CaseSummary
     from medboard.models.picture import ClinicalPicture
+    from medboard.tools.fhir.record import PatientRecord
 
 SOURCE_LABEL = "medboard"
 #: The spec: "One-sentence, <140-character summary message".
@@ -78,7 +81,7 @@ class CdsResponse(_Spec):
 
 def clip(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
     """`text` on one line, cut at a word to at most `limit` characters (with … when cut)."""
-    line = " ".join(neutralize_line(text).split())
+    line = neutralize_line(" ".join(text.split()))
     if len(line) <= limit:
         return line
     cut = line[: limit - 1]
@@ -142,9 +145,10 @@ def summary_cards(summary: CaseSummary, summary_url: str | None) -> CdsResponse:
     return CdsResponse(cards=cards)
 
 
-def pending_cards(picture: ClinicalPicture | None, summary_url: str | None, *, reason: str) -> CdsResponse:
-    """The cards answered when the verified summary is not ready: what the picture already says."""
-    discrepancies: Iterable[Discrepancy] = picture.discrepancies if picture is not None else ()
+def pending_cards(
+    discrepancies: Iterable[Discrepancy], summary_url: str | None, *, reason: str
+) -> CdsResponse:
+    """The cards answered when the verified summary is not ready: the record's conflicts so far."""
     conflicts = list(discrepancies)
     found = (
         f" The {len(conflicts)} conflict card(s) below come from the reconciled record and are not yet "
@@ -161,3 +165,13 @@ def pending_cards(picture: ClinicalPicture | None, summary_url: str | None, *, r
         links=_links(summary_url),
     )
     return CdsResponse(cards=[first, *(discrepancy_card(d, summary_url) for d in conflicts)])
+
+
+def early_conflicts(record: PatientRecord, picture: ClinicalPicture) -> list[Discrepancy]:
+    """The conflicts a summary of `record` will list, known before any specialist has run: the
+    record-level rules (`find_discrepancies` without findings) merged with the picture's, as the
+    verifier merges them (milliseconds, even on the largest shared record)."""
+    from medboard.tools.checks.discrepancies import find_discrepancies
+    from medboard.tools.checks.pipeline import merge_discrepancies
+
+    return merge_discrepancies(find_discrepancies(record), picture.discrepancies)

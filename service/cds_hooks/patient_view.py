@@ -41,7 +41,7 @@ from pydantic import (
 from medboard.errors import MedboardInputError
 from medboard.service.bodies import one_line, read_json, refuse
 from medboard.service.cases import ServiceBusy
-from medboard.service.cds_hooks.cards import CdsResponse, pending_cards, summary_cards
+from medboard.service.cds_hooks.cards import CdsResponse, early_conflicts, pending_cards, summary_cards
 from medboard.service.cds_hooks.client_jwt import InvalidClientToken, log_refusal
 from medboard.service.cds_hooks.discovery import FEEDBACK_PATH, SERVICE_PATH
 from medboard.service.cds_hooks.prefetch import missing_keys, prefetch_bundle
@@ -254,8 +254,8 @@ async def _answer(state: ServiceState, call: CdsRequest, deadline: float) -> Cds
     except ServiceBusy:
         if record is None:
             raise HTTPException(status_code=503, detail="too many cases queued or running") from None
-        picture = await _picture(await case_from_record("cds-busy", record))
-        return pending_cards(picture, None, reason="the service is busy: the full summary was not started")
+        conflicts = await _conflicts(await case_from_record("cds-busy", record))
+        return pending_cards(conflicts, None, reason="the service is busy: the full summary was not started")
     link = f"{state.settings.base_url}/cases/{case.id}"
     try:
         case_input = await asyncio.wait_for(asyncio.shield(case.prepared), _left(deadline))
@@ -270,11 +270,11 @@ async def _answer(state: ServiceState, call: CdsRequest, deadline: float) -> Cds
     try:
         summary = await asyncio.wait_for(asyncio.shield(case.finished), _left(deadline))
     except TimeoutError:
-        picture = await _picture(case_input)
-        return pending_cards(picture, link, reason="the full summary is still being prepared")
+        conflicts = await _conflicts(case_input)
+        return pending_cards(conflicts, link, reason="the full summary is still being prepared")
     except Exception:
-        picture = await _picture(case_input)
-        return pending_cards(picture, link, reason="the full summary failed; the link says why")
+        conflicts = await _conflicts(case_input)
+        return pending_cards(conflicts, link, reason="the full summary failed; the link says why")
     return summary_cards(summary, link)
 
 
@@ -282,8 +282,12 @@ def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
 
-async def _picture(case_input: Any) -> Any:
-    """The case's clinical picture (already built while preparing: a cache hit)."""
+async def _conflicts(case_input: Any) -> Any:
+    """The case's conflicts known so far (its picture was built while preparing: a cache hit)."""
     from medboard.tools.reconcile import picture_of
 
-    return await asyncio.to_thread(picture_of, case_input.record, case_date=case_input.effective_date)
+    def compute() -> Any:
+        picture = picture_of(case_input.record, case_date=case_input.effective_date)
+        return early_conflicts(case_input.record, picture)
+
+    return await asyncio.to_thread(compute)
