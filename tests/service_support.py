@@ -86,6 +86,20 @@ def summary_of(state: dict[str, Any]) -> CaseSummary:
     return CaseSummary.model_validate(state["summary"])
 
 
+def check_cards_shape(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A CDS response as the spec shapes it (validated; no null or empty attribute); its cards."""
+    from medboard.service.cds_hooks.cards import CdsResponse
+
+    CdsResponse.model_validate(body)
+    cards: list[dict[str, Any]] = body["cards"]
+    for card in cards:
+        assert all(value not in (None, "", [], {}) for value in card.values()), card
+        assert len(card["summary"]) < 140
+        assert card["indicator"] in ("info", "warning", "critical")
+        assert card["source"]["label"] == "medboard"
+    return cards
+
+
 # ---------------------------------------------------------------------------- CDS client keys
 
 
