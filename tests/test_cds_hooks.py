@@ -146,12 +146,14 @@ def test_summaries_are_cut_at_a_word_under_140_characters() -> None:
 async def test_no_prefetch_and_no_fhir_server_gets_412(ehr: CdsClient, tmp_path: Path) -> None:
     patient_id, prefetch = prefetch_from(JENNY)
     partial = {k: v for k, v in prefetch.items() if k != "observations"}
+    nobody = {**prefetch, "patient": None}
     paged = copy.deepcopy(prefetch)
     paged["observations"]["link"] = [{"relation": "next", "url": "https://ehr.example.org/fhir?page=2"}]
     async with running(cds_settings(ehr, tmp_path)) as (_, client):
         none = await client.post(SERVICE, json=hook_request(patient_id, None), headers=ehr.header())
         some = await client.post(SERVICE, json=hook_request(patient_id, partial), headers=ehr.header())
         more = await client.post(SERVICE, json=hook_request(patient_id, paged), headers=ehr.header())
+        unknown = await client.post(SERVICE, json=hook_request(patient_id, nobody), headers=ehr.header())
         # A server, but no token for it: still nothing to fetch with.
         server_only = await client.post(
             SERVICE,
@@ -165,6 +167,7 @@ async def test_no_prefetch_and_no_fhir_server_gets_412(ehr: CdsClient, tmp_path:
     assert some.status_code == 412 and some.json()["detail"].startswith("prefetch lacks observations and")
     assert more.status_code == 412 and more.json()["detail"].startswith("prefetch lacks observations and")
     assert server_only.status_code == 412
+    assert unknown.status_code == 412 and unknown.json()["detail"].startswith("prefetch lacks patient and")
 
 
 async def test_null_prefetch_keys_mean_no_data_not_missing(ehr: CdsClient, tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ The service asks for five things (`PREFETCH`): the patient, and searchset Bundle
 observations, medication requests and diagnostic reports. Per the spec a CDS client leaves out a
 key it chose not to (or could not) satisfy, and sends ``null`` for a key with no data. So:
 
-- every key present (a resource, a searchset, or null) → the record is the prefetch alone;
+- every key present (a resource, a searchset, or null — except the patient) → the record is the
+  prefetch alone;
 - a key missing, or a searchset that still has a ``next`` page (prefetch must come whole) → the
   prefetch is partial: the record is pulled from ``fhirServer`` with ``fhirAuthorization`` when
   both are given, otherwise the call gets 412 (the spec's "unable to retrieve the necessary FHIR
@@ -34,11 +35,16 @@ PREFETCH: dict[str, str] = {key: query for key, (query, _) in PREFETCH_QUERIES.i
 
 
 def missing_keys(prefetch: dict[str, Any] | None) -> list[str]:
-    """The prefetch keys not satisfied: absent, or a searchset that has further pages."""
+    """The prefetch keys not satisfied: absent, a searchset with further pages, or a null patient."""
     prefetch = prefetch or {}
     missing = []
     for key in PREFETCH_QUERIES:
-        if key not in prefetch or _has_next_page(prefetch[key]):
+        # The patient is the one key whose null leaves nothing to summarize.
+        if (
+            key not in prefetch
+            or _has_next_page(prefetch[key])
+            or (key == "patient" and prefetch[key] is None)
+        ):
             missing.append(key)
     return missing
 
