@@ -24,7 +24,7 @@ import contextlib
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from medboard.agents.case import CaseInput
@@ -126,8 +126,3 @@ class CaseEngine:
         if self._stack is not None:
             stack, self._stack = self._stack, None
             await stack.aclose()
-
-
-def describe_runner(engine: CaseEngine) -> dict[str, Any]:
-    """What the engine runs cases with (for the start-up log line; no credentials)."""
-    return {"model": engine.model_name or ("none" if engine.model in (None, "none") else "configured")}
