@@ -1,17 +1,14 @@
 """The service's default fetcher against the real test FHIR server (medplum, 127.0.0.1).
 
 `POST /cases {"fhir_server", "patient"}` and a CDS call without prefetch pull the record through
-`medboard.tools.fhir_server` (the FHIR client). Skipped until that client is in the tree (it is
-built beside the service and merged after it); the fake-fetcher tests in test_service.py and
-test_cds_hooks.py cover the service's side of the seam meanwhile.
+`medboard.tools.fhir_server` (the FHIR client) from the real test server; the fake-fetcher tests in
+test_service.py and test_cds_hooks.py cover the service's side of the seam.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-import pytest
 from service_support import (
     AUTH,
     ISSUER,
@@ -22,12 +19,6 @@ from service_support import (
     settings,
     wait_done,
 )
-
-client_module = importlib.import_module("medboard.tools.fhir_server")
-if not hasattr(client_module, "pull_patient"):
-    pytest.skip(
-        "the FHIR client (medboard.tools.fhir_server.pull_patient) is not merged yet", allow_module_level=True
-    )
 
 SERVICE = "/cds-services/medboard-patient-view"
 
