@@ -2,8 +2,8 @@
 
 Unit tests build the Bundle from the real embedded case (mCODE Jenny M, no model) and edited
 copies of it; the integration tests post it to the real test FHIR server (medplum, in memory)
-through a test-only httpx adapter with the `FhirClient` interface's `transaction/search/read`,
-read the resources back, and post again to prove that a re-run writes nothing new.
+through medboard's own FHIR client (`medboard.tools.fhir_server.FhirClient`), read the resources
+back, and post again to prove that a re-run writes nothing new.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from medboard.api import run_case, run_case_sync
 from medboard.examples import DEFAULT_CASE
 from medboard.models import CaseSummary, EvidenceRef, ModelRun, StruckStatement, VerdictLabel
 from medboard.tools.fhir import load_record
+from medboard.tools.fhir_server import FhirClient, pull_patient
 from medboard.tools.writeback import (
     WriteBackInputError,
     WriteBackResponseError,
@@ -473,46 +473,6 @@ def test_an_unusable_transaction_response_is_one_clear_error(
 # --- against the real test FHIR server (medplum) -------------------------------------------------
 
 
-class HttpxFhir:
-    """Test-only adapter with the `FhirClient` interface's transaction/search/read (plain httpx)."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.http = httpx.AsyncClient(timeout=60, headers={"accept": "application/fhir+json"})
-
-    async def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        response = await self.http.post(
-            self.base_url, json=bundle, headers={"content-type": "application/fhir+json"}
-        )
-        assert response.status_code == 200, response.text[:500]
-        return dict(response.json())
-
-    async def search(self, resource_type: str, params: dict[str, str]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        url: str | None = f"{self.base_url}/{resource_type}"
-        query: dict[str, str] | None = params
-        while url:
-            page = (await self.http.get(url, params=query)).json()
-            found.extend(e["resource"] for e in page.get("entry", []))
-            url = next((link["url"] for link in page.get("link", []) if link["relation"] == "next"), None)
-            query = None
-        return found
-
-    async def read(self, resource_type: str, id: str) -> dict[str, Any]:
-        response = await self.http.get(f"{self.base_url}/{resource_type}/{id}")
-        assert response.status_code == 200, f"{resource_type}/{id}: {response.status_code}"
-        return dict(response.json())
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
-
-    async def __aenter__(self) -> HttpxFhir:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
 def counts(server: Any) -> dict[str, int]:
     return {t: server.count(t) for t in ("Composition", "Provenance", "Device")}
 
@@ -521,7 +481,7 @@ async def test_write_back_to_a_fhir_server_reads_back_and_a_rerun_writes_nothing
     fhir_server: Any, jenny: CaseSummary
 ) -> None:
     assert fhir_server.load("jenny-m") == "cancer-patient-jenny-m"  # a collection keeps its ids
-    client = HttpxFhir(fhir_server.base_url)
+    client = FhirClient(fhir_server.base_url)
     try:
         before = counts(fhir_server)
         bundle = build_writeback(jenny, patient_ref=JENNY, now=NOW)
@@ -587,20 +547,12 @@ async def test_a_pulled_synthea_record_is_written_back_citing_the_servers_ids(
     """Synthea bundles are transactions: the server assigns new ids, so the record must be pulled
     from it (here through $everything) for the citations to be the server's."""
     patient_id = fhir_server.load("andy_schaden")
-    client = HttpxFhir(fhir_server.base_url)
+    client = FhirClient(fhir_server.base_url)
     try:
-        pulled: list[dict[str, Any]] = []
-        url: str | None = f"{fhir_server.base_url}/Patient/{patient_id}/$everything"
-        while url:
-            page = (await client.http.get(url)).json()
-            pulled.extend(e["resource"] for e in page.get("entry", []))
-            url = next((link["url"] for link in page.get("link", []) if link["relation"] == "next"), None)
+        pulled = await pull_patient(client, patient_id)
+        assert pulled.strategy == "everything"
         record_file = tmp_path / "pulled.json"
-        record_file.write_text(
-            json.dumps(
-                {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in pulled]}
-            )
-        )
+        record_file.write_text(json.dumps(pulled.to_bundle()))
         assert load_record(record_file).patient_id == patient_id
         summary = await run_case(record_file, model="none")
         patient_ref = f"Patient/{patient_id}"
@@ -645,12 +597,12 @@ def test_the_cli_helper_writes_once_and_says_so(fhir_server: Any, jenny: CaseSum
     summary = copy(jenny)
     summary.question = "A question only this test asks?"  # its own document, whatever ran before
     first = write_back_to_server(
-        summary, patient="cancer-patient-jenny-m", open_client=lambda: HttpxFhir(fhir_server.base_url)
+        summary, patient="cancer-patient-jenny-m", open_client=lambda: FhirClient(fhir_server.base_url)
     )
     line = outcome_line(first)
     assert line.startswith("write-back: created ") and f"{first.composition}" in line
     second = write_back_to_server(
-        summary, patient="cancer-patient-jenny-m", open_client=lambda: HttpxFhir(fhir_server.base_url)
+        summary, patient="cancer-patient-jenny-m", open_client=lambda: FhirClient(fhir_server.base_url)
     )
     assert (
         outcome_line(second)
