@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from medboard.agents.case import CaseInput
     from medboard.models import CaseSummary
 
 
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--out",
             "-o",
-            help="Write summary.json and summary.md here (a folder outside the case's inputs; only "
+            help="Write summary.json, summary.md and report.html here (a folder outside the case's inputs; only "
             "files medboard wrote there before are replaced, as listed in its .medboard-manifest.json).",
         ),
         json_out: bool = typer.Option(False, "--json", help="Print the summary JSON to stdout."),
@@ -99,7 +100,7 @@ def register(app: typer.Typer) -> None:
                 line(
                     f"{summary.case_id}: {len(statements)} statements ({supported} supported), "
                     f"{len(summary.struck)} struck, {len(summary.discrepancies)} discrepancies"
-                    + (f" → {out}/summary.json, summary.md" if out else "")
+                    + (f" → {out}/summary.json, summary.md, report.html" if out else "")
                 )
             )
 
@@ -166,7 +167,7 @@ def _run(
             )
         if out is not None and staging is not None:
             try:
-                _write_outputs(summary, staging)
+                _write_outputs(summary, case_input, staging)
             except OSError as exc:  # disk full, the folder removed under the run
                 reason = exc.strerror or type(exc).__name__
                 raise publish.OutputFolderError(
@@ -177,12 +178,12 @@ def _run(
     return summary
 
 
-def _write_outputs(summary: CaseSummary, staging: Path) -> None:
-    from medboard.report.markdown import render_markdown
+def _write_outputs(summary: CaseSummary, case: CaseInput, staging: Path) -> None:
+    """summary.json, summary.md and report.html into the staging folder (overlays already in
+    ``staging/images``)."""
+    from medboard.report import write_case_outputs
 
-    images = sorted(p.name for p in (staging / "images").glob("*.png"))
-    (staging / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
-    (staging / "summary.md").write_text(render_markdown(summary, images=images), encoding="utf-8")
+    write_case_outputs(summary, case, staging)
 
 
 def case_inputs(case: Path) -> list[Path]:
