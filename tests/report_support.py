@@ -53,7 +53,7 @@ AMP = "Smith & <Jones>"
 #: Short enough to label the timeline whole (labels are cut at 40 characters).
 SURGERY = "Excision <script>x</script> & more"
 NOTE_TEXT = f"Progress note. {SCRIPT} Patient stable. {ONERROR}"
-HOSTILE_STATEMENT = f"Model says {SCRIPT} then {ONERROR} and <a href=\"{JS_URL}\">click</a> {SVG_ONLOAD}"
+HOSTILE_STATEMENT = f'Model says {SCRIPT} then {ONERROR} and <a href="{JS_URL}">click</a> {SVG_ONLOAD}'
 STRUCK_TEXT = f"Struck claim {SCRIPT}"
 STRUCK_REASON = f"no source says so {ONERROR}"
 WARNING = f"warning from a model {SVG_ONLOAD} {JS_URL}"
@@ -109,11 +109,15 @@ def hostile_bundle() -> dict[str, Any]:
         "resourceType": "DiagnosticReport",
         "id": "hostile-report",
         "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}],
-        "code": {"coding": [{"system": "http://loinc.org", "code": "24606-6", "display": "MG Breast Screening"}]},
+        "category": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}
+        ],
+        "code": {
+            "coding": [{"system": "http://loinc.org", "code": "24606-6", "display": "MG Breast Screening"}]
+        },
         "subject": {"reference": "Patient/cancer-patient-jenny-m"},
         "effectiveDateTime": "2018-03-01",
-        "conclusion": f"No mass. <a href=\"{JS_URL}\">see prior</a> {SVG_ONLOAD}",
+        "conclusion": f'No mass. <a href="{JS_URL}">see prior</a> {SVG_ONLOAD}',
     }
     note = {
         "resourceType": "DocumentReference",

@@ -149,7 +149,9 @@ def test_hostile_text_is_text_everywhere(hostile: Rendered) -> None:
     assert f"Malignant neoplasm of breast {ONERROR} {AMP}" in text
     assert NOTE_TEXT in text, "the note attachment is decoded and shown as text"
     # The record's own JSON, escaped in <pre>: the planted conclusion is there, as the record has it.
-    conclusion = json.dumps(f"No mass. <a href=\"javascript:window.__pwned='link'\">see prior</a> {SVG_ONLOAD}")
+    conclusion = json.dumps(
+        f"No mass. <a href=\"javascript:window.__pwned='link'\">see prior</a> {SVG_ONLOAD}"
+    )
     assert conclusion in text
     # The only links are citations and the table of contents: nothing from the record is a link.
     assert all(href.startswith("#") for href in page.hrefs())
@@ -164,7 +166,9 @@ def test_credentials_never_reach_the_report(hostile: Rendered) -> None:
 
 def test_hostile_labels_in_plots_are_escaped_svg_text(hostile: Rendered) -> None:
     """The cancer's name and the surgery's (record text) label the timeline: escaped by matplotlib."""
-    timeline = re.search(r'<section class="block kind-timeline" id="timeline">(.*?)</section>', hostile.html, re.S)
+    timeline = re.search(
+        r'<section class="block kind-timeline" id="timeline">(.*?)</section>', hostile.html, re.S
+    )
     assert timeline is not None
     svg = timeline.group(1)
     texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
@@ -183,8 +187,14 @@ def test_hostile_labels_in_plots_are_escaped_svg_text(hostile: Rendered) -> None
             '<use xlink:href="http://evil.example/x.svg#a"/></svg>',
             "a reference outside the figure",
         ),
-        ('<svg xmlns="http://www.w3.org/2000/svg"><path style="fill: url(http://evil/x)"/></svg>', r"url\(\)"),
-        ('<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><p>x</p></foreignObject></svg>', "foreignObject"),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><path style="fill: url(http://evil/x)"/></svg>',
+            r"url\(\)",
+        ),
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><p>x</p></foreignObject></svg>',
+            "foreignObject",
+        ),
         ('<svg xmlns="http://www.w3.org/2000/svg"><text>a <b>c</text></svg>', "not well-formed"),
         ('<svg xmlns="http://www.w3.org/2000/svg"><style>@import url(x)</style></svg>', "a style sheet"),
     ],
@@ -321,7 +331,9 @@ def test_key_image_comes_with_its_overlay_and_matches_a_fresh_drawing(imaging: R
 
     picture = Image.open(io.BytesIO(base64.b64decode(images[0].split(",", 1)[1]))).convert("RGB")
     assert max(picture.size) <= 768
-    assert (255, 64, 64) in {picture.getpixel((x, y)) for x in range(picture.width) for y in range(picture.height)}
+    assert (255, 64, 64) in {
+        picture.getpixel((x, y)) for x in range(picture.width) for y in range(picture.height)
+    }
     # Drawn from the case's own images (no overlay folder) it is the same picture.
     fresh = render_report(imaging.summary, imaging.case)
     assert fresh == imaging.html

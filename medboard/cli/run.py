@@ -32,8 +32,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--out",
             "-o",
-            help="Write summary.json, summary.md and report.html here (a folder outside the case's inputs; only "
-            "files medboard wrote there before are replaced, as listed in its .medboard-manifest.json).",
+            help="Write summary.json, summary.md and report.html here (a folder outside the case's inputs; "
+            "only files medboard wrote there before are replaced, as listed in its .medboard-manifest.json).",
         ),
         json_out: bool = typer.Option(False, "--json", help="Print the summary JSON to stdout."),
         question: str = typer.Option(None, "--question", "-q", help="Board question (overrides the case's)."),

@@ -42,12 +42,12 @@ def anchor(reference: str) -> str:
 
 
 def short_label(reference: str) -> str:
-    """A citation's visible text: ``Observation/6f73ae09…`` (the full reference is its title)."""
+    """A citation's visible text: ``Observation/6f73ae09-af58-…`` (the full reference is its title)."""
     ref = EvidenceRef(reference=reference)
     if ref.kind == "image":
         return f"{ref.series} frame {ref.frame}"
     rid = ref.resource_id or ""
-    return f"{ref.resource_type}/{rid[:8]}…" if len(rid) > 12 else reference
+    return f"{ref.resource_type}/{rid[:14]}…" if len(rid) > 18 else reference
 
 
 @dataclass

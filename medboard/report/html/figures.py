@@ -159,7 +159,9 @@ def reference_band(trend: AnalyteTrend, record: PatientRecord) -> tuple[float | 
             unit = rng.unit or fact.unit_code or fact.unit
             try:
                 low = convert(rng.low, unit, trend.unit, loinc=trend.loinc) if rng.low is not None else None
-                high = convert(rng.high, unit, trend.unit, loinc=trend.loinc) if rng.high is not None else None
+                high = (
+                    convert(rng.high, unit, trend.unit, loinc=trend.loinc) if rng.high is not None else None
+                )
             except UnitConversionError:
                 continue
             ranges[(_round(low), _round(high))] += 1
@@ -223,7 +225,9 @@ def timeline_data(picture: ClinicalPicture, record: PatientRecord, report: Trend
             elif line.status == "current":
                 data.bars.append(Bar(len(data.rows) - 1, start, None, f"{regimen} (ongoing)", "ongoing"))
             else:
-                data.bars.append(Bar(len(data.rows) - 1, start, None, f"{regimen} (end not recorded)", "open"))
+                data.bars.append(
+                    Bar(len(data.rows) - 1, start, None, f"{regimen} (end not recorded)", "open")
+                )
         mine = [e for e in procedures if cancer.condition in owners[id(e)]]
         for kind in ("surgery", "radiotherapy"):
             events = [e for e in mine if e.kind == kind]

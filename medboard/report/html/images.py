@@ -92,7 +92,9 @@ class FrameImages:
             self._problems[(series, frame)] = "the series is not among this case's loaded images"
             return None
         if not 0 <= frame < loaded.frame_count:
-            self._problems[(series, frame)] = f"frame {frame} is outside the series (0–{loaded.frame_count - 1})"
+            self._problems[(series, frame)] = (
+                f"frame {frame} is outside the series (0–{loaded.frame_count - 1})"
+            )
             return None
         from medboard.agents.imaging.overlays import render_overlay
 

@@ -40,7 +40,7 @@ _ALLOWED = frozenset(
 )
 _URL = re.compile(r"url\(\s*([^)]*?)\s*\)")
 
-_RC = {
+_RC: dict[str, Any] = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
@@ -103,9 +103,7 @@ def checked_svg(svg: str) -> Markup:
         ' xmlns="http://www.w3.org/2000/svg"', ""
     )
     referenced = set(re.findall(r'href="#([^"]+)"', body)) | set(re.findall(r"url\(#([^)]+)\)", body))
-    body = re.sub(
-        r' id="([^"]*)"', lambda m: m.group(0) if m.group(1) in referenced else "", body
-    )
+    body = re.sub(r' id="([^"]*)"', lambda m: m.group(0) if m.group(1) in referenced else "", body)
     body = body.replace("<svg ", '<svg class="plot" role="img" ', 1)
     return Markup(body.strip())
 
@@ -120,7 +118,8 @@ def _render(draw: Any, *, salt: str, size: tuple[float, float]) -> Markup:
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 
-    with _LOCK, matplotlib.rc_context({**_RC, "svg.hashsalt": f"medboard-{salt}"}):
+    settings: Any = {**_RC, "svg.hashsalt": f"medboard-{salt}"}  # rcParams keys are typed as literals
+    with _LOCK, matplotlib.rc_context(settings):
         figure = Figure(figsize=size, layout="constrained")
         FigureCanvasSVG(figure)
         draw(figure)
@@ -187,8 +186,16 @@ def trend_svg(plot: TrendPlot, *, case_date: date | None, death: date | None, sa
             )
         if case_date is not None and low <= case_date <= high:
             axis.axvline(case_date, color=COLOURS["case"], lw=1, ls="--")
-            axis.annotate("case date", (case_date, 1), xycoords=("data", "axes fraction"), fontsize=7,
-                          ha="right", va="top", rotation=90, color=COLOURS["case"])
+            axis.annotate(
+                "case date",
+                (case_date, 1),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                ha="right",
+                va="top",
+                rotation=90,
+                color=COLOURS["case"],
+            )
         if death is not None and low <= death <= high:
             axis.axvline(death, color=COLOURS["death"], lw=1)
         axis.set_xlim(low, high)
@@ -211,21 +218,40 @@ def timeline_svg(data: TimelineData, *, salt: str) -> Markup:
         low, high = _span(data.days())
         for bar in data.bars:
             end = bar.end or (data.case_date if bar.state == "ongoing" and data.case_date else None)
-            colour = COLOURS["ongoing" if bar.state == "ongoing" else "open" if bar.state == "open" else "bar"]
+            colour = COLOURS[
+                "ongoing" if bar.state == "ongoing" else "open" if bar.state == "open" else "bar"
+            ]
             if end is None or end <= bar.start:
                 axis.plot([bar.start], [bar.row], marker="|", ms=10, mew=2.5, color=colour)
             else:
                 axis.barh(bar.row, end - bar.start, left=bar.start, height=0.55, color=colour, alpha=0.85)
                 if bar.state == "ongoing":
                     axis.plot([end], [bar.row], marker=">", ms=6, color=colour)
-            axis.annotate(_short(bar.label, 48), (bar.start, bar.row - 0.33), fontsize=7, va="bottom",
-                          ha="left", color="#111827", annotation_clip=False)
+            axis.annotate(
+                _short(bar.label, 48),
+                (bar.start, bar.row - 0.33),
+                fontsize=7,
+                va="bottom",
+                ha="left",
+                color="#111827",
+                annotation_clip=False,
+            )
         symbols = {"diagnosis": "D", "surgery": "^", "radiotherapy": "*"}
         for mark in data.marks:
-            axis.plot([mark.day], [mark.row], marker=symbols[mark.kind], ms=7, ls="none",
-                      color=COLOURS[mark.kind])
-            axis.annotate(_short(mark.label, 40), (mark.day, mark.row), xytext=(7, 0), textcoords="offset points",
-                          fontsize=7, va="center", ha="left", color="#111827", annotation_clip=False)
+            axis.plot(
+                [mark.day], [mark.row], marker=symbols[mark.kind], ms=7, ls="none", color=COLOURS[mark.kind]
+            )
+            axis.annotate(
+                _short(mark.label, 40),
+                (mark.day, mark.row),
+                xytext=(7, 0),
+                textcoords="offset points",
+                fontsize=7,
+                va="center",
+                ha="left",
+                color="#111827",
+                annotation_clip=False,
+            )
         for spark in data.sparks:
             values = [v for _, v in spark.points]
             lo, hi = min(values), max(values)
@@ -234,13 +260,31 @@ def timeline_svg(data: TimelineData, *, salt: str) -> Markup:
             axis.plot([d for d, _ in spark.points], ys, marker="o", ms=2.5, lw=1, color=COLOURS["marker"])
         if data.case_date is not None:
             axis.axvline(data.case_date, color=COLOURS["case"], lw=1, ls="--")
-            axis.annotate("case date", (data.case_date, 0.0), xycoords=("data", "axes fraction"), xytext=(-3, 3),
-                          textcoords="offset points", rotation=90, fontsize=7, ha="right", va="bottom",
-                          color=COLOURS["case"], annotation_clip=False)
+            axis.annotate(
+                "case date",
+                (data.case_date, 0.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(-3, 3),
+                textcoords="offset points",
+                rotation=90,
+                fontsize=7,
+                ha="right",
+                va="bottom",
+                color=COLOURS["case"],
+                annotation_clip=False,
+            )
         if data.death is not None:
             axis.axvline(data.death, color=COLOURS["death"], lw=1.5)
-            axis.annotate(f"died {data.death.isoformat()}", (data.death, 1.0), xycoords=("data", "axes fraction"),
-                          fontsize=7, ha="right", va="bottom", color=COLOURS["death"], annotation_clip=False)
+            axis.annotate(
+                f"died {data.death.isoformat()}",
+                (data.death, 1.0),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                ha="right",
+                va="bottom",
+                color=COLOURS["death"],
+                annotation_clip=False,
+            )
         for header in data.headers:
             if header:
                 axis.axhline(header - 0.5, color="#d1d5db", lw=0.8)

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from medboard.agents.case import CaseInput
     from medboard.models.picture import ClinicalPicture
     from medboard.report.html.figures import TrendPlot
+    from medboard.tools.fhir.record import PatientRecord
+    from medboard.tools.longitudinal.trends import TrendReport
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,14 @@ class DiscrepancyView:
     kind: str
     severity: str
     description: str
+    cites: list[Cite]
+
+
+@dataclass
+class StruckView:
+    section: str
+    text: str
+    reason: str
     cites: list[Cite]
 
 
@@ -155,7 +165,9 @@ def _cites(evidence: list[EvidenceRef]) -> list[Cite]:
         if ref.reference in out:
             continue
         title = ref.reference + (f" — {ref.quote}" if ref.quote else "")
-        out[ref.reference] = Cite(href="#" + anchor(ref.reference), label=short_label(ref.reference), title=title)
+        out[ref.reference] = Cite(
+            href="#" + anchor(ref.reference), label=short_label(ref.reference), title=title
+        )
     return list(out.values())
 
 
@@ -197,11 +209,17 @@ def _trend_figure(plot: TrendPlot, picture: ClinicalPicture, salt: str) -> Figur
     from medboard.report.html.plots import UnsafeSvgError, trend_svg
 
     unit = f" {plot.unit}" if plot.unit else ""
-    caption = f"{plot.title}{f' ({plot.unit})' if plot.unit else ''}{f', LOINC {plot.code}' if plot.code else ''}"
-    caption += f": {len(plot.points)} value(s)" + (f", {len(plot.censored)} censored" if plot.censored else "")
+    caption = (
+        f"{plot.title}{f' ({plot.unit})' if plot.unit else ''}{f', LOINC {plot.code}' if plot.code else ''}"
+    )
+    caption += f": {len(plot.points)} value(s)" + (
+        f", {len(plot.censored)} censored" if plot.censored else ""
+    )
     if plot.band is not None:
         low, high = plot.band
-        caption += f"; reference range {'' if low is None else _fmt(low)}–{'' if high is None else _fmt(high)}{unit}"
+        caption += (
+            f"; reference range {'' if low is None else _fmt(low)}–{'' if high is None else _fmt(high)}{unit}"
+        )
     values = sorted(
         [(p.day.isoformat(), f"{p.censored or ''}{_fmt(p.value)}{unit}", p.status or "") for p in plot.points]
         + [(p.day.isoformat(), f"{p.censored}{_fmt(p.value)}{unit}", "censored") for p in plot.censored]
@@ -246,7 +264,10 @@ def _run_view(summary: CaseSummary) -> dict[str, Any]:
     run = summary.run
     model = None
     if run.model is not None:
-        model = {"name": run.model.name, "endpoint": redact_url(run.model.endpoint) if run.model.endpoint else ""}
+        model = {
+            "name": run.model.name,
+            "endpoint": redact_url(run.model.endpoint) if run.model.endpoint else "",
+        }
     return {
         "version": run.medboard_version,
         "schema": run.schema_version,
@@ -268,14 +289,8 @@ def render_report(summary: CaseSummary, case: CaseInput, *, images_dir: Path | N
     clinical picture for the plots; its images the frames). `images_dir` is the run's ``images/``
     folder of overlay PNGs, reused when present; frames without one are drawn from the case images.
     """
-    from medboard.report.html.figures import (
-        key_lab_plots,
-        marker_plots,
-        picture_trend_report,
-        timeline_data,
-    )
+    from medboard.report.html.figures import key_lab_plots, marker_plots, picture_trend_report
     from medboard.report.html.images import FrameImages
-    from medboard.report.html.plots import UnsafeSvgError, timeline_svg
     from medboard.tools.reconcile import picture_of
 
     record = case.record
@@ -284,25 +299,22 @@ def render_report(summary: CaseSummary, case: CaseInput, *, images_dir: Path | N
     frames = FrameImages(summary=summary, case=case, images_dir=images_dir)
     cancers = {c.condition: c for c in picture.cancers}
 
-    blocks: list[Block] = []
+    lab_figures = [_trend_figure(p, picture, f"lab-{n}") for n, p in enumerate(key_lab_plots(trends, record))]
+    timeline = _timeline_block(picture, record, trends)
     last_cancer = max((i for i, s in enumerate(summary.sections) if s.kind == "cancer"), default=None)
-    timeline = _timeline_block(picture, record, trends, timeline_svg, UnsafeSvgError)
+    has_open_questions = any(s.kind == "discrepancies_and_open_questions" for s in summary.sections)
+    blocks: list[Block] = []
     for index, section in enumerate(summary.sections):
-        if section.kind == "appendix" and not any(b.kind == "discrepancies_and_open_questions" for b in blocks):
-            if summary.discrepancies:
-                blocks.append(
-                    Block(anchor="discrepancies", kind="discrepancies_and_open_questions", title="Discrepancies")
-                )
-                blocks[-1].discrepancies = _discrepancies(summary)
+        if section.kind == "appendix" and summary.discrepancies and not has_open_questions:
+            blocks.append(_discrepancy_block(summary))  # before the appendix, as in summary.md
+            has_open_questions = True
         block = _block(index, section)
         if section.kind == "cancer" and section.subject in cancers:
-            block.figures = [
-                _trend_figure(p, picture, f"marker-{index}-{n}")
-                for n, p in enumerate(marker_plots(cancers[section.subject], trends, record))
-            ]
+            plots = marker_plots(cancers[section.subject], trends, record)
+            block.figures = [_trend_figure(p, picture, f"marker-{index}-{n}") for n, p in enumerate(plots)]
             block.figures_title = "Tumour markers" if block.figures else None
         elif section.kind == "key_labs":
-            block.figures = [_trend_figure(p, picture, f"lab-{n}") for n, p in enumerate(key_lab_plots(trends, record))]
+            block.figures, lab_figures = lab_figures, []
             block.figures_anchor, block.figures_title = "trends", "Trends"
         elif section.kind == "imaging":
             block.key_images = _key_images(summary, frames)
@@ -315,24 +327,23 @@ def render_report(summary: CaseSummary, case: CaseInput, *, images_dir: Path | N
     if timeline is not None:  # no cancer section: after the headline and the answer
         at = next((i for i, b in enumerate(blocks) if b.kind not in ("headline", "answer")), len(blocks))
         blocks.insert(at, timeline)
-    if not any(b.kind == "discrepancies_and_open_questions" for b in blocks) and summary.discrepancies:
-        blocks.append(Block(anchor="discrepancies", kind="discrepancies_and_open_questions", title="Discrepancies"))
-        blocks[-1].discrepancies = _discrepancies(summary)
-    if not any(b.figures_anchor == "trends" for b in blocks):
-        lab_figures = [_trend_figure(p, picture, f"lab-{n}") for n, p in enumerate(key_lab_plots(trends, record))]
-        if lab_figures:
-            trends_block = Block(anchor="trends-part", kind="trends", title="Trends", figures=lab_figures)
-            trends_block.figures_anchor = "trends"
-            blocks.append(trends_block)
+    if summary.discrepancies and not has_open_questions:
+        blocks.append(_discrepancy_block(summary))
+    if lab_figures:  # no key-labs section to hold them
+        blocks.append(
+            Block(
+                anchor="trends-part",
+                kind="trends",
+                title="Trends",
+                figures=lab_figures,
+                figures_anchor="trends",
+            )
+        )
 
     struck = [
-        {
-            "section": s.section,
-            "text": s.statement.text,
-            "reason": s.reason,
-            "cites": _cites(s.statement.evidence),
-            "badge": _badge(s.statement),
-        }
+        StruckView(
+            section=s.section, text=s.statement.text, reason=s.reason, cites=_cites(s.statement.evidence)
+        )
         for s in summary.struck
     ]
     evidence = build_entries(cited_references(summary), record.resources, frames)
@@ -357,10 +368,18 @@ def _discrepancies(summary: CaseSummary) -> list[DiscrepancyView]:
     ]
 
 
-def _timeline_block(
-    picture: ClinicalPicture, record: Any, trends: Any, timeline_svg: Any, unsafe: type[Exception]
-) -> Block | None:
+def _discrepancy_block(summary: CaseSummary) -> Block:
+    return Block(
+        anchor="discrepancies",
+        kind="discrepancies_and_open_questions",
+        title="Discrepancies",
+        discrepancies=_discrepancies(summary),
+    )
+
+
+def _timeline_block(picture: ClinicalPicture, record: PatientRecord, trends: TrendReport) -> Block | None:
     from medboard.report.html.figures import timeline_data
+    from medboard.report.html.plots import UnsafeSvgError, timeline_svg
 
     data = timeline_data(picture, record, trends)
     if data.empty:
@@ -373,7 +392,7 @@ def _timeline_block(
     )
     try:
         svg = timeline_svg(data, salt="timeline")
-    except unsafe as error:
+    except UnsafeSvgError as error:
         log.warning("report: the timeline was left out (%s)", error)
         return Block(
             anchor="timeline",
