@@ -29,7 +29,7 @@ from report_support import (
     write_report,
 )
 
-from medboard.report.html.evidence import anchor
+from medboard.report.html.evidence import anchor, displayed
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +100,8 @@ def test_jenny_report_renders_its_sections_and_a_citation_opens_its_evidence(
     assert entry.is_visible() and in_viewport(page, target)
     assert entry.locator("h3").inner_text() == reference
     shown = json.loads(entry.locator("pre.json").inner_text())
-    assert shown == rendered.case.record.resources[reference]
+    assert shown == displayed(rendered.case.record.resources[reference])
+    assert shown["resourceType"] + "/" + shown["id"] == reference
     assert entry.evaluate("e => getComputedStyle(e).outlineStyle") == "solid", ":target highlights it"
     save_screenshot(page, "report-jenny-evidence")
     only_local_requests(page)

@@ -38,7 +38,7 @@ from report_support import (
 
 from medboard.models import CaseSummary, EvidenceRef
 from medboard.report.html import CSP, render_report
-from medboard.report.html.evidence import anchor, cited_references
+from medboard.report.html.evidence import WITHHELD, anchor, cited_references, displayed
 from medboard.report.html.plots import UnsafeSvgError, checked_svg
 
 # ----------------------------------------------------------------------------- parsing helpers
@@ -256,17 +256,42 @@ def test_every_statement_cites_through_a_link_to_its_evidence(synthea: Rendered)
     assert all(b["aria-label"].startswith("verdict: ") for b in badges)
 
 
-def test_fhir_evidence_is_the_resource_as_pretty_json(synthea: Rendered) -> None:
-    ref = synthea.summary.statements()[0].evidence[0].reference
-    match = re.search(rf'<article class="ev ev-fhir" id="{anchor(ref)}">(.*?)</article>', synthea.html, re.S)
-    assert match is not None
-    pre = re.search(r'<pre class="json">(.*?)</pre>', match.group(1), re.S)
-    assert pre is not None
+def _evidence_json(html: str, reference: str) -> Any:
     import html as html_lib
 
-    shown = json.loads(html_lib.unescape(pre.group(1)))
-    assert shown == synthea.case.record.resources[ref]
-    assert f"<code>{ref}</code>" in match.group(1)
+    entry = re.search(rf'<article class="ev ev-fhir" id="{anchor(reference)}">(.*?)</article>', html, re.S)
+    assert entry is not None, reference
+    assert f"<code>{reference}</code>" in entry.group(1)
+    pre = re.search(r'<pre class="json">(.*?)</pre>', entry.group(1), re.S)
+    assert pre is not None
+    return json.loads(html_lib.unescape(pre.group(1)))
+
+
+def test_fhir_evidence_is_the_resource_as_pretty_json(synthea: Rendered) -> None:
+    observation = next(
+        ref.reference
+        for st in synthea.summary.statements()
+        for ref in st.evidence
+        if ref.reference.startswith("Observation/")
+    )
+    record = synthea.case.record.resources[observation]
+    shown = _evidence_json(synthea.html, observation)
+    assert shown == displayed(record)
+    assert shown["valueQuantity"] == record["valueQuantity"] and shown["code"] == record["code"]
+
+
+def test_identifiers_and_contact_details_are_withheld(synthea: Rendered) -> None:
+    """The Patient is cited (name, birth date, sex); its SSN, MRN, phone and street are not shown."""
+    patient = synthea.case.record.patient
+    assert patient is not None and synthea.summary.patient is not None
+    shown = _evidence_json(synthea.html, synthea.summary.patient)
+    identifying = [i["value"] for i in patient["identifier"]] + [t["value"] for t in patient["telecom"]]
+    identifying += [*patient["address"][0]["line"], patient["address"][0]["postalCode"]]
+    assert identifying and not [value for value in identifying if value in synthea.html]
+    assert {i["value"] for i in shown["identifier"]} == {WITHHELD}
+    assert shown["address"][0]["state"] == patient["address"][0]["state"]
+    assert shown["name"] == patient["name"] and shown["birthDate"] == patient["birthDate"]
+    assert shown["text"]["div"] == WITHHELD, "the narrative repeats the identifiers"
 
 
 def test_anchors_are_distinct_for_references_one_slug_apart() -> None:

@@ -10,6 +10,14 @@ Resource JSON is the record's own text and is escaped by the template like any o
 things keep it readable: a string longer than `LONG_STRING` characters (a base64 attachment) is
 cut in the JSON view, and a text attachment (``contentType`` ``text/*``, a clinical note) is
 decoded and shown as text beneath it, capped at `ATTACHMENT_CHARS`.
+
+What is withheld (`displayed`): a report travels (a board packet is printed and mailed), and the
+evidence a board reads is clinical, so the values that identify a person and prove nothing about
+the case are shown as `WITHHELD`: every ``identifier`` value (SSN, MRN, driver's licence, at any
+depth), ``telecom`` values, an ``address`` below the state, and the generated XHTML narrative
+(``text.div``: a rendering of the same resource that carries the MRN and address along). Name,
+birth date and sex stay: the summary states them and cites the Patient for them. The rule is
+medboard's own (errors never quote identifiers either; `docs/hostile-input.md`).
 """
 
 from __future__ import annotations
@@ -31,6 +39,10 @@ LONG_STRING = 2000
 JSON_CHARS = 60_000
 #: A decoded text attachment stops after this many characters.
 ATTACHMENT_CHARS = 20_000
+#: What a withheld value reads as in the JSON view.
+WITHHELD = "(withheld from the report)"
+#: The parts of an address that stay (coarser than a town).
+_ADDRESS_KEPT = frozenset({"use", "type", "state", "country", "period"})
 _SLUG = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -126,21 +138,28 @@ def _entry(ref: EvidenceRef, resources: dict[str, dict[str, Any]], frames: Any) 
 
 
 def resource_json(resource: dict[str, Any]) -> tuple[str, bool]:
-    """The resource pretty-printed (2-space indent, keys in the record's order), long strings cut."""
-    text = json.dumps(_shortened(resource), indent=2, ensure_ascii=False)
+    """The resource as shown: `displayed`, pretty-printed (2-space indent, the record's key order)."""
+    text = json.dumps(displayed(resource), indent=2, ensure_ascii=False)
     if len(text) > JSON_CHARS:
         return text[:JSON_CHARS], True
     return text, False
 
 
-def _shortened(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > LONG_STRING:
-        return f"{value[:120]}… [{len(value)} characters in all]"
-    if isinstance(value, dict):
-        return {key: _shortened(item) for key, item in value.items()}
+def displayed(value: Any, key: str | None = None) -> Any:
+    """A copy of a resource (or any part) with identifying values withheld and long strings cut."""
     if isinstance(value, list):
-        return [_shortened(item) for item in value]
-    return value
+        return [displayed(item, key) for item in value]
+    if isinstance(value, str):
+        return f"{value[:120]}… [{len(value)} characters in all]" if len(value) > LONG_STRING else value
+    if not isinstance(value, dict):
+        return value
+    if key in ("identifier", "telecom"):
+        return {k: (WITHHELD if k == "value" else displayed(v, k)) for k, v in value.items()}
+    if key == "address":
+        return {k: (displayed(v, k) if k in _ADDRESS_KEPT else WITHHELD) for k, v in value.items()}
+    if key == "text" and "div" in value:
+        return {k: (WITHHELD if k == "div" else displayed(v, k)) for k, v in value.items()}
+    return {k: displayed(v, k) for k, v in value.items()}
 
 
 def text_attachments(resource: dict[str, Any]) -> Iterator[Attachment]:
