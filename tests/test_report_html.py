@@ -338,9 +338,28 @@ def test_run_metadata_per_agent(jenny: Rendered) -> None:
     assert "none (deterministic)" in text
 
 
-def test_the_same_input_gives_the_same_bytes(synthea: Rendered) -> None:
+def test_the_same_input_gives_the_same_bytes(synthea: Rendered, jenny: Rendered, tmp_path: Path) -> None:
     again = render_report(synthea.summary, synthea.case)
     assert again == synthea.html
+    # In another process too (matplotlib's SVG ids come from a fixed salt, no date is written).
+    import subprocess
+    import sys
+
+    (tmp_path / "summary.json").write_text(jenny.summary.model_dump_json())
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from medboard.examples import DEFAULT_CASE\n"
+        "from medboard.models import CaseSummary\n"
+        "from medboard.orchestrator.case import load_case\n"
+        "from medboard.report.html import render_report\n"
+        "summary = CaseSummary.model_validate_json(Path(sys.argv[1]).read_text())\n"
+        "sys.stdout.buffer.write(render_report(summary, load_case(DEFAULT_CASE)).encode())\n"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "summary.json")], capture_output=True, timeout=120
+    )
+    assert other.returncode == 0, other.stderr.decode()[-500:]
+    assert other.stdout.decode() == jenny.html
 
 
 # ---------------------------------------------------------------------------------- the images

@@ -1,4 +1,8 @@
-"""Trend plots and the treatment timeline as inline SVG (matplotlib, Agg, no pyplot).
+"""Trend plots and the treatment timeline as inline SVG (matplotlib's object API, no pyplot).
+
+Figures are drawn on matplotlib's SVG canvas directly: pyplot is never imported and the process's
+backend is never switched (a notebook or service embedding medboard keeps its own), and no GUI or
+display is needed.
 
 Why SVG inline: the report is one file that opens offline and prints sharp, and needs no script.
 `svg.fonttype: none` keeps text as text (small, selectable, searchable), and a fixed
@@ -113,8 +117,6 @@ _MPL_STYLE = "*{stroke-linejoin: round; stroke-linecap: butt}"
 
 def _render(draw: Any, *, salt: str, size: tuple[float, float]) -> Markup:
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 
