@@ -14,13 +14,20 @@ Fixtures (registered in conftest.py):
 `save_screenshot(page, name)` writes ``name.png`` to ``tests/artifacts/`` (gitignored) or
 ``$MEDBOARD_TEST_ARTIFACTS``; `artifact_path(name)` names any other artifact (a PDF).
 
-The sync API must not run inside an event loop: run asyncio work (a case flow) in a thread
-(`in_thread`) while a browser is open.
+Playwright's sync API runs its own asyncio loop in a greenlet and marks that loop as the thread's
+running loop after every call, so while it is alive `asyncio.run` (and every pytest-asyncio test)
+would fail with "cannot be called from a running event loop". The browser lives for the whole
+session, so it must not leave that mark behind: `browser_turn` (autouse, registered in conftest.py)
+hands the thread to playwright only for the tests that use `browser` or `page`, and takes it back
+after them; the rest of the suite runs its event loops as if no browser were open. Inside a
+browser test, run asyncio work (a case flow) in a thread: `in_thread`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -66,6 +73,16 @@ def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return pool.submit(function, *args, **kwargs).result()
 
 
+@contextlib.contextmanager
+def playwright_turn(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """The thread belongs to playwright's loop inside the block, to nobody's after it."""
+    asyncio.events._set_running_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(None)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
@@ -73,12 +90,36 @@ def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (the dev extra)"
     )
-    with sync_api.sync_playwright() as playwright:
+    manager = sync_api.sync_playwright()
+    playwright = manager.__enter__()
+    loop = asyncio.events._get_running_loop()  # playwright's own, marked running by every call
+    assert loop is not None
+    try:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
+    except BaseException:
+        manager.__exit__(None, None, None)
+        asyncio.events._set_running_loop(None)
+        raise
+    launched.medboard_loop = loop
+    asyncio.events._set_running_loop(None)
+    try:
+        yield launched
+    finally:
+        with playwright_turn(loop):
             launched.close()
+            manager.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def browser_turn(request: pytest.FixtureRequest) -> Iterator[None]:
+    """For a test that uses the browser: playwright's loop marked running for the test (and its
+    `page` fixture), cleared after it. Other tests are untouched."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    launched = request.getfixturevalue("browser")
+    with playwright_turn(launched.medboard_loop):
+        yield
 
 
 def _guard(route: Any) -> None:

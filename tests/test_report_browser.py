@@ -11,6 +11,7 @@ are saved as test artifacts (tests/artifacts/, or $MEDBOARD_TEST_ARTIFACTS).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,23 @@ def test_print_rendering_makes_a_pdf(page: Any, reports: dict[str, Any]) -> None
     assert pdf.startswith(b"%PDF-") and len(pdf) > 50_000
     artifact_path("report-synthea.pdf").write_bytes(pdf)
     save_screenshot(page, "report-synthea-print")
+
+
+# ------------------------------------------------------------- the browser leaves the suite alone
+
+
+def test_asyncio_runs_while_the_session_browser_is_open(request: pytest.FixtureRequest) -> None:
+    """Playwright marks its loop as running after every call; the fixtures clear that mark, so a
+    test that does not use the browser runs `asyncio.run` while the browser stays open."""
+    request.getfixturevalue("browser")  # open (or already open) for the session
+
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 42
+
+    assert asyncio.run(answer()) == 42
+
+
+async def test_async_tests_run_after_browser_tests() -> None:
+    await asyncio.sleep(0)
+    assert asyncio.get_running_loop().is_running()
