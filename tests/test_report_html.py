@@ -224,6 +224,40 @@ def test_plot_text_with_script_and_ampersand_is_escaped_by_matplotlib() -> None:
     assert "http://" not in svg and "<style" not in svg and "<?xml" not in svg
 
 
+def test_trend_plot_draws_the_reference_range_the_values_carry() -> None:
+    """Two haemoglobin values with their range 12–16 g/dL (one of them in mmol/L, converted): the
+    key-lab plot carries the band in the series unit, its caption says it, the case date is marked."""
+    import copy
+
+    from sample_records import tiny_bundle
+
+    from medboard.report.html.figures import key_lab_plots, picture_trend_report
+    from medboard.report.html.plots import COLOURS, trend_svg
+    from medboard.tools.fhir import load_record
+    from medboard.tools.reconcile import picture_of
+
+    bundle = tiny_bundle()
+    first = next(e["resource"] for e in bundle["entry"] if e["resource"]["id"] == "hb")
+    second = copy.deepcopy(first)
+    second.update(id="hb2", effectiveDateTime="2023-05-01", valueQuantity={"value": 13.4, "unit": "g/dL"})
+    third = copy.deepcopy(first)
+    third.update(id="hb3", effectiveDateTime="2023-07-01", valueQuantity={"value": 14.0, "unit": "g/dL"})
+    third["referenceRange"] = [
+        {"low": {"value": 7.45, "unit": "mmol/L"}, "high": {"value": 9.93, "unit": "mmol/L"}}
+    ]
+    bundle["entry"] += [{"fullUrl": f"Observation/{r['id']}", "resource": r} for r in (second, third)]
+    record = load_record(bundle, name="hb-series")
+    picture = picture_of(record, case_date="2023-08-01")
+    (plot,) = key_lab_plots(picture_trend_report(picture, record), record)
+    assert plot.title == "Haemoglobin" and plot.unit == "g/dL" and len(plot.points) == 3
+    assert plot.band == (12.0, 16.0)
+    from datetime import date
+
+    svg = str(trend_svg(plot, case_date=date(2023, 8, 1), death=None, salt="band"))
+    assert f"fill: {COLOURS['band']}" in svg, "the band is drawn"
+    assert "case date" in svg and f"stroke: {COLOURS['case']}" in svg
+
+
 # ------------------------------------------------------------------------------ self-contained
 
 
