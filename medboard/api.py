@@ -60,8 +60,13 @@ async def open_caller(
         from medboard.llm.cassette import ReplayChatClient
         from medboard.llm.endpoint import ModelEndpoint
 
-        endpoint = ModelEndpoint.from_sources(overrides or {})
-        caller = ModelCaller(ReplayChatClient(replay), endpoint)
+        replayer = ReplayChatClient(replay)
+        # The run names the model whose answers it replays (unless told otherwise): a summary
+        # written back with its Provenance must not credit the environment's default model.
+        recorded = next((e.request.model for e in replayer.entries if e.request.model), None)
+        settings = {**({"model": recorded} if recorded else {}), **(overrides or {})}
+        endpoint = ModelEndpoint.from_sources(settings)
+        caller = ModelCaller(replayer, endpoint)
         try:
             with run_budget(endpoint.run_budget_s):
                 yield caller
@@ -82,7 +87,7 @@ async def open_caller(
             from medboard.llm.cassette import RecordingChatClient
 
             client = RecordingChatClient(client, cassette)
-        caller = ModelCaller(client, endpoint)
+        caller = ModelCaller(replayer, endpoint)
         try:
             with run_budget(endpoint.run_budget_s):
                 yield caller

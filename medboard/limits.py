@@ -53,6 +53,9 @@ class Limits:
     max_slices: int = 10_000
     #: Bytes of one model answer (a longer body is refused as a bad response, not parsed).
     max_answer_bytes: int = 4 * MiB
+    #: Bytes of one FHIR server response (a search page, a resource, `/metadata`); the whole pull
+    #: is bounded by max_file_bytes and max_entries, as a bundle file is.
+    max_response_bytes: int = 64 * MiB
     #: Longer side / shorter side of one image frame (a 140000 × 1 "image" letterboxes to 140000²).
     max_aspect_ratio: int = 50
     #: Distinct non-zero labels of one mask (a segmentation has a few; an image used as a mask, thousands).

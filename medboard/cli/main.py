@@ -47,6 +47,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "model",
     "verify",
     "schema",
+    "serve",
 )
 
 for _name in COMMAND_MODULES:

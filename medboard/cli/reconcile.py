@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from medboard.cli import fhir_source
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -30,8 +32,23 @@ MAX_ROWS = 40
 def register(app: typer.Typer) -> None:
     @app.command("reconcile")
     def reconcile_command(
-        path: Path = typer.Argument(..., help="FHIR Bundle / resource / NDJSON file, or a folder of them."),
-        patient: str = typer.Option(None, "--patient", help="Patient id when the source holds several."),
+        ctx: typer.Context,
+        path: Path = typer.Argument(
+            None, help="FHIR Bundle / resource / NDJSON file, or a folder of them (or use --fhir-server)."
+        ),
+        patient: str = typer.Option(
+            None,
+            "--patient",
+            help="Patient id: the one to pull with --fhir-server, or one of several in a source.",
+        ),
+        fhir_server: str = fhir_source.FHIR_SERVER,
+        fhir_token: str = fhir_source.FHIR_TOKEN,
+        smart_client_id: str = fhir_source.SMART_CLIENT_ID,
+        smart_key: Path = fhir_source.SMART_KEY,
+        smart_kid: str = fhir_source.SMART_KID,
+        smart_alg: str = fhir_source.SMART_ALG,
+        smart_token_url: str = fhir_source.SMART_TOKEN_URL,
+        smart_scope: str = fhir_source.SMART_SCOPE,
         case_date: str = typer.Option(
             None,
             "--case-date",
@@ -41,11 +58,28 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The reconciled picture: vital status, cancers, medications, labs, conflicts, data quality."""
         from medboard.cli.options import parse_case_date
-        from medboard.tools.fhir import load_record
         from medboard.tools.reconcile import build_picture
 
         day = parse_case_date(case_date)
-        record = load_record(path, patient=patient)
+        record = fhir_source.load_source_record(
+            path,
+            ctx=ctx,
+            patient=patient,
+            server=fhir_source.server_source(
+                ctx=ctx,
+                path=path,
+                path_name="a PATH",
+                fhir_server=fhir_server,
+                patient=patient,
+                token=fhir_token,
+                smart_client_id=smart_client_id,
+                smart_key=smart_key,
+                smart_kid=smart_kid,
+                smart_alg=smart_alg,
+                smart_token_url=smart_token_url,
+                smart_scope=smart_scope,
+            ),
+        )
         picture = build_picture(record, case_date=day)
         if json_out:
             from medboard.cli.terminal import inert_json

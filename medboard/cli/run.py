@@ -8,20 +8,27 @@ and SIGTERM stop the run within seconds and remove the staging folder (`medboard
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from medboard.cli import fhir_source
+from medboard.cli import writeback as writeback_cli
+
 if TYPE_CHECKING:
     from medboard.agents.case import CaseInput
+    from medboard.cli.fhir_source import ServerSource
     from medboard.models import CaseSummary
+    from medboard.tools.fhir_server import PulledRecord
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
+        ctx: typer.Context,
         case: Path = typer.Argument(
             None, help="Bundle file, case folder, or case YAML (default: the embedded example case)."
         ),
@@ -33,7 +40,8 @@ def register(app: typer.Typer) -> None:
             "--out",
             "-o",
             help="Write summary.json, summary.md and report.html here (a folder outside the case's inputs; "
-            "only files medboard wrote there before are replaced, as listed in its .medboard-manifest.json).",
+            "only files medboard wrote there before are replaced, as listed in its .medboard-manifest.json); "
+            "with --fhir-server also record.ndjson, the pulled resources.",
         ),
         json_out: bool = typer.Option(False, "--json", help="Print the summary JSON to stdout."),
         question: str = typer.Option(None, "--question", "-q", help="Board question (overrides the case's)."),
@@ -43,7 +51,19 @@ def register(app: typer.Typer) -> None:
             help="The case's 'now' (FHIR date, e.g. 2019-04-03); overrides the case YAML's; "
             "default: the latest date in the record.",
         ),
-        patient: str = typer.Option(None, "--patient", help="Patient id when the record holds several."),
+        patient: str = typer.Option(
+            None,
+            "--patient",
+            help="Patient id: the one to pull with --fhir-server, or one of several in a record.",
+        ),
+        fhir_server: str = fhir_source.FHIR_SERVER,
+        fhir_token: str = fhir_source.FHIR_TOKEN,
+        smart_client_id: str = fhir_source.SMART_CLIENT_ID,
+        smart_key: Path = fhir_source.SMART_KEY,
+        smart_kid: str = fhir_source.SMART_KID,
+        smart_alg: str = fhir_source.SMART_ALG,
+        smart_token_url: str = fhir_source.SMART_TOKEN_URL,
+        smart_scope: str = fhir_source.SMART_SCOPE,
         lenient: bool = typer.Option(
             False,
             "--lenient",
@@ -64,11 +84,29 @@ def register(app: typer.Typer) -> None:
             "--allow-external-paths",
             help="Let a case YAML name records, images or masks outside its own folder (refused by default).",
         ),
+        write_back: bool = writeback_cli.WRITE_BACK,
     ) -> None:
         """Run a case through the specialists, the synthesizer and the verifier."""
         from medboard.cli.interrupts import signals_raise
 
-        if case is None:
+        writeback_cli.check_write_back(write_back, fhir_server=fhir_server)  # before any work
+        if write_back and not smart_scope and not os.environ.get("MEDBOARD_FHIR_SMART_SCOPE"):
+            smart_scope = writeback_cli.WRITE_SCOPE
+        server = fhir_source.server_source(
+            ctx=ctx,
+            path=case,
+            path_name="a CASE",
+            fhir_server=fhir_server,
+            patient=patient,
+            token=fhir_token,
+            smart_client_id=smart_client_id,
+            smart_key=smart_key,
+            smart_kid=smart_kid,
+            smart_alg=smart_alg,
+            smart_token_url=smart_token_url,
+            smart_scope=smart_scope,
+        )
+        if case is None and server is None:
             from medboard.examples import DEFAULT_CASE
 
             case = DEFAULT_CASE
@@ -88,6 +126,7 @@ def register(app: typer.Typer) -> None:
                 replay=replay,
                 time_budget=time_budget,
                 allow_external_paths=allow_external_paths,
+                server=server,
             )
         from medboard.cli.terminal import inert_json, line  # record/model text: inert on a terminal
 
@@ -101,12 +140,23 @@ def register(app: typer.Typer) -> None:
                     f"{summary.case_id}: {len(statements)} statements ({supported} supported), "
                     f"{len(summary.struck)} struck, {len(summary.discrepancies)} discrepancies"
                     + (f" → {out}/summary.json, summary.md, report.html" if out else "")
+                    + (", record.ndjson" if out and server else "")
                 )
             )
+        if write_back and server is not None:
+            # After the summary is out: a server refusing the write (exit 3) costs the write only.
+            from medboard.tools.fhir_server import FhirServerSettings
+
+            settings = FhirServerSettings.load(**server.options)
+            with signals_raise():
+                result = writeback_cli.write_back_to_server(
+                    summary, patient=server.patient, open_client=lambda: settings.client(server.url)
+                )
+            typer.echo(line(writeback_cli.outcome_line(result)), err=json_out)
 
 
 def _run(
-    case: Path,
+    case: Path | None,
     *,
     out: Path | None,
     json_out: bool,
@@ -120,6 +170,7 @@ def _run(
     time_budget: float | None = None,
     allow_external_paths: bool = False,
     case_date: str | None = None,
+    server: ServerSource | None = None,
 ) -> CaseSummary:
     import contextlib
 
@@ -133,14 +184,25 @@ def _run(
     day = parse_case_date(case_date)  # before any work: a bad value costs nothing
     if out is not None:
         # Before any work: a bad --out costs milliseconds, not a whole run.
-        publish.check_out_folder(out, case_inputs(case), other_files=[cassette] if cassette else [])
-    case_input = load_case(
-        case,
-        patient=patient,
-        question=question,
-        lenient=lenient,
-        allow_external_paths=allow_external_paths,
-    )
+        publish.check_out_folder(
+            out,
+            case_inputs(case) if case is not None else [],
+            other_files=[cassette] if cassette else [],
+            outputs=(*publish.OUTPUT_FILES, RECORD_FILE) if server is not None else publish.OUTPUT_FILES,
+        )
+    pulled: PulledRecord | None = None
+    if server is not None:
+        loaded = server.load(question=question, lenient=lenient)
+        case_input, pulled = loaded.case, loaded.pulled
+    else:
+        assert case is not None
+        case_input = load_case(
+            case,
+            patient=patient,
+            question=question,
+            lenient=lenient,
+            allow_external_paths=allow_external_paths,
+        )
     if day is not None:
         case_input.case_date = day
     with contextlib.ExitStack() as stack:
@@ -167,7 +229,7 @@ def _run(
             )
         if out is not None and staging is not None:
             try:
-                _write_outputs(summary, case_input, staging)
+                _write_outputs(summary, case_input, staging, pulled)
             except OSError as exc:  # disk full, the folder removed under the run
                 reason = exc.strerror or type(exc).__name__
                 raise publish.OutputFolderError(
@@ -178,12 +240,21 @@ def _run(
     return summary
 
 
-def _write_outputs(summary: CaseSummary, case: CaseInput, staging: Path) -> None:
+#: The pulled resources of a --fhir-server run, beside the summary (FHIR Bulk Data NDJSON).
+RECORD_FILE = "record.ndjson"
+
+
+def _write_outputs(
+    summary: CaseSummary, case: CaseInput, staging: Path, pulled: PulledRecord | None = None
+) -> None:
     """summary.json, summary.md and report.html into the staging folder (overlays already in
-    ``staging/images``)."""
+    ``staging/images``), and the pulled record of a --fhir-server run."""
     from medboard.report import write_case_outputs
 
     write_case_outputs(summary, case, staging)
+    if pulled is not None:
+        with (staging / RECORD_FILE).open("w", encoding="utf-8") as handle:
+            handle.writelines(pulled.ndjson_lines())
 
 
 def case_inputs(case: Path) -> list[Path]:

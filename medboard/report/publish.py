@@ -76,14 +76,22 @@ def _error(out: Path, problem: str) -> OutputFolderError:
 # ------------------------------------------------------------------------------ before the run
 
 
-def check_out_folder(out: Path, inputs: Iterable[Path], *, other_files: Iterable[Path] = ()) -> Path:
+def check_out_folder(
+    out: Path,
+    inputs: Iterable[Path],
+    *,
+    other_files: Iterable[Path] = (),
+    outputs: Iterable[str] = OUTPUT_FILES,
+) -> Path:
     """Refuse an `--out` that cannot be published to safely; return it resolved (symlinks followed).
 
     `inputs` are the case's input files and folders (record, case YAML and its folder, images,
     masks); `--out` may not equal, hold or lie inside any of them. `other_files` (a cassette the run
-    records) may sit inside `--out` but not be it. Nothing is created (the writability probe is
-    removed at once).
+    records) may sit inside `--out` but not be it. `outputs`: the files this run writes at the top
+    of `--out` (default `OUTPUT_FILES`; a ``--fhir-server`` run adds ``record.ndjson``). Nothing
+    is created (the writability probe is removed at once).
     """
+    outputs = tuple(outputs)
     if "\x00" in str(out):
         raise _error(Path(str(out).replace("\x00", "\\0")), "path contains a NUL character")
     target = Path(os.path.realpath(out))
@@ -109,7 +117,7 @@ def check_out_folder(out: Path, inputs: Iterable[Path], *, other_files: Iterable
         if target == other:
             raise _error(out, f"is also the file {_show(item)} this run writes; name another folder")
         if other.is_relative_to(target) and other.relative_to(target).parts[0] in (
-            *OUTPUT_FILES,
+            *outputs,
             *OUTPUT_FOLDERS,
             MANIFEST,
         ):
@@ -119,7 +127,7 @@ def check_out_folder(out: Path, inputs: Iterable[Path], *, other_files: Iterable
     _probe_writable(out, existing)
     if target.is_dir():
         with contextlib.suppress(PermissionError):  # an unreadable folder fails the probe above
-            _check_not_foreign(target, _read_manifest(target), files=OUTPUT_FILES, folders=OUTPUT_FOLDERS)
+            _check_not_foreign(target, _read_manifest(target), files=outputs, folders=OUTPUT_FOLDERS)
     return target
 
 

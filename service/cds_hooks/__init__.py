@@ -1,1 +1,1 @@
-"""CDS Hooks 2.0: discovery, the ``patient-view`` service, the CDS client's JWT. Not yet filled in."""
+"""CDS Hooks 2.0: discovery, the ``patient-view`` service and its cards, prefetch, the CDS client's JWT."""
