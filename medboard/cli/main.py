@@ -48,6 +48,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "verify",
     "schema",
     "serve",
+    "scenarios",
 )
 
 for _name in COMMAND_MODULES:
