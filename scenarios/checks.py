@@ -73,7 +73,9 @@ def describe(expectation: Any) -> str:
         what = _selector_text(expectation)
         where = f" in section `{expectation.section}`" if expectation.section else ""
         if isinstance(expectation, Appears):
-            many = f"at least {expectation.min_count} statements" if expectation.min_count > 1 else "a statement"
+            many = (
+                f"at least {expectation.min_count} statements" if expectation.min_count > 1 else "a statement"
+            )
             return f"{many} {what}{where}"
         return f"no statement {what}{where}"
     if isinstance(expectation, Headline):
@@ -84,7 +86,11 @@ def describe(expectation: Any) -> str:
         cites = f" citing {', '.join(expectation.cites)}" if expectation.cites else ""
         return f"a `{expectation.kind}` discrepancy{cites}"
     if isinstance(expectation, NoDiscrepancies):
-        return f"no discrepancy of kind {', '.join(expectation.kinds)}" if expectation.kinds else "no discrepancy"
+        return (
+            f"no discrepancy of kind {', '.join(expectation.kinds)}"
+            if expectation.kinds
+            else "no discrepancy"
+        )
     if isinstance(expectation, Status):
         items = [f"{k}: {_statuses(v)}" for k, v in expectation.medications.items()]
         items += [f"line {k}: {_statuses(v)}" for k, v in expectation.lines.items()]
@@ -214,7 +220,9 @@ def _appears(exp: Appears, run: ScenarioRun) -> Outcome:
         scope = list(published(run.summary, exp.section))
         kinds = [s.kind for s in run.summary.sections]
         if exp.section not in kinds:
-            details.append(f"the summary has no `{exp.section}` section (it has: {', '.join(dict.fromkeys(kinds))})")
+            details.append(
+                f"the summary has no `{exp.section}` section (it has: {', '.join(dict.fromkeys(kinds))})"
+            )
         else:
             details.append(f"statements in `{exp.section}` ({len(scope)}):")
             details += _shown(scope)
@@ -297,7 +305,9 @@ def _no_discrepancies(exp: NoDiscrepancies, run: ScenarioRun) -> Outcome:
     bad = [d for d in run.summary.discrepancies if exp.kinds is None or d.kind in exp.kinds]
     if not bad:
         return Outcome(True, describe(exp), "none")
-    return Outcome(False, describe(exp), f"{len(bad)} discrepancies:", [_discrepancy_line(d) for d in bad[:SHOWN]])
+    return Outcome(
+        False, describe(exp), f"{len(bad)} discrepancies:", [_discrepancy_line(d) for d in bad[:SHOWN]]
+    )
 
 
 # -------------------------------------------------------------------------------------- status
@@ -342,7 +352,9 @@ def _status(exp: Status, run: ScenarioRun) -> Outcome:
     for key, value in exp.lines.items():
         allowed = _allowed(value)
         drugs = {d.strip().casefold() for d in key.split("+") if d.strip()}
-        lines = [ln for c in run.picture.cancers for ln in c.lines if {d.casefold() for d in ln.drugs} == drugs]
+        lines = [
+            ln for c in run.picture.cancers for ln in c.lines if {d.casefold() for d in ln.drugs} == drugs
+        ]
         if not lines:
             every = [" + ".join(ln.drugs) for c in run.picture.cancers for ln in c.lines]
             problems.append(f"line {key}: not in the picture")
@@ -352,7 +364,9 @@ def _status(exp: Status, run: ScenarioRun) -> Outcome:
             found_parts.append(f"line {' + '.join(line.drugs)}: {line.status}")
             if line.status not in allowed:
                 problems.append(f"line {' + '.join(line.drugs)} is {line.status}")
-                details.append(f"line notes: {'; '.join(line.notes) or '(none)'} ← {', '.join(line.sources[:6])}")
+                details.append(
+                    f"line notes: {'; '.join(line.notes) or '(none)'} ← {', '.join(line.sources[:6])}"
+                )
         for sec, st in published(run.summary):
             claim = st.claim
             if (
@@ -378,7 +392,10 @@ def _verdicts(exp: Verdicts, run: ScenarioRun) -> Outcome:
         by_label.setdefault(label, []).append((sec, st))
     counts = {label: len(rows) for label, rows in by_label.items()}
     counts["struck"] = len(run.summary.struck)
-    found = ", ".join(f"{label} {counts.get(label, 0)}" for label in ("supported", "contradicted", "unsupported", "unverifiable", "struck"))
+    found = ", ".join(
+        f"{label} {counts.get(label, 0)}"
+        for label in ("supported", "contradicted", "unsupported", "unverifiable", "struck")
+    )
     over: list[str] = []
     details: list[str] = []
     for label in ("contradicted", "unsupported", "unverifiable", "struck"):
@@ -389,7 +406,8 @@ def _verdicts(exp: Verdicts, run: ScenarioRun) -> Outcome:
         details.append(f"{label} statements:")
         if label == "struck":
             details += [
-                f'[{s.section}] (struck) "{s.statement.text[:200]}" — {s.reason}' for s in run.summary.struck[:SHOWN]
+                f'[{s.section}] (struck) "{s.statement.text[:200]}" — {s.reason}'
+                for s in run.summary.struck[:SHOWN]
             ]
         else:
             details += _shown(by_label.get(label, []))
@@ -403,7 +421,10 @@ def _verdicts(exp: Verdicts, run: ScenarioRun) -> Outcome:
 
 def _budget(exp: Budget, run: ScenarioRun) -> Outcome:
     assert run.summary is not None
-    found = f"wall {run.wall_s:.2f} s (flow {run.flow_s:.2f} s), {run.model_calls} model calls, {run.tokens} tokens"
+    found = (
+        f"wall {run.wall_s:.2f} s (flow {run.flow_s:.2f} s), "
+        f"{run.model_calls} model calls, {run.tokens} tokens"
+    )
     over = []
     if exp.wall_s is not None and run.wall_s > exp.wall_s:
         over.append(f"wall time {run.wall_s:.2f} s > {exp.wall_s:g} s")

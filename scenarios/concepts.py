@@ -77,9 +77,10 @@ def resolve(ref: str, picture: ClinicalPicture) -> ConceptMatch:
                 match.labels.append(f"biomarker {marker.name} of {cancer.name}: {values}")
                 match.sources.update(r.source for r in marker.results)
         elif kind == "marker":
-            for marker in _best(cancer.markers, name, lambda m: [m.name, m.code or ""]):
-                match.labels.append(f"marker {marker.name} of {cancer.name} ({len(marker.results)} results)")
-                match.sources.update(r.source for r in marker.results)
+            for tumour_marker in _best(cancer.markers, name, lambda m: [m.name, m.code or ""]):
+                count = len(tumour_marker.results)
+                match.labels.append(f"marker {tumour_marker.name} of {cancer.name} ({count} results)")
+                match.sources.update(r.source for r in tumour_marker.results)
         elif kind == "line":
             for line in cancer.lines:
                 if _line_matches(line.drugs, name):

@@ -45,7 +45,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Re-record scenario cassettes against a live endpoint before checking them.",
     )
-    group.addoption("--scenario-model", default=None, metavar="URL", help="Live endpoint for --scenario-record.")
+    group.addoption(
+        "--scenario-model", default=None, metavar="URL", help="Live endpoint for --scenario-record."
+    )
     group.addoption("--scenario-model-name", default=None, metavar="NAME", help="Served model name.")
     group.addoption(
         "--scenario-update-snapshots",
@@ -164,7 +166,10 @@ class ExpectationItem(pytest.Item):
         except MedboardError as error:
             raise ScenarioInputFailure(f"{type(error).__name__} (exit {error.exit_code}): {error}") from None
         result = evaluate_one(
-            self.scenario, run, self.index, update_snapshots=bool(self.config.option.scenario_update_snapshots)
+            self.scenario,
+            run,
+            self.index,
+            update_snapshots=bool(self.config.option.scenario_update_snapshots),
         )
         if not result.passed:
             raise ExpectationFailure(failure_text(self.scenario, result))

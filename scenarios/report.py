@@ -49,9 +49,12 @@ class ScenarioResult:
         return self.error is None and all(r.passed for r in self.results)
 
 
-def evaluate(scenario: Scenario, run: ScenarioRun, *, update_snapshots: bool = False) -> list[ExpectationResult]:
+def evaluate(
+    scenario: Scenario, run: ScenarioRun, *, update_snapshots: bool = False
+) -> list[ExpectationResult]:
     return [
-        evaluate_one(scenario, run, index, update_snapshots=update_snapshots) for index in range(len(scenario.expect))
+        evaluate_one(scenario, run, index, update_snapshots=update_snapshots)
+        for index in range(len(scenario.expect))
     ]
 
 

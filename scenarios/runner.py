@@ -18,11 +18,13 @@ Model modes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,14 +104,17 @@ async def run_scenario(
     spec, replay, cassette, overrides, final = _model_plan(scenario, record, model_url, model_name)
     run.mode = "record" if cassette else "replay" if replay else "live" if spec else "none"
     try:
-        async with open_caller(spec or "none", replay=replay, cassette=cassette, overrides=overrides) as caller:
+        async with open_caller(
+            spec or "none", replay=replay, cassette=cassette, overrides=overrides
+        ) as caller:
             flow_started = time.perf_counter()
             try:
-                run.summary = await run_case_flow(case, caller=caller, specialists=specialists)
+                with _quiet_runtime_errors():
+                    run.summary = await run_case_flow(case, caller=caller, specialists=specialists)
             except CassetteMissError as miss:
                 run.replay_miss = str(miss)
             run.flow_s = time.perf_counter() - flow_started
-            client = getattr(caller, "client", None)
+            client: Any = getattr(caller, "client", None)
             if replay is not None and hasattr(client, "unused") and run.replay_miss is None:
                 run.unused_recordings = len(client.unused())
             run.recorded = int(getattr(client, "recorded", 0) or 0)
@@ -130,6 +135,20 @@ async def run_scenario(
             "(the pipeline makes fewer model calls than when it was recorded)"
         )
     return run
+
+
+@contextlib.contextmanager
+def _quiet_runtime_errors() -> Iterator[None]:
+    """autogen-core logs, at ERROR and with a traceback, every exception an agent raises — a strict
+    replay miss included, which the scenario reports itself (with the prompt diff). Its runtime
+    logger is raised to CRITICAL for the run: a genuine fault still ends the run as an error."""
+    logger = logging.getLogger("autogen_core")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _model_plan(
@@ -184,7 +203,9 @@ def load_inputs(scenario: Scenario) -> CaseInput:
         raise
     except MedboardInputError as error:
         raise ScenarioInputError(
-            f"{key} {written!r} cannot be used: {error}", source=str(scenario.path), location=scenario.where("inputs", key)
+            f"{key} {written!r} cannot be used: {error}",
+            source=str(scenario.path),
+            location=scenario.where("inputs", key),
         ) from None
     case.case_id = scenario.label
     if inputs.question:

@@ -81,7 +81,9 @@ def check_snapshot(exp: Snapshot, run: ScenarioRun, *, update: bool = False) -> 
     try:
         stored = json.loads(read_text_bounded(path, cap="max_file_bytes"))
     except json.JSONDecodeError as error:
-        return Outcome(False, describe(exp), f"the stored snapshot is not JSON ({error.msg}, line {error.lineno})")
+        return Outcome(
+            False, describe(exp), f"the stored snapshot is not JSON ({error.msg}, line {error.lineno})"
+        )
     if stored == current:
         return Outcome(True, describe(exp), f"{len(current['statements'])} statements, unchanged")
     diff = list(

@@ -329,9 +329,11 @@ class SectionState(_Expectation):
 
     type: Literal["section"]
     kind: SectionRef
-    status: Literal["ok", "empty", "failed", "degraded"] | list[
+    status: (
         Literal["ok", "empty", "failed", "degraded"]
-    ] | None = None
+        | list[Literal["ok", "empty", "failed", "degraded"]]
+        | None
+    ) = None
     min_statements: NonNegativeInt = 0
 
 
@@ -549,8 +551,10 @@ def _walk(root: yaml.Node | None, loc: tuple[int | str, ...]) -> tuple[tuple[str
 
 
 def _is_tag(part: str) -> bool:
-    return part in TYPE_NAMES or part in ("none", "cassette", "live", "str", "list[str]") or (
-        "[" in part or part.startswith(("literal", "function-"))
+    return (
+        part in TYPE_NAMES
+        or part in ("none", "cassette", "live", "str", "list[str]")
+        or ("[" in part or part.startswith(("literal", "function-")))
     )
 
 

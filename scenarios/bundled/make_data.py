@@ -150,11 +150,15 @@ def plant_laterality(nsclc: dict[str, Any]) -> dict[str, Any]:
                 {
                     "url": f"{MCODE_BASE}/StructureDefinition/mcode-laterality-qualifier",
                     "valueCodeableConcept": {
-                        "coding": [{"system": SNOMED, "code": "24028007", "display": "Right (qualifier value)"}]
+                        "coding": [
+                            {"system": SNOMED, "code": "24028007", "display": "Right (qualifier value)"}
+                        ]
                     },
                 }
             ],
-            "coding": [{"system": SNOMED, "code": "39607008", "display": "Right lung structure (body structure)"}],
+            "coding": [
+                {"system": SNOMED, "code": "39607008", "display": "Right lung structure (body structure)"}
+            ],
         }
     ]
     return bundle
@@ -211,7 +215,9 @@ def copy_mr(shared: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--shared", type=Path, default=HERE.parents[1] / ".." / "shared" / "data")
     args = parser.parse_args(argv)
     shared: Path = args.shared.resolve()
@@ -224,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     resource(cll, "binet-stage-group-B")["subject"] = {"reference": "Patient/cancer-patient-adam-everyman"}
     write_json(fhir / "cll-adam-everyman.json", cll)
     for name in SYNTHEA:
-        write_json(fhir / f"{name}.json", json.loads((shared / "fhir" / "synthea" / f"{name}.json").read_text()))
+        write_json(
+            fhir / f"{name}.json", json.loads((shared / "fhir" / "synthea" / f"{name}.json").read_text())
+        )
     planted = DATA / "planted"
     write_json(planted / "jenny-m-discordant-er.json", plant_discordant_er(jenny))
     write_json(planted / "jenny-m-anastrozole-stopped.json", plant_stopped_anastrozole(jenny))
