@@ -30,9 +30,11 @@ def run_command(
     ),
     tag: list[str] = typer.Option([], "--tag", help="Only scenarios with this tag (repeatable)."),
     model: str = typer.Option(
-        None, "--model", help="Live endpoint for --record (URL or 'local'): overrides the scenario's."
+        None,
+        "--model",
+        help="Live endpoint (URL or 'local') for --record and live scenarios; overrides the scenario's.",
     ),
-    model_name: str = typer.Option(None, "--model-name", help="Served model name for --record."),
+    model_name: str = typer.Option(None, "--model-name", help="Served model name at that endpoint."),
     update_snapshots: bool = typer.Option(
         False, "--update-snapshots", help="Rewrite snapshot files instead of comparing."
     ),
