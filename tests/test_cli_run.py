@@ -35,7 +35,9 @@ def test_run_writes_summary_json_and_markdown(tmp_path: Path, capsys: pytest.Cap
     markdown = (out / "summary.md").read_text()
     assert markdown.startswith("# Case summary") and "Not a diagnostic device" in markdown
     written = sorted(p.name for p in out.iterdir())
-    assert written == [".medboard-manifest.json", "summary.json", "summary.md"], "no temporary leftovers"
+    assert written == [".medboard-manifest.json", "report.html", "summary.json", "summary.md"], (
+        "no temporary leftovers"
+    )
     assert "statements" in capsys.readouterr().out
 
 

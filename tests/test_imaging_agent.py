@@ -398,4 +398,7 @@ def test_run_cli_writes_key_images_with_boxes_next_to_the_report(tmp_path: Path)
     assert len(images) == 1
     markdown = (out / "summary.md").read_text()
     assert "## Key images" in markdown and f"images/{images[0].name}" in markdown
+    report = (out / "report.html").read_text()
+    assert '<figure class="key-image">' in report and '<img src="data:image/png;base64,' in report
+    assert "Opacity in the right lower zone." in report, "the box's finding is its legend"
     assert not list(tmp_path.glob(".medboard-*")), "the staging folder is gone"

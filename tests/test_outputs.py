@@ -152,13 +152,13 @@ def test_rerun_into_the_same_out_replaces_only_its_own_files(
     assert main(["run", str(JENNY), "--model", "none", "--out", str(out)]) == 0
     (out / "notes.md").write_text("reviewer notes\n")
     first = json.loads((out / MANIFEST).read_text())
-    assert sorted(first["files"]) == ["summary.json", "summary.md"]
+    assert sorted(first["files"]) == ["report.html", "summary.json", "summary.md"]
     assert main(["run", str(JENNY), "--model", "none", "--question", "Any trial?", "--out", str(out)]) == 0
     summary = CaseSummary.model_validate_json((out / "summary.json").read_text())
     assert summary.question == "Any trial?", "the second run's summary was published"
     assert (out / "notes.md").read_text() == "reviewer notes\n", "the user's file is untouched"
     manifest = json.loads((out / MANIFEST).read_text())
-    assert sorted(manifest["files"]) == ["summary.json", "summary.md"]
+    assert sorted(manifest["files"]) == ["report.html", "summary.json", "summary.md"]
     for rel, versions in manifest["files"].items():
         assert len(versions) == 1 and versions[0]["size"] == (out / rel).stat().st_size
     assert not staging_left(tmp_path, out)
@@ -373,10 +373,11 @@ def test_four_concurrent_runs_to_one_out_all_succeed(tmp_path: Path) -> None:
     assert summary.question in {f"Question {i}?" for i in range(4)}
     markdown = (out / "summary.md").read_text()
     assert summary.question in markdown, "summary.json and summary.md come from the same run"
+    assert summary.question in (out / "report.html").read_text(), "and report.html too"
     manifest = json.loads((out / MANIFEST).read_text())
     for rel, (record,) in manifest["files"].items():
         assert record["size"] == (out / rel).stat().st_size
-    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "summary.json", "summary.md"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "report.html", "summary.json", "summary.md"]
     assert not staging_left(tmp_path, out)
 
 

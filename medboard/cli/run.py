@@ -19,6 +19,7 @@ from medboard.cli import fhir_source
 from medboard.cli import writeback as writeback_cli
 
 if TYPE_CHECKING:
+    from medboard.agents.case import CaseInput
     from medboard.cli.fhir_source import ServerSource
     from medboard.models import CaseSummary
     from medboard.tools.fhir_server import PulledRecord
@@ -38,8 +39,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--out",
             "-o",
-            help="Write summary.json and summary.md here (a folder outside the case's inputs; only "
-            "files medboard wrote there before are replaced, as listed in its .medboard-manifest.json); "
+            help="Write summary.json, summary.md and report.html here (a folder outside the case's inputs; "
+            "only files medboard wrote there before are replaced, as listed in its .medboard-manifest.json); "
             "with --fhir-server also record.ndjson, the pulled resources.",
         ),
         json_out: bool = typer.Option(False, "--json", help="Print the summary JSON to stdout."),
@@ -138,7 +139,7 @@ def register(app: typer.Typer) -> None:
                 line(
                     f"{summary.case_id}: {len(statements)} statements ({supported} supported), "
                     f"{len(summary.struck)} struck, {len(summary.discrepancies)} discrepancies"
-                    + (f" → {out}/summary.json, summary.md" if out else "")
+                    + (f" → {out}/summary.json, summary.md, report.html" if out else "")
                     + (", record.ndjson" if out and server else "")
                 )
             )
@@ -228,7 +229,7 @@ def _run(
             )
         if out is not None and staging is not None:
             try:
-                _write_outputs(summary, staging, pulled)
+                _write_outputs(summary, case_input, staging, pulled)
             except OSError as exc:  # disk full, the folder removed under the run
                 reason = exc.strerror or type(exc).__name__
                 raise publish.OutputFolderError(
@@ -243,12 +244,14 @@ def _run(
 RECORD_FILE = "record.ndjson"
 
 
-def _write_outputs(summary: CaseSummary, staging: Path, pulled: PulledRecord | None = None) -> None:
-    from medboard.report.markdown import render_markdown
+def _write_outputs(
+    summary: CaseSummary, case: CaseInput, staging: Path, pulled: PulledRecord | None = None
+) -> None:
+    """summary.json, summary.md and report.html into the staging folder (overlays already in
+    ``staging/images``), and the pulled record of a --fhir-server run."""
+    from medboard.report import write_case_outputs
 
-    images = sorted(p.name for p in (staging / "images").glob("*.png"))
-    (staging / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
-    (staging / "summary.md").write_text(render_markdown(summary, images=images), encoding="utf-8")
+    write_case_outputs(summary, case, staging)
     if pulled is not None:
         with (staging / RECORD_FILE).open("w", encoding="utf-8") as handle:
             handle.writelines(pulled.ndjson_lines())

@@ -49,8 +49,8 @@ from medboard.textsafety import neutralize_line
 
 MANIFEST = ".medboard-manifest.json"
 STAGING_PREFIX = ".medboard-staging-"
-#: What a run writes at the top of `--out`: two files and a folder of overlay PNGs.
-OUTPUT_FILES = ("summary.json", "summary.md")
+#: What a run writes at the top of `--out`: three files and a folder of overlay PNGs.
+OUTPUT_FILES = ("summary.json", "summary.md", "report.html")
 OUTPUT_FOLDERS = ("images",)
 LOCK_TIMEOUT_S = 30.0
 #: A manifest is small (a few entries); anything larger is not one.
