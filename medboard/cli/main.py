@@ -49,6 +49,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "verify",
     "schema",
     "serve",
+    "scenarios",
 )
 
 for _name in COMMAND_MODULES:
