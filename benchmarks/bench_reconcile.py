@@ -8,7 +8,8 @@ cancer conditions, its stage groups, its dates), never from known ids:
 
     biomarker    a coded qualitative result cloned with the opposite answer, same day / later specimen
     medication   a stopped MedicationStatement before an active request of the same ingredient; a
-                 stopped statement followed by an administration
+                 stopped statement followed by an administration; a stopped statement while an
+                 older order of the drug was never updated (still active)
     laterality   a sided procedure / specimen flipped, or a sided condition + opposite-side procedure
     stage        a second stage group of the same type and code, differing, on (about) the same day
     after_death  an encounter / observation / order after a (planted or recorded) death date
@@ -294,8 +295,23 @@ def plant_medication(bundle: dict[str, Any], n: int) -> Iterator[Case]:
                 r["status"] = "stopped"
         add(control, again)
         yield Case("medication", f"control: re-ordered {again['id']}", control, (), control=True)
-        # control: an administration during the statement, before its stop
+        # 3. a stop reported by a statement while the older order was never updated (still active)
+        planted = copy.deepcopy(bundle)
+        for r in resources(planted):
+            if r.get("resourceType") == "MedicationRequest" and r.get("medicationCodeableConcept") == concept:
+                r["status"] = "stopped"
+        stale = next(r for r in resources(planted) if r.get("id") == request["id"])
+        stale["status"] = "active"
+        for dosage in stale.get("dosageInstruction") or ():
+            (((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}).pop("end", None)
+        side = add(planted, {**statement, "id": uid(f"stmt{i}d", n)})
+        yield Case("medication", f"stale active {_ref(request)} after a stop", planted, (side, _ref(request)))
+        # control: an administration during the statement, before its stop (every order of the
+        # drug ended, as in 2: an order still active after the stop is case 3, not this control)
         control = copy.deepcopy(bundle)
+        for r in resources(control):
+            if r.get("resourceType") == "MedicationRequest" and r.get("medicationCodeableConcept") == concept:
+                r["status"] = "stopped"
         during = {**statement, "id": uid(f"stmt{i}c", n)}
         dose = {
             **admin,

@@ -15,7 +15,10 @@ verifier's discrepancy rules (`tools/checks/discrepancies.py`), which they do no
   and values that change over days are a trend, not a conflict.
 - `medication_status_across_types` — one ingredient, two resource types that disagree: a stopped
   or completed MedicationStatement while a MedicationRequest authored on or after the stop is
-  active, and an administration given after a stop that no later order explains (**warning**).
+  active; a stopped MedicationStatement while an older MedicationRequest (authored before the stop,
+  its dosing period not ended before it) still reads active and no later order or statement
+  restarts the drug (the order was never updated); and an administration given after a stop that
+  no later order explains (**warning**).
   (An active request with stopped administrations is `medication_status_conflict`.)
 - `laterality_conflict` — a paired organ named left in one source and right in another (condition,
   procedure, specimen, imaging), among sources tied to one condition (reasonReference, a
@@ -228,6 +231,38 @@ def _stop_day(record: PatientRecord, fact: Fact) -> date | None:
     return None
 
 
+def _stale_orders(record: PatientRecord, stop: Fact, stopped_on: date, facts: Sequence[Fact]) -> list[Fact]:
+    """Active orders a stopped MedicationStatement contradicts: authored before the stop, never
+    updated, and not ended (their dosing period) before it. A completed course is not a contradiction
+    of an order, nor is a stopped order (same type: the order's own history)."""
+    if _med_type(stop) != "MedicationStatement" or (stop.status or "") != "stopped":
+        return []
+    stale = []
+    for fact in facts:
+        authored = _day(fact.date)
+        if (
+            _med_type(fact) != "MedicationRequest"
+            or (fact.status or "") not in medication_status.TAKING
+            or authored is None
+            or authored >= stopped_on
+        ):
+            continue
+        ended = _day(_order_period_end(record.get(fact.evidence.reference) or {}))
+        if ended is not None and ended < stopped_on:
+            continue  # the order ran out before the stop: nothing left to contradict
+        stale.append(fact)
+    return stale
+
+
+def _order_period_end(resource: dict[str, Any]) -> str | None:
+    ends = [
+        ((d.get("timing") or {}).get("repeat") or {}).get("boundsPeriod", {}).get("end")
+        for d in resource.get("dosageInstruction", ())
+        if isinstance(d, dict)
+    ]
+    return max((e for e in ends if isinstance(e, str)), default=None)
+
+
 def medication_status_across_types(record: PatientRecord, picture: ClinicalPicture) -> list[Discrepancy]:
     del picture
     by_ingredient: dict[str, list[Fact]] = defaultdict(list)
@@ -268,6 +303,17 @@ def medication_status_across_types(record: PatientRecord, picture: ClinicalPictu
                 )
             if restarts:
                 continue  # a later active order or statement explains later doses
+            stale = _stale_orders(record, stop, stopped_on, facts)
+            if stale:
+                out.append(
+                    make_discrepancy(
+                        "medication_status_across_types",
+                        f"{stop.label}: {stop.evidence.reference} says stopped on {stopped_on}, "
+                        "while order(s) authored before it still read active: "
+                        + ", ".join(f"{r.evidence.reference} ({r.date})" for r in stale),
+                        [_with_quote(stop.evidence, stop.status or ""), *(r.evidence for r in stale)],
+                    )
+                )
             given = [
                 f
                 for f in facts
