@@ -3,6 +3,7 @@
 from medboard.models.claims import (
     Claim,
     ClaimedResult,
+    ClaimedStop,
     DiagnosisClaim,
     LineClaim,
     MedicationClaim,
@@ -40,6 +41,7 @@ __all__ = [
     "CheckResult",
     "Claim",
     "ClaimedResult",
+    "ClaimedStop",
     "Coding",
     "DiagnosisClaim",
     "Discrepancy",

@@ -57,8 +57,20 @@ class MedicationClaim(_Claim):
     last_evidence_date: str | None = None
 
 
+class ClaimedStop(BaseModel):
+    """A drug of a line that one source says stopped: the stop date that source records (None: the
+    source records no stop date, and the statement says so)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    drug: str
+    date: str | None = None
+    source: Reference
+
+
 class LineClaim(_Claim):
-    """ "A line of <drugs> for <cancer>, <start> – <end>, <status>"."""
+    """ "A line of <drugs> for <cancer>, <start> – <end>, <status>" and any stop of one of its drugs
+    the statement names ("anastrozole stopped on <date>"), so the verifier compares that date too."""
 
     concept: Literal["line"] = "line"
     cancer: Reference | None = Field(default=None, description="The cancer's Condition, when assigned.")
@@ -66,6 +78,7 @@ class LineClaim(_Claim):
     start: str | None = None
     end: str | None = None
     status: CurrencyStatus
+    stops: list[ClaimedStop] = Field(default_factory=list)
 
 
 class ResultClaim(_Claim):
@@ -119,6 +132,7 @@ Claim = Annotated[
 __all__ = [
     "Claim",
     "ClaimedResult",
+    "ClaimedStop",
     "CurrencyStatus",
     "DiagnosisClaim",
     "LineClaim",

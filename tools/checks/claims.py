@@ -17,7 +17,8 @@ concept:
      evidence date its last evidence date ("current" on a stopped or stale ingredient fails,
      naming the deciding source and its reason);
    - line — a line of that cancer with those drugs exists, with that start, end (None: ongoing)
-     and status;
+     and status; each drug stop it names (`ClaimedStop`) is by a source of that line that records
+     that stop date (its period's end; a start or authored date is not a stop date);
    - result — no result of that biomarker that the claim leaves out disagrees with it
      ("contradicted by Observation/x: Positive on 2019-01-02"; a claim that lists every side,
      as a statement reporting the conflict does, agrees); no claimed value is listed as
@@ -38,11 +39,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from medboard.models import CheckResult, EvidenceRef, Fact
 from medboard.models.claims import (
     Claim,
     ClaimedResult,
+    ClaimedStop,
     DiagnosisClaim,
     LineClaim,
     MedicationClaim,
@@ -108,6 +111,8 @@ def _claimed_references(claim: Claim) -> list[str]:
         refs += [r.source for r in claim.results]
     if isinstance(claim, DiagnosisClaim):
         refs.append(claim.condition)
+    if isinstance(claim, LineClaim):
+        refs += [s.source for s in claim.stops]
     return list(dict.fromkeys(refs))
 
 
@@ -212,6 +217,51 @@ def _line(claim: LineClaim, index: PictureIndex, record: PatientRecord, out: _Fi
         )
     else:
         out.ok(f"line {' + '.join(line.drugs)}: {line.status} as the picture has it")
+    for stop in claim.stops:
+        _line_stop(stop, line, record, out)
+
+
+def _recorded_stop(resource: dict[str, Any]) -> str | None:
+    """The stop date a medication resource records: the end of its period (a statement's or an
+    administration's ``effectivePeriod``, an order's dosing ``boundsPeriod`` or validity period).
+    Its start or authored date is when the drug began, never when it stopped."""
+    if resource.get("resourceType") == "MedicationRequest":
+        ends = [
+            (((d.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}).get("end")
+            for d in resource.get("dosageInstruction") or ()
+            if isinstance(d, dict)
+        ]
+        found = [e for e in ends if isinstance(e, str)]
+        if found:
+            return max(found)
+        validity = (resource.get("dispenseRequest") or {}).get("validityPeriod") or {}
+        return validity.get("end") if isinstance(validity.get("end"), str) else None
+    end = (resource.get("effectivePeriod") or {}).get("end")
+    return end if isinstance(end, str) else None
+
+
+def _line_stop(stop: ClaimedStop, line: Line, record: PatientRecord, out: _Findings) -> None:
+    """A drug of the line said stopped on a date: the source is the line's and records that date."""
+    source = _canonical(record, stop.source)
+    if source not in line.sources:
+        out.fail(f"{source} is not a record of the line {' + '.join(line.drugs)} ({_span(line)})", [source])
+        return
+    recorded = _recorded_stop(record.get(source) or {})
+    if stop.date is None and recorded is not None:
+        out.fail(
+            f"claims {stop.drug} stopped with no date recorded; {source} records its stop on {recorded}",
+            [source],
+        )
+    elif stop.date is not None and recorded is None:
+        out.fail(f"claims {stop.drug} stopped on {stop.date}; {source} records no stop date", [source])
+    elif not _same_day(stop.date, recorded):
+        out.fail(
+            f"claims {stop.drug} stopped on {stop.date}; {source} records its stop on {recorded}", [source]
+        )
+    else:
+        out.ok(
+            f"{stop.drug} stopped {f'on {recorded}' if recorded else '(no date recorded)'} as {source} says"
+        )
 
 
 # ----------------------------------------------------------------------------------- results

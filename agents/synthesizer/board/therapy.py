@@ -28,7 +28,7 @@ from typing import Any
 from medboard.agents.synthesizer.board.draft import CancerDraft, short, when
 from medboard.agents.synthesizer.board.scope import Items, day, role_of
 from medboard.models import Fact, Finding, iso_day
-from medboard.models.claims import LineClaim
+from medboard.models.claims import ClaimedStop, LineClaim
 from medboard.models.fact_kinds import ProcedureDetails
 from medboard.models.picture import Line
 from medboard.tools.fhir.medication_status import TAKING
@@ -122,7 +122,9 @@ def _line_row(draft: CancerDraft, number: int, line: Line, count: int) -> None:
         span, stop = f"{start} – {line.end}", line.end
     else:
         span, stop = f"started {start}", "not recorded" if line.end else "—"
-    status = _line_status(line, last, inferred, number, sources, record)
+    status, stops = _line_status(line, last, inferred, number, sources, record)
+    if stops:  # the stops the text names are claimed too: the verifier compares their dates
+        claim = claim.model_copy(update={"stops": stops})
     refs = {e.reference for e in (finding.evidence if finding else [])} | set(line.sources)
     # the count the text states is the count of what the row cites; a line finding that also cites
     # the next line's start (what dated an inferred end) leaves the count to the cells
@@ -166,27 +168,33 @@ def _line_status(
     number: int,
     sources: Sequence[Fact],
     record: PatientRecord | None,
-) -> str:
+) -> tuple[str, list[ClaimedStop]]:
     """The row's status: the picture's, with the record's reason for a stop; a drug stopped for a
-    reason within a line that goes on is named with its reason."""
+    reason within a line that goes on is named with its reason and the stop date its source
+    records (its end date: the start of a stopped statement's period is when the drug was taken,
+    not when it stopped), each such stop also claimed."""
     stops = _stops(sources, record)
     if inferred:
-        return f"last record {last.isoformat() if last else 'not dated'}, then line {number + 1}"
+        return f"last record {last.isoformat() if last else 'not dated'}, then line {number + 1}", []
     if line.status in ("stopped", "completed") and any((f.status or "").lower() in TAKING for f in sources):
         # the reconciliation ended the line (its administrations are over) while some of its
         # orders still read active: the row says what the records show, its claim the status
-        return f"last record {last.isoformat()}" if last else "status not recorded"
+        return (f"last record {last.isoformat()}" if last else "status not recorded"), []
     if line.status == "stopped":
-        return f"stopped: {stops[0][1]}" if stops else "stopped"
+        return (f"stopped: {stops[0][1]}" if stops else "stopped"), []
     if line.status == "stale":
         status = f"not current (no record after {last.isoformat()})" if last else "not current"
     elif line.status == "unknown":
         status = "status not recorded"
     else:
         status = line.status
+    claimed: list[ClaimedStop] = []
     for fact, reason in stops:
-        status += f"; {drug_name(fact)} stopped on {when(fact)}: {reason}"
-    return status
+        stopped_on = iso_day(fact.end_date) if fact.end_date else None
+        said = f"on {stopped_on}" if stopped_on else "(no stop date recorded)"
+        status += f"; {drug_name(fact)} stopped {said}: {reason}"
+        claimed.append(ClaimedStop(drug=drug_name(fact), date=stopped_on, source=fact.reference))
+    return status, claimed
 
 
 # --- procedures -------------------------------------------------------------------------------
