@@ -4,7 +4,7 @@ The board runs as users run it (``medboard board AGENDA --model URL``, a fresh p
 against an OpenAI-compatible HTTP server on 127.0.0.1 that answers every call after a fixed
 ``--latency`` (default 4 s): the case flow awaits each call over real HTTP exactly as it awaits a
 vLLM server, so the time a case spends waiting on the model is real waiting, and concurrency is
-what overlaps it. The answers come from a deterministic responder (`tests/board_support.py`: any
+what overlaps it. The answers come from a deterministic responder (`tests/tumor_board_support.py`: any
 patient, every schema: the headline restating the listed findings, the board answer citing one,
 each entailment "entailed"); a cassette recorded from it would replay the same answers. The server
 runs in its own process, so its threads never compete with the board for this process's GIL.
@@ -55,8 +55,8 @@ MEDBOARD = Path(sys.executable).with_name("medboard")
 def _serve(latency: float, pipe: Any, stop: Any) -> None:
     """Child process: the fake model with a fixed per-call latency, until `stop` is set."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from board_support import InFlight, board_responder
     from fake_openai import FakeOpenAIServer
+    from tumor_board_support import InFlight, board_responder
 
     model = InFlight(board_responder(), latency)
     with FakeOpenAIServer(model, models=["bench-model"]) as server:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from board_support import InFlight, board_responder
 from fake_openai import NEVER, FakeOpenAIServer, always, chat_completion, closed_port_url
+from tumor_board_support import InFlight, board_responder
 
 from medboard.cli.main import main
 from medboard.examples import EXAMPLES
