@@ -87,7 +87,7 @@ async def open_caller(
             from medboard.llm.cassette import RecordingChatClient
 
             client = RecordingChatClient(client, cassette)
-        caller = ModelCaller(replayer, endpoint)
+        caller = ModelCaller(client, endpoint)
         try:
             with run_budget(endpoint.run_budget_s):
                 yield caller
