@@ -50,6 +50,11 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
             "medboard.service",
             "medboard.examples",
             "medboard.__main__",
+            # The tumor board runs whole cases through the public API (medboard.api.run_case) and
+            # renders their reports (medboard.report), as the service does: it composes interfaces,
+            # so it ranks with them (longest prefix wins). It sits under orchestrator/ because it
+            # orchestrates many cases; nothing in the orchestrator imports it.
+            "medboard.orchestrator.board",
         ),
     ),
 )
