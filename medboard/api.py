@@ -98,6 +98,13 @@ async def open_caller(
             await caller.close()
 
 
+def model_endpoint(spec: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The endpoint a `--model` URL or 'local' names, as an async context manager (no health check):
+    'local' starts the local server for the block and stops it after (a board starts it once for
+    all its cases)."""
+    return _endpoint_for(spec, overrides or {})
+
+
 @contextlib.asynccontextmanager
 async def _endpoint_for(spec: str, overrides: dict[str, Any]) -> AsyncIterator[ModelEndpoint]:
     from medboard.llm.endpoint import ModelEndpoint

@@ -198,7 +198,13 @@ def _case_file(source: Path) -> Path | None:
 
 
 def _case_path(
-    base: Path, value: str, spec_path: Path, location: str, what: str, allow_external: bool
+    base: Path,
+    value: str,
+    spec_path: Path,
+    location: str,
+    what: str,
+    allow_external: bool,
+    folder: str = "the case folder",
 ) -> Path:
     """``value`` resolved against the case folder (symlinks followed), refused when it leaves it."""
     if "\x00" in value:
@@ -209,7 +215,7 @@ def _case_path(
         raise CaseInputError(f"{what} cannot be resolved", source=str(spec_path), location=location) from None
     if not allow_external and not resolved.is_relative_to(base):
         raise CaseInputError(
-            f"{what} {neutralize_line(value)!r} is outside the case folder; {EXTERNAL_PATHS_HINT}",
+            f"{what} {neutralize_line(value)!r} is outside {folder}; {EXTERNAL_PATHS_HINT}",
             source=str(spec_path),
             location=location,
         )
@@ -254,7 +260,26 @@ def _check_structure(text: str, path: Path) -> None:
 
 
 def _read_spec(path: Path) -> CaseSpec:
-    text = read_text_bounded(path, cap="max_case_file_bytes", error=CaseInputError)
+    data = read_yaml_mapping(path, "a case file must be a mapping with at least `record:`")
+    try:
+        return CaseSpec.model_validate(data)
+    except ValidationError as error:
+        raise validation_input_error(
+            error, source=str(path), location=_yaml_location, error_type=CaseInputError
+        ) from None
+
+
+def read_yaml_text(path: Path) -> str:
+    """The file's text, read bounded (``max_case_file_bytes``)."""
+    return read_text_bounded(path, cap="max_case_file_bytes", error=CaseInputError)
+
+
+def read_yaml_mapping(path: Path, not_a_mapping: str, *, text: str | None = None) -> dict[str, Any]:
+    """A medboard YAML file (a case, an agenda) as a mapping: read bounded, nesting and aliases
+    checked before composing, dates kept as strings, lone surrogates refused; every problem a
+    `CaseInputError` naming the file (and the line, where the parser knows it)."""
+    if text is None:
+        text = read_yaml_text(path)
     try:
         _check_structure(text, path)
         data: Any = yaml.load(text, Loader=_CaseLoader)  # a SafeLoader subclass
@@ -269,18 +294,13 @@ def _read_spec(path: Path) -> CaseSpec:
     except (ValueError, OverflowError, RecursionError) as error:  # e.g. a 5,000-digit integer
         raise CaseInputError(f"invalid YAML value ({type(error).__name__})", source=str(path)) from None
     if not isinstance(data, dict):
-        raise CaseInputError("a case file must be a mapping with at least `record:`", source=str(path))
+        raise CaseInputError(not_a_mapping, source=str(path))
     bad = lone_surrogate_path(data)
     if bad is not None:
         raise CaseInputError(
             "a string holds a lone UTF-16 surrogate escape (not Unicode text)", source=str(path), location=bad
         )
-    try:
-        return CaseSpec.model_validate(data)
-    except ValidationError as error:
-        raise validation_input_error(
-            error, source=str(path), location=_yaml_location, error_type=CaseInputError
-        ) from None
+    return data
 
 
 def _yaml_location(loc: tuple[Any, ...]) -> str | None:

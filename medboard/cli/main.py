@@ -39,6 +39,7 @@ def _root(
 # Sub-command modules, in the order they appear in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "run",
+    "board",
     "record",
     "reconcile",
     "image",

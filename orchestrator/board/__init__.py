@@ -9,7 +9,18 @@ coroutine: `CaseJob` (everything a worker needs to run one case, no open handles
 
 from __future__ import annotations
 
+from medboard.orchestrator.board.agenda import Agenda, load_agenda
 from medboard.orchestrator.board.executors import EXECUTORS, Executor, LocalExecutor, make_executor
 from medboard.orchestrator.board.jobs import CaseJob, CaseOutcome, run_job
 
-__all__ = ["EXECUTORS", "CaseJob", "CaseOutcome", "Executor", "LocalExecutor", "make_executor", "run_job"]
+__all__ = [
+    "EXECUTORS",
+    "Agenda",
+    "CaseJob",
+    "CaseOutcome",
+    "Executor",
+    "LocalExecutor",
+    "load_agenda",
+    "make_executor",
+    "run_job",
+]

@@ -57,6 +57,10 @@ class CaseJob(BaseModel):
     case_date: str | None = None
     model: str | None = Field(default=None, description="'none' | 'local' | an endpoint URL (as --model).")
     model_name: str | None = None
+    model_settings: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="More endpoint settings (context_length, vision, ...): run_case's model_overrides.",
+    )
     replay: Path | None = Field(default=None, description="A cassette to replay model traffic from.")
     time_budget: float | None = Field(default=None, description="Seconds for the case's model calls.")
     allow_external_paths: bool = Field(
@@ -102,7 +106,7 @@ async def run_job(
     try:
         summary, files = await _run(job, gate=gate, progress=progress)
     except MedboardError as error:
-        return _failed(job, _one_line(error), error.exit_code, started)
+        return _failed(job, one_line(error), error.exit_code, started)
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise
     except Exception as error:  # a bug must not stop the board; its type only (no data)
@@ -142,7 +146,7 @@ async def _run(
             case,
             model=job.model,
             replay=job.replay,
-            model_overrides={"model": job.model_name} if job.model_name else {},
+            model_overrides={**job.model_settings, **({"model": job.model_name} if job.model_name else {})},
             progress=lambda agent, status: tell(f"{agent}: {status}"),
             overlay_dir=folder / "images",
             run_budget_s=job.time_budget,
@@ -225,10 +229,18 @@ def verification_counts(summary: CaseSummary) -> dict[str, int]:
     return counts
 
 
-def _one_line(error: MedboardError) -> str:
+#: A failed case's reason is one line of at most this many characters.
+MAX_ERROR_CHARS = 300
+
+
+def one_line(error: MedboardError) -> str:
+    """The error's first line only (a cassette miss continues with a prompt diff: patient data),
+    control characters made visible, bounded."""
     describe = getattr(error, "describe", None)
-    text = describe() if callable(describe) else str(error)
-    return neutralize_line(" ".join(str(text).split())) or type(error).__name__
+    text = str(describe() if callable(describe) else error)
+    first = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    line = neutralize_line(" ".join(first.split())) or type(error).__name__
+    return line if len(line) <= MAX_ERROR_CHARS else line[: MAX_ERROR_CHARS - 1] + "…"
 
 
 def _failed(job: CaseJob, error: str, exit_code: int, started: float) -> CaseOutcome:
