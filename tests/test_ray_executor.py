@@ -33,8 +33,9 @@ from typing import Any
 import pytest
 from fake_openai import FakeOpenAIServer, chat_completion
 
+from medboard.cli.main import main
 from medboard.errors import ExecutorError, MedboardInputError
-from medboard.examples import DEFAULT_CASE
+from medboard.examples import DEFAULT_CASE, EXAMPLES
 from medboard.models import CaseSummary
 from medboard.orchestrator.board import CaseJob, make_executor
 from medboard.orchestrator.board.ray_executor import RayExecutor, forwarded_env
@@ -63,6 +64,25 @@ def test_missing_ray_is_one_line_bad_input(monkeypatch: pytest.MonkeyPatch) -> N
         make_executor("ray", workers=2)
     assert info.value.exit_code == 2
     assert str(info.value) == "--executor ray: Ray is not installed (pip install 'medboard[ray]')"
+
+
+def test_board_cli_without_ray_is_one_line_exit_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    agenda = EXAMPLES / "board" / "agenda.yaml"
+    assert main(["board", str(agenda), "--out", str(tmp_path / "p"), "--executor", "ray"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "medboard: error: --executor ray: Ray is not installed (pip install 'medboard[ray]')"
+    assert not (tmp_path / "p").exists()
+
+
+def test_ray_options_need_the_ray_executor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["batch", str(DEFAULT_CASE), "--out", str(tmp_path / "p"), "--ray-address", "auto"]
+    assert main(args) == 2
+    assert (
+        capsys.readouterr().err.strip() == "medboard: error: --ray-address: only applies with --executor ray"
+    )
 
 
 def test_workers_get_the_medboard_settings_but_not_the_service_tokens() -> None:
@@ -271,6 +291,21 @@ def test_board_on_local_ray_stays_on_loopback_caps_the_endpoint_and_leaves_nothi
     named = {int(p) for p in pgrep.stdout.split()} & seen_ray
     table = _processes()
     assert not [table[pid] for pid in named if pid in table and not table[pid][1].startswith("Z")]
+
+
+@needs_ray
+def test_medboard_batch_on_ray_writes_the_packet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI path: `medboard batch CASES… --executor ray --ray-workers 1` on a private local Ray."""
+    from medboard.report.board import BoardPacket
+
+    out = tmp_path / "packet"
+    args = ["batch", str(DEFAULT_CASE), str(SYNTHEA), "--out", str(out), "--model", "none"]
+    assert main([*args, "--executor", "ray", "--ray-workers", "1", "--concurrency", "2"]) == 0
+    assert "2 cases, 2 done, 0 failed" in capsys.readouterr().out
+    packet = BoardPacket.model_validate_json((out / "board.json").read_text(encoding="utf-8"))
+    assert packet.run.executor == "ray" and [c.status for c in packet.cases] == ["done", "done"]
+    for case in packet.cases:
+        assert (out / "cases" / case.id / "report.html").is_file()
 
 
 @needs_ray

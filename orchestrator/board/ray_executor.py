@@ -441,7 +441,7 @@ def endpoint_of(job: CaseJob) -> Any | None:
     spec = resolve_model_spec(job.model)
     if spec in (NO_MODEL, LOCAL_MODEL) or not spec.startswith(("http://", "https://")):
         return None  # 'local' starts its own server per case; a bad spec fails in the case itself
-    settings: dict[str, Any] = {"base_url": spec}
+    settings: dict[str, Any] = {"base_url": spec, **job.model_settings}
     if job.model_name:
         settings["model"] = job.model_name
     try:
