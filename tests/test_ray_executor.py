@@ -117,6 +117,17 @@ async def test_endpoint_gate_caps_leases_and_hands_them_on_in_order() -> None:
     assert (stats.limit, stats.in_use, stats.peak, stats.granted) == (2, 2, 2, 3)
 
 
+async def test_a_resized_gate_admits_up_to_its_new_cap() -> None:
+    gate = EndpointGate(1)
+    assert await gate.acquire("a", 60)
+    waiting = asyncio.create_task(gate.acquire("b", 60))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    await gate.resize(2)
+    assert await asyncio.wait_for(waiting, 1) is True
+    assert (await gate.stats()).limit == 2
+
+
 async def test_a_lease_never_released_expires() -> None:
     """A worker that died holding a slot gives it back when its lease runs out."""
     gate = EndpointGate(1)

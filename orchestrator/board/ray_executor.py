@@ -413,15 +413,19 @@ class RayExecutor:
                 get_if_exists=True,
                 num_cpus=0,
                 max_concurrency=1000,
+                # On a shared cluster the gate outlives this board, so boards that overlap share
+                # one cap per replica; a private local Ray ends with its board.
+                lifetime="detached" if self.address is not None else None,
             ).remote(endpoint.max_concurrency, endpoint.safe_url)
             stats = ray.get(actor.stats.remote())
             if stats.limit != endpoint.max_concurrency:
                 log.warning(
-                    "model endpoint %s is already gated at %d requests on this cluster (asked: %d)",
+                    "model endpoint %s was gated at %d requests on this cluster; now %d",
                     endpoint.safe_url,
                     stats.limit,
                     endpoint.max_concurrency,
                 )
+                ray.get(actor.resize.remote(endpoint.max_concurrency))
             gates[endpoint.base_url] = _Endpoint(actor, lease_seconds(endpoint.timeout_s))
         return gates
 

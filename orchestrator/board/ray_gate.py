@@ -4,7 +4,9 @@ A vLLM replica serves `max_concurrency` requests well (MEDBOARD_MODEL_CONCURRENC
 cases run in several processes or machines, each process capping its own requests would multiply
 the load by the number of workers. So the cap lives in one place: an `EndpointGate`, run as a Ray
 async actor per endpoint (per vLLM replica: one base URL), named after a hash of that URL so every
-worker — and every board on the same cluster — finds the same one. Workers take their slots
+worker — and every board on the same cluster — finds the same one (on an existing cluster the
+actor is detached: boards that overlap share one cap per replica, the newest board's cap applies;
+a private local Ray ends with its board). Workers take their slots
 through `RayGate`, the `medboard.llm.gate.CallGate` that `ModelCaller` uses instead of its own
 semaphore; a slot is held only while one HTTP request is in flight.
 
@@ -107,6 +109,16 @@ class EndpointGate:
             if self._leases.pop(lease, None) is None:
                 self._withdrawn[lease] = time.monotonic() + WITHDRAWN_KEEP_S
                 self._withdrawn_count += 1
+            changed.notify_all()
+
+    async def resize(self, limit: int) -> None:
+        """A new cap (the operator changed MEDBOARD_MODEL_CONCURRENCY for this replica); leases out
+        over a smaller cap are not revoked, new ones wait until the count is under it."""
+        if limit < 1:
+            raise ValueError("a gate needs at least one slot")
+        changed = self._condition()
+        async with changed:
+            self.limit = limit
             changed.notify_all()
 
     async def forfeit(self, owner: str) -> int:
