@@ -56,6 +56,8 @@ class InFlight:
         #: (seconds since start, set of model names with a call in flight) after every change
         self.timeline: list[tuple[float, frozenset[str]]] = []
         self.calls: dict[str, int] = {}
+        #: the most calls (of any model) in flight at once
+        self.peak = 0
         self._start = time.perf_counter()
 
     def __call__(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
@@ -72,6 +74,7 @@ class InFlight:
             self._now[model] = self._now.get(model, 0) + step
             if step > 0:
                 self.calls[model] = self.calls.get(model, 0) + 1
+            self.peak = max(self.peak, sum(self._now.values()))
             active = frozenset(m for m, n in self._now.items() if n > 0)
             self.timeline.append((time.perf_counter() - self._start, active))
 
