@@ -45,6 +45,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -182,7 +183,9 @@ class RayRun:
     started_ray: bool = False
     #: True when Ray was started here (not an existing cluster): its processes are ours to end.
     local: bool = False
+    #: Ray started or connected (`ray.init`); the case workers up; `ray.shutdown()` and the wait.
     start_seconds: float = 0.0
+    workers_seconds: float = 0.0
     stop_seconds: float = 0.0
     #: Processes under this one that were there before Ray started (not Ray's).
     before: set[int] = field(default_factory=set)
@@ -315,14 +318,18 @@ class RayExecutor:
             num_cpus=1, max_concurrency=per_worker, scheduling_strategy="SPREAD"
         )
         env = forwarded_env()
+        started = time.perf_counter()
+        # Worker names are the gates' lease owners: unique across every board on a cluster.
+        board = uuid.uuid4().hex[:8]
         workers = [
             _Worker(name, worker_cls.remote(name, env))
-            for name in (f"worker-{i}-{os.getpid()}" for i in range(self.workers))
+            for name in (f"worker-{i}-{board}" for i in range(self.workers))
         ]
         relay = ray.remote(ProgressRelay).options(num_cpus=0).remote()
         endpoints = await asyncio.to_thread(self._endpoint_gates, jobs)
         try:
             run.worker_pids = await asyncio.to_thread(ray.get, [w.actor.pid.remote() for w in workers])
+            run.workers_seconds = time.perf_counter() - started
         except Exception as error:
             raise ExecutorError(f"Ray case workers did not start ({type(error).__name__})") from error
 
