@@ -258,6 +258,12 @@ def test_board_on_local_ray_stays_on_loopback_caps_the_endpoint_and_leaves_nothi
         outcomes = asyncio.run(executor.run_all(jobs, concurrency=4, progress=progress))
     run = executor.last_run
     assert run is not None and run.started_ray and run.local
+    # The loopback setting was only for the start: a later connection to a real cluster from this
+    # process advertises the machine's address again (Ray's own default on Linux).
+    import ray
+
+    assert "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in os.environ
+    assert ray._private.ray_constants.ENABLE_RAY_CLUSTER is True
 
     # The cases: all four published, with their outputs as bytes, in the jobs' order.
     assert [o.id for o in outcomes] == [j.id for j in jobs]

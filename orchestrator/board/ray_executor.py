@@ -106,23 +106,20 @@ def _loopback() -> Iterator[ModuleType]:
     it took is overridden for the start; both are put back afterwards (a later connection to a real
     cluster from this process must advertise the machine's address, not 127.0.0.1).
     """
+    outside = os.environ.get(LOOPBACK_VAR)  # what the process says when we are done
     with _environment(LOOPBACK_ENV):
         ray = import_ray()
-        constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
-        saved = getattr(constants, "ENABLE_RAY_CLUSTER", None)
-        if constants is not None and saved is not None:
+        constants: Any = getattr(getattr(ray, "_private", None), "ray_constants", None)
+        known = hasattr(constants, "ENABLE_RAY_CLUSTER")
+        if known:
             constants.ENABLE_RAY_CLUSTER = False
         try:
             yield ray
         finally:
-            if constants is not None and saved is not None:
+            if known:  # Ray's own rule: the variable if set, else "not on Windows or macOS"
                 default = not getattr(constants, "IS_WINDOWS_OR_OSX", False)
-                constants.ENABLE_RAY_CLUSTER = _env_flag(LOOPBACK_VAR, default)
-
-
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in ("1", "true", "yes")
+                allowed = default if outside is None else outside.strip().lower() in ("1", "true")
+                constants.ENABLE_RAY_CLUSTER = allowed
 
 
 def forwarded_env(environ: dict[str, str] | None = None) -> dict[str, str]:
