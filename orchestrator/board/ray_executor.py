@@ -230,12 +230,15 @@ class RayExecutor:
         run = RayRun()
         self.last_run = run
         started = time.perf_counter()
-        temp_dir = await asyncio.to_thread(self._start, run)
+        # Start and stop block the loop on purpose (seconds, while the board has nothing else to
+        # do): a Ctrl-C then lands before or after them, never halfway, and the stop runs to its
+        # end even when the CLI cancels the run again and again (medboard.cli.interrupts).
+        temp_dir = self._start(run)
         try:
             run.start_seconds = time.perf_counter() - started
             return await self._run(jobs, max(1, concurrency), progress, run)
         finally:
-            await asyncio.to_thread(self._stop, run, temp_dir)
+            self._stop(run, temp_dir)
 
     # ------------------------------------------------------------------------------- start / stop
 
