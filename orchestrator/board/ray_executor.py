@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import math
 import os
@@ -69,6 +70,8 @@ LOOPBACK_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 LOOPBACK_ENV = {LOOPBACK_VAR: "0"}
 #: Driver settings not sent to workers: the HTTP service's own API tokens.
 NOT_FORWARDED = frozenset({"MEDBOARD_API_TOKEN"})
+#: What a case worker imports before it takes cases.
+WARM_MODULES = ("medboard.api", "medboard.orchestrator.case", "medboard.orchestrator.flow", "medboard.report")
 #: How often the driver looks for finished cases and progress while it waits (seconds).
 POLL_S = 0.2
 
@@ -134,6 +137,10 @@ class CaseWorker:
     def __init__(self, name: str, env: dict[str, str]) -> None:
         self.name = name
         os.environ.update(env)
+        # Import the case flow and the renderer now (seconds: autogen, matplotlib, fhir.resources),
+        # so a worker is ready when it says so and its first case does not pay for it.
+        for module in WARM_MODULES:
+            importlib.import_module(module)
 
     async def run(self, job: CaseJob, gate: RayGate | None, relay: Any) -> CaseOutcome:
         def progress(stage: str) -> None:
@@ -326,13 +333,6 @@ class RayExecutor:
             for name in (f"worker-{i}-{board}" for i in range(self.workers))
         ]
         relay = ray.remote(ProgressRelay).options(num_cpus=0).remote()
-        endpoints = await asyncio.to_thread(self._endpoint_gates, jobs)
-        try:
-            run.worker_pids = await asyncio.to_thread(ray.get, [w.actor.pid.remote() for w in workers])
-            run.workers_seconds = time.perf_counter() - started
-        except Exception as error:
-            raise ExecutorError(f"Ray case workers did not start ({type(error).__name__})") from error
-
         outcomes: list[CaseOutcome | None] = [None] * len(jobs)
         queue = list(enumerate(jobs))
         pending: dict[Any, tuple[int, _Worker]] = {}
@@ -346,6 +346,13 @@ class RayExecutor:
                     progress(case_id, stage)
 
         try:
+            endpoints = await asyncio.to_thread(self._endpoint_gates, jobs)
+            try:
+                pids = [w.actor.pid.remote() for w in workers]
+                run.worker_pids = await asyncio.to_thread(ray.get, pids)
+                run.workers_seconds = time.perf_counter() - started
+            except Exception as error:
+                raise ExecutorError(f"Ray case workers did not start ({type(error).__name__})") from error
             while queue or pending:
                 alive = [w for w in workers if w.alive]
                 while queue and len(pending) < concurrency and alive:
