@@ -330,6 +330,39 @@ def test_medboard_batch_on_ray_writes_the_packet(tmp_path: Path, capsys: pytest.
 
 
 @needs_ray
+def test_ctrl_c_during_a_ray_board_leaves_no_ray_process(tmp_path: Path) -> None:
+    """SIGINT once the case workers run: exit 130, nothing published, every Ray process gone."""
+    import signal
+
+    medboard = Path(sys.executable).with_name("medboard")
+    agenda = EXAMPLES / "board" / "agenda.yaml"
+    out = tmp_path / "packet"
+    command = [str(medboard), "board", str(agenda), "--out", str(out), "--executor", "ray", "--model", "none"]
+    board = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and board.poll() is None:
+            below = _running_below(board.pid)
+            seen |= below
+            table = _processes()
+            if any("ray::CaseWorker" in table.get(pid, (0, "", ""))[2] for pid in below):
+                break
+            time.sleep(0.2)
+        assert board.poll() is None, "the board ended before its Ray workers were seen"
+        board.send_signal(signal.SIGINT)
+        _, err = board.communicate(timeout=60)
+    finally:
+        if board.poll() is None:
+            board.kill()
+    assert board.returncode == 130, err
+    assert "interrupted by SIGINT" in err and not out.exists()
+    table = _processes()  # the executor waited for the workers before the process ended
+    still = [table[pid] for pid in seen if pid in table and not table[pid][1].startswith("Z")]
+    assert not still, still
+
+
+@needs_ray
 def test_an_unreachable_cluster_is_one_line_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:
     """What `ray.init(address=…)` raises when nothing answers (real: ConnectionError after ~30 s)."""
     import ray

@@ -288,12 +288,15 @@ class RayExecutor:
             node_ip = ray.util.get_node_ip_address()
             if node_ip != "127.0.0.1":
                 raise RuntimeError(f"the local Ray node took address {node_ip}, not 127.0.0.1")
-        except Exception as error:
+        except BaseException as error:  # Ray's own failure, or a Ctrl-C while it started: undo it
             with contextlib.suppress(Exception):
                 self.ray.shutdown()
             process_tree.wait_gone(process_tree.descendants(os.getpid()) - run.before)
             shutil.rmtree(temp_dir, ignore_errors=True)
-            raise ExecutorError(f"Ray did not start locally ({neutralize_line(str(error))[:200]})") from error
+            if isinstance(error, Exception) and not isinstance(error, MedboardError):
+                reason = neutralize_line(str(error))[:200]
+                raise ExecutorError(f"Ray did not start locally ({reason})") from error
+            raise
         return temp_dir
 
     def _stop(self, run: RayRun, temp_dir: str | None) -> None:
