@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from board_support import InFlight, board_responder
-from fake_openai import FakeOpenAIServer, closed_port_url
+from fake_openai import NEVER, FakeOpenAIServer, always, chat_completion, closed_port_url
 
 from medboard.cli.main import main
 from medboard.examples import EXAMPLES
@@ -321,3 +326,85 @@ def test_the_board_schema_is_printed(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["schema", "--board"]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert schema["title"] == "BoardPacket" and {"board", "date", "cases", "run"} <= set(schema["properties"])
+
+
+def test_a_case_pulled_from_a_fhir_server_sits_beside_bundle_cases(
+    fhir_server: Any, board_folder: Path, tmp_path: Path
+) -> None:
+    pid = fhir_server.load("darin_skiles")
+    agenda = write_agenda(
+        board_folder,
+        JENNY_CASE
+        + f"  - id: remote\n    fhir_server: {fhir_server.base_url}\n    patient: '{pid}'\n"
+        + "    question: Surveillance?\n"
+        + f"  - id: nobody\n    fhir_server: {fhir_server.base_url}\n    patient: no-such-patient\n",
+    )
+    out = tmp_path / "packet"
+    assert main(["board", str(agenda), "--out", str(out), "--model", "none"]) == 2
+    jenny, remote, nobody = packet_of(out).cases
+    assert jenny.status == "done" and remote.status == "done"
+    summary = json.loads((out / "cases" / "remote" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["case_id"] == "remote" and summary["patient"] == f"Patient/{pid}"
+    assert summary["question"] == "Surveillance?" and remote.headline and "Darin" in remote.headline
+    assert nobody.status == "failed" and nobody.exit_code == 2 and nobody.error and "404" in nobody.error
+
+
+def test_model_local_starts_one_server_for_the_whole_board(
+    board_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    import medboard.api
+    from medboard.llm.endpoint import ModelEndpoint
+
+    model = InFlight(board_responder(), latency=0.0)
+    started: list[str] = []
+    with FakeOpenAIServer(model, models=["local-gemma"]) as server:
+
+        @contextlib.asynccontextmanager
+        async def fake_local(spec: str, overrides: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
+            started.append(spec)  # the real one starts vLLM here; this one is already listening
+            yield ModelEndpoint(
+                base_url=server.base_url, model="local-gemma", context_length=4096, vision=False
+            )
+
+        monkeypatch.setattr(medboard.api, "model_endpoint", fake_local)
+        agenda = write_agenda(board_folder, JENNY_CASE + "  - id: darin\n    bundle: darin.json\n")
+        out = tmp_path / "packet"
+        assert main(["board", str(agenda), "--out", str(out), "--model", "local", "--concurrency", "2"]) == 0
+    assert started == ["local"], "one local server for two cases"
+    assert model.calls.get("local-gemma", 0) >= 2
+    packet = packet_of(out)
+    assert packet.run.model == "local" and all(c.status == "done" for c in packet.cases)
+    summary = json.loads((out / "cases" / "darin" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["run"]["model"]["name"] == "local-gemma"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_board_and_publishes_nothing(board_folder: Path, tmp_path: Path) -> None:
+    """SIGINT while every case waits on a model that never answers: exit 130 within seconds,
+    no packet, no staging folder left behind."""
+    agenda = write_agenda(board_folder, JENNY_CASE + "  - id: darin\n    bundle: darin.json\n")
+    out = tmp_path / "packet"
+    medboard = Path(sys.executable).with_name("medboard")
+    with FakeOpenAIServer(always(200, chat_completion("{}"), NEVER)) as server:
+        command = [str(medboard), "board", str(agenda), "--out", str(out), "--model", server.base_url]
+        process = subprocess.Popen(
+            [*command, "--model-name", "fake-model"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while not server.requests and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        assert server.requests, f"the cases reached the model: {process.poll()} {process.stderr}"
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        elapsed = time.monotonic() - stopped
+    assert process.returncode == 130, err
+    assert elapsed < 15
+    assert "interrupted" in err and "nothing was published" in err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".medboard-staging-")]

@@ -281,6 +281,7 @@ async def _run_cases(
 ) -> list[CaseOutcome]:
     """Health-check each endpoint once, then run the cases whose endpoint answered."""
     from medboard.cli.board_progress import BoardProgressView
+    from medboard.orchestrator.board import CaseOutcome
 
     async with _local_model(jobs) as jobs:
         refused = await _health_checks(jobs)
@@ -294,7 +295,12 @@ async def _run_cases(
                 else []
             )
     by_id = {**refused, **{outcome.id: outcome for outcome in done}}
-    return [by_id[job.id] for job in jobs]
+    lost = "the executor returned no outcome for this case"
+    return [
+        by_id.get(job.id)
+        or CaseOutcome(id=job.id, status="failed", error=lost, exit_code=1, question=job.question)
+        for job in jobs
+    ]
 
 
 @contextlib.asynccontextmanager
