@@ -18,11 +18,15 @@ or with ``--records shared`` the six shared Synthea records and Jenny M twice. F
   packet; median of ``--repeat``) and of the packet (index.html alone, and the whole packet written
   to a staging folder: board.json, index.html, every case's files).
 
-``--executor ray`` (Helper F's executor, once merged) runs the same boards as Ray tasks, so its
-figures come from this script too; ``--executor`` may be given twice to compare in one run.
+``--executor ray`` runs the same boards on a private local Ray (``--ray-workers``, default 2:
+the case workers; 127.0.0.1 only), so its figures come from this script too; ``--executor`` may be
+given twice to compare in one run (``--executor local --executor ray``). A Ray board's wall time
+includes starting Ray and its workers and shutting them down; that start-up cost is also measured
+on its own (a fresh process: `ray.init`, the case workers up, `ray.shutdown()` and the wait for
+every Ray process to exit), so the two can be told apart.
 
     .venv/bin/python benchmarks/bench_tumor_board.py [--latency 4] [--cases 8] [--records example|shared]
-        [--executor local] [--repeat 3]
+        [--executor local] [--executor ray] [--ray-workers 2] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -114,7 +118,9 @@ def make_agenda(folder: Path, records: str, cases: int) -> Path:
     return agenda
 
 
-def run_board(agenda: Path, out: Path, model_url: str, concurrency: int, executor: str) -> dict[str, Any]:
+def run_board(
+    agenda: Path, out: Path, model_url: str, concurrency: int, executor: str, ray_workers: int = 2
+) -> dict[str, Any]:
     command = [
         str(MEDBOARD),
         "board",
@@ -129,6 +135,7 @@ def run_board(agenda: Path, out: Path, model_url: str, concurrency: int, executo
         str(concurrency),
         "--executor",
         executor,
+        *(["--ray-workers", str(ray_workers)] if executor == "ray" else []),
     ]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
@@ -137,6 +144,29 @@ def run_board(agenda: Path, out: Path, model_url: str, concurrency: int, executo
         raise SystemExit(f"board failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
     packet = json.loads((out / "board.json").read_text(encoding="utf-8"))
     return {"cases_s": packet["run"]["seconds"], "process_s": process_s, "packet": packet}
+
+
+RAY_STARTUP = """
+import asyncio, json, sys, time
+from medboard.orchestrator.board import CaseJob
+from medboard.orchestrator.board.ray_executor import RayExecutor
+executor = RayExecutor(workers=int(sys.argv[1]))
+job = CaseJob(id="empty")  # fails at once (no bundle): the run is start-up and shutdown only
+start = time.perf_counter()
+(outcome,) = asyncio.run(executor.run_all([job], concurrency=1, progress=lambda *_: None))
+total = time.perf_counter() - start
+run = executor.last_run
+print(json.dumps({"init_s": run.start_seconds, "workers_s": run.workers_seconds,
+                  "shutdown_s": run.stop_seconds, "total_s": total, "survivors": len(run.survivors)}))
+"""
+
+
+def ray_startup(workers: int) -> dict[str, float]:
+    """Ray's own cost, in a fresh process as a board pays it: init, workers up, shutdown."""
+    done = subprocess.run(
+        [sys.executable, "-c", RAY_STARTUP, str(workers)], capture_output=True, text=True, check=True
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 # ------------------------------------------------------------------------------------- renders
@@ -208,6 +238,7 @@ def main() -> None:
     parser.add_argument("--high", type=int, default=8, help="the concurrency compared with 1")
     parser.add_argument("--records", choices=["example", "shared"], default="example")
     parser.add_argument("--executor", action="append", help="local (default), ray, ...")
+    parser.add_argument("--ray-workers", type=int, default=2, help="case workers of --executor ray")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     executors = args.executor or ["local"]
@@ -227,7 +258,7 @@ def main() -> None:
                 server = ModelServer(args.latency)
                 with server as url:
                     out = root / f"out-{executor}-{concurrency}"
-                    run = run_board(agenda, out, url, concurrency, executor)
+                    run = run_board(agenda, out, url, concurrency, executor, args.ray_workers)
                     run.update(server.stats())
                     last_out = out
                 done = sum(1 for c in run["packet"]["cases"] if c["status"] == "done")
@@ -239,6 +270,14 @@ def main() -> None:
                 )
             high, one = results[executor][args.high], results[executor][1]
             print(f"  {executor:6s} speed-up {args.high} vs 1: {one['cases_s'] / high['cases_s']:.2f}×")
+            if executor == "ray":
+                startup = ray_startup(args.ray_workers)
+                print(
+                    f"  ray    start-up on its own ({args.ray_workers} workers): "
+                    f"init {startup['init_s']:.1f} s, "
+                    f"workers up {startup['workers_s']:.1f} s, shutdown {startup['shutdown_s']:.1f} s "
+                    f"(total {startup['total_s']:.1f} s; {startup['survivors']} process(es) left)"
+                )
         if len(executors) > 1:
             base = results[executors[0]][args.high]["cases_s"]
             for executor in executors[1:]:

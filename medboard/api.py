@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from medboard.agents.case import CaseInput
     from medboard.llm.calls import ModelCaller
     from medboard.llm.endpoint import ModelEndpoint
+    from medboard.llm.gate import CallGate
     from medboard.models import CaseSummary
     from medboard.orchestrator.flow import ProgressCallback
 
@@ -44,13 +45,15 @@ async def open_caller(
     cassette: Path | None = None,
     replay: Path | None = None,
     overrides: dict[str, Any] | None = None,
+    gate: CallGate | None = None,
 ) -> AsyncIterator[ModelCaller | None]:
     """A `ModelCaller` for `--model` (URL, 'local', 'none'), or None; closes what it opened.
 
     `replay` runs against a cassette with no endpoint at all; `cassette` records live traffic.
     The calls made inside the block share the endpoint's run budget (`run_budget_s`), so a
     command that is not a case flow (`medboard verify --model URL`) is bounded too; a case flow
-    inside starts its own budget.
+    inside starts its own budget. `gate` caps requests in flight across callers (a board's workers
+    sharing one endpoint); by default the caller caps its own at the endpoint's `max_concurrency`.
     """
     from medboard.llm.budget import run_budget
 
@@ -66,7 +69,7 @@ async def open_caller(
         recorded = next((e.request.model for e in replayer.entries if e.request.model), None)
         settings = {**({"model": recorded} if recorded else {}), **(overrides or {})}
         endpoint = ModelEndpoint.from_sources(settings)
-        caller = ModelCaller(replayer, endpoint)
+        caller = ModelCaller(replayer, endpoint, gate=gate)
         try:
             with run_budget(endpoint.run_budget_s):
                 yield caller
@@ -87,7 +90,7 @@ async def open_caller(
             from medboard.llm.cassette import RecordingChatClient
 
             client = RecordingChatClient(client, cassette)
-        caller = ModelCaller(client, endpoint)
+        caller = ModelCaller(client, endpoint, gate=gate)
         try:
             with run_budget(endpoint.run_budget_s):
                 yield caller
@@ -145,6 +148,7 @@ async def run_case(
     lenient: bool = False,
     run_budget_s: float | None = None,
     allow_external_paths: bool = False,
+    gate: CallGate | None = None,
 ) -> CaseSummary:
     """Run one case end to end and return its verified `CaseSummary`.
 
@@ -152,6 +156,7 @@ async def run_case(
     `lenient`: load the rest of a bundle when an entry is bad; what was skipped shows in the run
     warnings.
     `allow_external_paths`: let a case YAML name files outside its own folder (refused by default).
+    `gate`: where model requests take their slot (`medboard.llm.gate`); default: this run's own cap.
     `run_budget_s`: wall-clock seconds for all of the run's model calls (default: the endpoint's
     `run_budget_s`, i.e. MEDBOARD_RUN_BUDGET_S or 240). When it runs out, the model calls still
     pending fail as "budget" and the deterministic summary is verified and returned with the
@@ -176,7 +181,7 @@ async def run_case(
     overrides = dict(model_overrides or {})
     if run_budget_s is not None:
         overrides["run_budget_s"] = run_budget_s
-    async with open_caller(model, cassette=cassette, replay=replay, overrides=overrides) as caller:
+    async with open_caller(model, cassette=cassette, replay=replay, overrides=overrides, gate=gate) as caller:
         return await run_case_flow(
             case_input,
             caller=caller,

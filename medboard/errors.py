@@ -2,7 +2,8 @@
 
 Every bad input raises a `MedboardInputError` (or a subclass) whose message names the file, the
 entry or resource, and the problem; the CLI prints that one line and exits 2. Model endpoint
-problems raise `ModelEndpointError` (exit 3).
+problems raise `ModelEndpointError` (exit 3); a distributed engine that runs a board's cases
+(a Ray cluster) and cannot be reached or started raises `ExecutorError` (exit 3).
 
 A pydantic `ValidationError` (a case YAML, a summary, a FHIR resource, a model setting) becomes
 that one line through `validation_input_error` (or `first_problem`, for callers that word the
@@ -57,6 +58,12 @@ class CaseInputError(MedboardInputError):
 
 class ModelEndpointError(MedboardError):
     """The model endpoint is unreachable, serves another model, or keeps failing."""
+
+    exit_code = 3
+
+
+class ExecutorError(MedboardError):
+    """The engine that runs a board's cases (a Ray cluster) cannot be started or reached."""
 
     exit_code = 3
 

@@ -6,8 +6,9 @@ Order of work (each step before the next can cost anything):
 2. `--out` is checked against every case's inputs and for files medboard did not write;
 3. each distinct model endpoint is health-checked once; the cases of an endpoint that is down
    are marked failed with its reason (exit 3) without being run — the others go on;
-4. the cases run through the chosen executor (``--executor local``: asyncio in this process,
-   at most ``--concurrency`` at a time), one progress bar per case on a terminal;
+4. the cases run through the chosen executor (``--executor local``: asyncio in this process;
+   ``--executor ray``: Ray workers, ``--ray-address``/``--ray-workers``, docs/ray.md), at most
+   ``--concurrency`` at a time, one progress bar per case on a terminal;
 5. the packet (`medboard.report.board`) is written to a staging folder and published under the
    out folder's lock: index.html, board.json and ``cases/<id>/`` for each done case.
 
@@ -56,6 +57,15 @@ TIME_BUDGET = typer.Option(
     help="Seconds for each case's model calls (default MEDBOARD_RUN_BUDGET_S).",
 )
 JSON_OUT = typer.Option(False, "--json", help="Print board.json to stdout (no progress bars).")
+RAY_ADDRESS = typer.Option(
+    None,
+    "--ray-address",
+    help="With --executor ray: an existing cluster ('ray://head:10001' or 'auto'); default: a private "
+    "local Ray on 127.0.0.1.",
+)
+RAY_WORKERS = typer.Option(
+    None, "--ray-workers", min=1, max=256, help="With --executor ray: case worker processes (default 2)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -74,6 +84,8 @@ def register(app: typer.Typer) -> None:
         replay: Path = REPLAY,
         concurrency: int = CONCURRENCY,
         executor: str = EXECUTOR,
+        ray_address: str = RAY_ADDRESS,
+        ray_workers: int = RAY_WORKERS,
         time_budget: float = TIME_BUDGET,
         allow_external_paths: bool = typer.Option(
             False,
@@ -97,6 +109,7 @@ def register(app: typer.Typer) -> None:
             replay=replay,
             concurrency=concurrency,
             executor=executor,
+            executor_options=executor_options(executor, ray_address, ray_workers),
             time_budget=time_budget,
             json_out=json_out,
         )
@@ -113,6 +126,8 @@ def register(app: typer.Typer) -> None:
         replay: Path = REPLAY,
         concurrency: int = CONCURRENCY,
         executor: str = EXECUTOR,
+        ray_address: str = RAY_ADDRESS,
+        ray_workers: int = RAY_WORKERS,
         time_budget: float = TIME_BUDGET,
         allow_external_paths: bool = typer.Option(
             False,
@@ -140,10 +155,26 @@ def register(app: typer.Typer) -> None:
             replay=replay,
             concurrency=concurrency,
             executor=executor,
+            executor_options=executor_options(executor, ray_address, ray_workers),
             time_budget=time_budget,
             json_out=json_out,
         )
         raise typer.Exit(code)
+
+
+def executor_options(executor: str, ray_address: str | None, ray_workers: int | None) -> dict[str, Any]:
+    """The executor's own options from the CLI (the Ray ones only make sense with Ray)."""
+    from medboard.errors import MedboardInputError
+
+    if executor != "ray":
+        for given, flag in ((ray_address, "--ray-address"), (ray_workers, "--ray-workers")):
+            if given is not None:
+                raise MedboardInputError("only applies with --executor ray", source=flag)
+        return {}
+    options: dict[str, Any] = {"address": ray_address}
+    if ray_workers is not None:
+        options["workers"] = ray_workers
+    return options
 
 
 def batch_ids(paths: list[Path]) -> list[str]:
@@ -187,6 +218,7 @@ def run_board(
     executor: str,
     time_budget: float | None,
     json_out: bool,
+    executor_options: dict[str, Any] | None = None,
 ) -> int:
     """Run `jobs` and publish their packet to `out`; returns the board's exit code."""
     from medboard import __version__
@@ -205,7 +237,7 @@ def run_board(
         other_files=[replay] if replay else [],
         outputs=packet_outputs([job.id for job in jobs], CASE_FILES),
     )
-    runner = make_executor(executor)
+    runner = make_executor(executor, **(executor_options or {}))
     spec = resolve_model_spec(model)
     jobs = [
         job.model_copy(

@@ -1,7 +1,8 @@
 """`ModelCaller`: the one way agents call a model.
 
 Every agent request goes through here so that every request gets the same treatment:
-- a concurrency limit (`endpoint.max_concurrency`, held only while a request is in flight);
+- a concurrency limit (a `CallGate`: by default `endpoint.max_concurrency` in this process, or a
+  gate shared across workers; held only while a request is in flight);
 - bounded retries on timeouts, 5xx/429, refused or dropped connections and malformed bodies, with
   exponential backoff and *full jitter* (retry n waits a uniformly random time in
   [0, backoff_s * 2**(n-1)], capped at 30 s) so that concurrent callers that failed together do
@@ -63,6 +64,7 @@ from medboard.llm.budget import current_budget
 from medboard.llm.context import CallContext, current_call
 from medboard.llm.endpoint import ModelEndpoint
 from medboard.llm.errors import CassetteMissError, FailureKind, ModelCallError
+from medboard.llm.gate import CallGate, LocalGate
 from medboard.llm.parsing import clean_answer, load_json, strip_thinking
 from medboard.llm.records import CallRecord, CallTotals, totals_by_agent
 from medboard.llm.schema import response_format_for, schema_text
@@ -153,12 +155,15 @@ class ModelCaller:
         endpoint: ModelEndpoint | None = None,
         *,
         repair: bool = True,
+        gate: CallGate | None = None,
     ) -> None:
         self.client = client
         self.endpoint = endpoint if endpoint is not None else ModelEndpoint()
         self.repair = repair
         self.records: list[CallRecord] = []
-        self._semaphore = asyncio.Semaphore(self.endpoint.max_concurrency)
+        # Requests in flight are capped by the gate: this process's own (default) or one shared
+        # by every worker of a distributed run (`medboard.llm.gate`).
+        self.gate: CallGate = gate if gate is not None else LocalGate(self.endpoint.max_concurrency)
 
     @classmethod
     def for_endpoint(cls, endpoint: ModelEndpoint, **kwargs: Any) -> ModelCaller:
@@ -337,7 +342,7 @@ class ModelCaller:
             number += 1
             tally.attempts += 1
             try:
-                async with self._semaphore:
+                async with self.gate.slot():
                     left, reason = self._time_left(tally)  # the wait for a slot counts
                     if left <= 0:
                         raise TimeoutError

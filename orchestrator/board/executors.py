@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from medboard.errors import MedboardInputError
 from medboard.orchestrator.board.jobs import CaseJob, CaseOutcome, run_job
+from medboard.orchestrator.board.ray_executor import RayExecutor
 
 #: ``progress(case_id, stage)``: a case's stage as it runs ("queued", "loading", "agent: status",
 #: "rendering", "done", "failed").
@@ -50,7 +51,7 @@ class LocalExecutor:
 
 
 #: Executor factories by ``--executor`` name; a factory takes keyword options (``gate=``, …).
-EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor}
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor, "ray": RayExecutor}
 
 
 def make_executor(name: str, **options: Any) -> Executor:
