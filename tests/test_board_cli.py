@@ -255,6 +255,25 @@ def test_concurrency_bounds_the_cases_in_flight_at_the_model(
     assert packet.run.model.startswith("http://127.0.0.1:")
 
 
+@pytest.mark.slow
+def test_model_calls_are_capped_per_endpoint_across_the_boards_cases(
+    board_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three cases at once against one endpoint whose cap is 2: never more than 2 calls in flight
+    there (each case's own caller would allow 2 each, 6 in all)."""
+    monkeypatch.setenv("MEDBOARD_MODEL_CONCURRENCY", "2")
+    agenda = _concurrency_agenda(board_folder)
+    model = InFlight(board_responder(), latency=0.3)
+    with FakeOpenAIServer(model, models=["m-jenny", "m-darin", "m-andy"]) as server:
+        code = main(
+            ["board", str(agenda), "--out", str(tmp_path / "packet"), "--model", server.base_url,
+             "--concurrency", "3"]
+        )  # fmt: skip
+    assert code == 0
+    assert model.peak == 2, model.peak
+    assert model.max_models_in_flight() >= 2  # the cases did overlap
+
+
 def test_rerunning_into_the_same_out_replaces_only_medboards_files(
     board_folder: Path, tmp_path: Path
 ) -> None:

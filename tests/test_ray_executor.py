@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from board_support import board_responder
 from fake_openai import FakeOpenAIServer
+from tumor_board_support import board_responder
 
 from medboard.cli.main import main
 from medboard.errors import ExecutorError, MedboardInputError

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from medboard.errors import MedboardInputError
+from medboard.llm.gate import LocalGate
 from medboard.orchestrator.board.jobs import CaseJob, CaseOutcome, run_job
-from medboard.orchestrator.board.ray_executor import RayExecutor
+from medboard.orchestrator.board.ray_executor import RayExecutor, endpoint_of
 
 #: ``progress(case_id, stage)``: a case's stage as it runs ("queued", "loading", "agent: status",
 #: "rendering", "done", "failed").
@@ -29,8 +30,14 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Cases as asyncio tasks in this process, at most `concurrency` at a time; `gate` (a
-    `medboard.llm.gate.CallGate`) caps model calls across them when given."""
+    """Cases as asyncio tasks in this process, at most `concurrency` at a time.
+
+    Model calls are capped per endpoint across all the board's cases, as the Ray executor's gate
+    actor does across workers: one `LocalGate` of the endpoint's `max_concurrency`
+    (MEDBOARD_MODEL_CONCURRENCY) per endpoint URL, shared by every case calling it. Each case's
+    own caller caps only its own calls, so eight cases would otherwise put eight times the cap
+    in flight at one replica. `gate` (a `medboard.llm.gate.CallGate`) overrides this when given.
+    """
 
     def __init__(self, *, gate: Any | None = None, **_: Any) -> None:
         self.gate = gate
@@ -39,11 +46,22 @@ class LocalExecutor:
         self, jobs: list[CaseJob], *, concurrency: int, progress: BoardProgress
     ) -> list[CaseOutcome]:
         slots = asyncio.Semaphore(max(1, concurrency))
+        gates: dict[str, LocalGate] = {}
+
+        def gate_for(job: CaseJob) -> Any | None:
+            if self.gate is not None:
+                return self.gate
+            endpoint = endpoint_of(job)
+            if endpoint is None:
+                return None  # no model, a replay, or 'local' (its own server per board)
+            return gates.setdefault(endpoint.base_url, LocalGate(endpoint.max_concurrency))
 
         async def one(job: CaseJob) -> CaseOutcome:
             progress(job.id, "queued")
             async with slots:
-                outcome = await run_job(job, gate=self.gate, progress=lambda stage: progress(job.id, stage))
+                outcome = await run_job(
+                    job, gate=gate_for(job), progress=lambda stage: progress(job.id, stage)
+                )
             progress(job.id, outcome.status)
             return outcome
 

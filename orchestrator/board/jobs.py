@@ -15,7 +15,6 @@ so one bad case cannot stop a board. Cancellation (Ctrl-C) is not a case failure
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import tempfile
 import time
@@ -136,9 +135,7 @@ async def _run(
     tell("loading")
     case = await load_job_case(job)
     extra: dict[str, Any] = {}
-    # Helper F adds `gate=` to run_case; until then a gate is accepted and not used.
-    # TODO(lead): pass gate=gate directly once medboard.api.run_case takes it on main.
-    if gate is not None and "gate" in inspect.signature(run_case).parameters:
+    if gate is not None:
         extra["gate"] = gate
     with tempfile.TemporaryDirectory(prefix="medboard-case-") as temp:
         folder = Path(temp)
