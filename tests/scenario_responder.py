@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from fake_openai import chat_completion
+from test_case_flow import _enum_ids
 
 FAKE_MODEL = "fake-medgemma"
 
@@ -29,23 +30,6 @@ def _prompt(body: dict[str, Any]) -> str:
         elif isinstance(content, list):
             parts += [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
     return "\n".join(parts)
-
-
-def _enum_ids(schema: Any) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "enum" in node and all(isinstance(v, str) for v in node["enum"]):
-                found.extend(node["enum"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
-    return found
 
 
 def _listed(body: dict[str, Any], limit: int, max_words: int = 90) -> list[dict[str, Any]]:
